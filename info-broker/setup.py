@@ -1,0 +1,31 @@
+"""Packaging metadata of occo-infobroker.
+
+Dependencies here are abstract (names only); requirements.txt holds the exact versions
+this package was tested with. The version lives in occo/infobroker/version.py alone.
+"""
+
+import re
+from pathlib import Path
+
+from setuptools import find_namespace_packages, setup
+
+HERE = Path(__file__).resolve().parent
+VERSION = re.search(r'__version__ = "([^"]+)"',
+                    (HERE / "occo/infobroker/version.py").read_text(encoding="utf-8")).group(1)
+
+setup(
+    name="occo-infobroker",
+    version=VERSION,
+    description="OCCO: the state store",
+    long_description=(HERE / "README.rst").read_text(encoding="utf-8"),
+    long_description_content_type="text/x-rst",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_namespace_packages(include=["occo.*"]),
+    include_package_data=True,
+    install_requires=[
+        "occo-util",
+    ],
+    extras_require={"test": ["pytest", "pytest-timeout"]},
+    entry_points={},
+)

@@ -1,0 +1,127 @@
+"""Command line of tools/occo-tool. Run with --help for the commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import index as index_mod
+from . import layout, pins, testing
+from .devenv import dev_env
+from .envs import env_dir
+from .errors import ToolError
+from .packages import build_order, discover, select
+from .wheels import build_wheelhouse, check_wheels
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="occo-tool", description=__doc__)
+    p.add_argument("--root", type=Path, default=DEFAULT_ROOT,
+                   help="the monorepo's top directory (default: this checkout)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("order", help="print the packages in build order")
+    sub.add_parser("dev", help="create or update env/dev (every package editable)")
+    t = sub.add_parser("test", help="run tests, each package in its own virtualenv")
+    t.add_argument("packages", nargs="*", help="package directories (default: all, then tools)")
+    t.add_argument("--no-tools", action="store_true", help="skip the tool's own tests")
+    t.add_argument("--pytest", action="append", default=[], metavar="ARG",
+                   help="extra argument for pytest (repeatable)")
+    pn = sub.add_parser("pin", help="regenerate requirements.txt and requirements_test.txt")
+    pn.add_argument("packages", nargs="*")
+    sub.add_parser("check-pins", help="check every package's requirements files")
+    pk = sub.add_parser("package", help="build wheelhouses (what package.sh runs)")
+    pk.add_argument("packages", nargs="*")
+    pk.add_argument("--all", action="store_true")
+    cw = sub.add_parser("check-wheels", help="check built wheels")
+    cw.add_argument("wheels", nargs="+", type=Path)
+    up = sub.add_parser("upload", help="upload a wheelhouse (what upload.sh runs)")
+    up.add_argument("package")
+    up.add_argument("--index", help="the index's simple URL (default: $OCCO_INDEX_URL, "
+                                    "then the running local index)")
+    up.add_argument("--password-file", type=Path)
+    ix = sub.add_parser("index", help="start, stop or report the local index")
+    ix.add_argument("action", choices=["start", "stop", "status"])
+    ix.add_argument("--dir", type=Path, help="where it keeps packages and password "
+                                             "(default: env/index)")
+    ix.add_argument("--port", type=int, default=0, help="default: a free port")
+    ly = sub.add_parser("layout", help="lay the packages out side by side in a directory")
+    group = ly.add_mutually_exclusive_group(required=True)
+    group.add_argument("--link", metavar="DIR", type=Path)
+    group.add_argument("--clone", nargs=2, metavar=("BASE", "DIR"))
+    return p
+
+
+def _run(args: argparse.Namespace) -> int:
+    root = args.root.resolve()
+    packages = discover(root)
+    order = build_order(packages)
+    if args.command == "order":
+        for pkg in order:
+            print(f"{pkg.directory:26s} {pkg.dist} {pkg.version}")
+    elif args.command == "dev":
+        print("build order: " + ", ".join(p.directory for p in order), flush=True)
+        print(f"ready: {dev_env(root, order)}")
+    elif args.command == "test":
+        chosen = select(packages, args.packages) if args.packages else order
+        reports = env_dir(root) / "reports"
+        reports.mkdir(parents=True, exist_ok=True)
+        outcomes = [testing.test_package(root, packages, pkg, reports, args.pytest)
+                    for pkg in chosen]
+        if not args.packages and not args.no_tools:
+            outcomes.append(testing.test_tools(root, reports, args.pytest))
+        return testing.summarise(outcomes)
+    elif args.command == "pin":
+        pins.pin(root, packages, select(packages, args.packages) if args.packages else order)
+    elif args.command == "check-pins":
+        problems = [p for pkg in order for p in pins.check(packages, pkg)]
+        if problems:
+            raise ToolError("requirements files need attention:\n  " + "\n  ".join(problems))
+        print(f"requirements files of {len(order)} packages are complete and pinned")
+    elif args.command == "package":
+        if not args.all and not args.packages:
+            raise ToolError("name the packages to build, or --all", 2)
+        chosen = order if args.all else select(packages, args.packages)
+        print("build order: " + ", ".join(p.directory for p in chosen), flush=True)
+        for pkg in chosen:
+            build_wheelhouse(root, packages, pkg)
+    elif args.command == "check-wheels":
+        check_wheels([w.resolve() for w in args.wheels], packages)
+        print(f"{len(args.wheels)} wheels pass")
+    elif args.command == "upload":
+        pkg = select(packages, [args.package])[0]
+        index_mod.upload(root, pkg.wheelhouse, {p.dist for p in packages.values()},
+                         index=args.index, password_file=args.password_file)
+    elif args.command == "index":
+        directory = (args.dir or index_mod.default_dir(root)).resolve()
+        if args.action == "start":
+            state = index_mod.start(root, directory, args.port)
+            print(f"index running at {state['simple']} (pid {state['pid']}); "
+                  f"upload password in {directory / 'password'}")
+        elif args.action == "stop":
+            print("stopped" if index_mod.stop(directory) else "no index was running")
+        else:
+            print(index_mod.status(directory))
+    elif args.command == "layout":
+        if args.link:
+            made = layout.link(root, order, args.link.resolve())
+            print(f"linked {len(made)} directories into {args.link}")
+        else:
+            base, target = args.clone
+            made = layout.clone(base, layout.names(order), Path(target).resolve())
+            print(f"cloned {len(made)} repositories into {target}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ToolError as exc:
+        print(f"occo-tool: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("occo-tool: interrupted", file=sys.stderr)
+        return 130

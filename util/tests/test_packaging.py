@@ -1,0 +1,15 @@
+"""The installed distribution and the source agree on name and version."""
+
+from importlib.metadata import version
+
+import occo.util
+
+
+def test_installed_version_matches_version_py():
+    assert version("occo-util") == occo.util.__version__
+
+
+def test_occo_is_a_namespace_package():
+    import occo
+
+    assert getattr(occo, "__file__", None) is None
