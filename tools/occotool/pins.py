@@ -13,6 +13,7 @@ and env/dev can hold them all at once.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -51,8 +52,10 @@ def pin(root: Path, packages: dict[str, Package], selected: list[Package]) -> No
     if docs.is_file():
         every.append(f"-r {docs}")
     all_pins = pins_dir / "all.txt"
-    all_pins.write_text("\n".join(
+    partial = pins_dir / f"all.txt.{os.getpid()}"
+    partial.write_text("\n".join(
         line for line in _compile(root, every, root, None) if not line.startswith("-e")) + "\n")
+    os.replace(partial, all_pins)
     for pkg in selected:
         needed = closure(packages, pkg)
         editables = [f"-e {_relative(pkg, dep)}" for dep in needed]
