@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{len(args.wheels)} wheels pass")
     elif args.command == "upload":
         pkg = select(packages, [args.package])[0]
-        index_mod.upload(root, pkg.wheelhouse, {p.dist for p in packages.values()},
+        index_mod.upload(root, pkg.wheelhouse, pkg.dist, {p.dist for p in packages.values()},
                          index=args.index, password_file=args.password_file)
     elif args.command == "index":
         directory = (args.dir or index_mod.default_dir(root)).resolve()

@@ -16,6 +16,7 @@ never on a command line.
 
 from __future__ import annotations
 
+import hashlib
 import html.parser
 import json
 import os
@@ -143,20 +144,30 @@ def status(directory: Path) -> str:
 
 
 class _Links(html.parser.HTMLParser):
+    """File names and their sha256 (from the link's #sha256= fragment) on a simple page."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.files: list[str] = []
+        self.files: dict[str, str | None] = {}
+        self._href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href")
 
     def handle_data(self, data: str) -> None:
-        if data.strip().endswith((".whl", ".tar.gz", ".zip")):
-            self.files.append(data.strip())
+        name = data.strip()
+        if name.endswith((".whl", ".tar.gz", ".zip")):
+            fragment = (self._href or "").partition("#")[2]
+            self.files[name] = fragment[len("sha256="):] if fragment.startswith("sha256=") \
+                else None
 
 
-def index_files(simple_url: str, project: str) -> list[str]:
-    """File names the index holds for ``project`` (empty when it has none)."""
+def index_files(simple_url: str, project: str) -> dict[str, str | None]:
+    """{file name: sha256 or None} the index holds for ``project`` (empty when none)."""
     code, body = _get(f"{simple_url.rstrip('/')}/{normalise(project)}/")
     if code == 404:
-        return []
+        return {}
     if code != 200:
         raise ToolError(f"the index {simple_url} answered HTTP {code} for {project}")
     parser = _Links()
@@ -187,9 +198,18 @@ def _password(password_file: Path | None) -> str:
                     "(a local index keeps its password in env/index/password)", 2)
 
 
-def upload(root: Path, wheelhouse: Path, occo_dists: set[str], *, index: str | None,
-           password_file: Path | None) -> list[str]:
-    """Upload a wheelhouse; refuse occo versions the index has, skip external ones it has."""
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def upload(root: Path, wheelhouse: Path, releasing: str, occo_dists: set[str], *,
+           index: str | None, password_file: Path | None) -> list[str]:
+    """Upload the wheelhouse of the package ``releasing``.
+
+    The package's own version must be new to the index (bump it otherwise); its
+    dependencies' wheels are skipped when the index already has them, but an occo sibling
+    whose wheel differs from the index's copy of the same version is refused.
+    """
     simple = resolve_index(root, index)
     password = _password(password_file)
     try:
@@ -204,13 +224,17 @@ def upload(root: Path, wheelhouse: Path, occo_dists: set[str], *, index: str | N
     to_send: list[Path] = []
     for wheel in wheels:
         name, version = wheel_identity(wheel.name)
-        held = {wheel_identity(f)[1] for f in index_files(simple, name) if f.endswith(".whl")}
-        if version in held:
-            if name in occo_dists:
-                raise ToolError(f"{name} {version} is already on the index {simple}; "
-                                "bump its version (occo/<package>/version.py) before uploading")
-            continue
-        to_send.append(wheel)
+        held = index_files(simple, name)
+        same_version = [f for f in held if f.endswith(".whl") and wheel_identity(f)[1] == version]
+        if not same_version:
+            to_send.append(wheel)
+        elif name == releasing:
+            raise ToolError(f"{name} {version} is already on the index {simple}; "
+                            "bump its version (occo/<package>/version.py) before uploading")
+        elif name in occo_dists and held.get(wheel.name) != _sha256(wheel):
+            raise ToolError(f"{name} {version} on the index {simple} differs from the wheel in "
+                            f"{wheelhouse}; release {name} with a new version first")
+        # else: a dependency the index already has (external, or the same occo wheel)
     if not to_send:
         print("nothing to upload: the index has every wheel", flush=True)
         return []

@@ -28,6 +28,7 @@ def _version_text() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="occo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="OCCO builds multi-node infrastructures on clouds from a YAML description "
                     "and keeps them alive.")
     parser.add_argument("--version", action="version", version=_version_text())

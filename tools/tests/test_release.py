@@ -1,0 +1,114 @@
+"""The release round trip, as an operator lives it, and the index's refusals.
+
+Build every wheelhouse, start a local index on a free loopback port, upload everything with
+each package's upload.sh, install occo-api into a fresh virtualenv with that index as the
+only index, import every occo.* package there and run `occo --version`. The index is
+stopped afterwards whatever happened.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from conftest import ROOT, clean_env, occo_tool
+from occotool.packages import build_order, discover
+
+ORDER = build_order(discover(ROOT))
+
+
+@pytest.fixture(scope="module")
+def wheelhouses():
+    proc = occo_tool("package", "--all")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0].startswith("build order: util,")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory, wheelhouses):
+    directory = tmp_path_factory.mktemp("index")
+    proc = occo_tool("index", "start", "--dir", str(directory))
+    assert proc.returncode == 0, proc.stderr
+    simple = proc.stdout.split("index running at ", 1)[1].split()[0]
+    try:
+        yield {"dir": directory, "simple": simple,
+               "password": (directory / "password").read_text().strip()}
+    finally:
+        occo_tool("index", "stop", "--dir", str(directory))
+    assert "state: stopped" in occo_tool("index", "status", "--dir", str(directory)).stdout
+
+
+def upload(pkg_dir: str, simple: str, password: str | None):
+    extra = {"OCCO_INDEX_URL": simple}
+    if password is not None:
+        extra["OCCO_INDEX_PASSWORD"] = password
+    return subprocess.run([str(ROOT / pkg_dir / "upload.sh")], text=True, capture_output=True,
+                          env=clean_env(**extra))
+
+
+def test_index_is_private_to_loopback_and_protects_uploads(index):
+    assert index["simple"].startswith("http://127.0.0.1:")
+    assert oct((index["dir"] / "password").stat().st_mode & 0o777) == "0o600"
+    status = occo_tool("index", "status", "--dir", str(index["dir"])).stdout
+    assert f"running at {index['simple']}" in status
+    proc = upload("util", index["simple"], "not-the-password")
+    assert proc.returncode != 0
+    assert "refused the upload: wrong user or password" in proc.stderr
+    assert "not-the-password" not in proc.stdout + proc.stderr
+
+
+def test_round_trip_install_from_the_index_alone(index, tmp_path):
+    for pkg in ORDER:
+        proc = upload(pkg.directory, index["simple"], index["password"])
+        assert proc.returncode == 0, f"{pkg.directory}: {proc.stdout}{proc.stderr}"
+    status = occo_tool("index", "status", "--dir", str(index["dir"])).stdout
+    assert "packages: 0 wheels" not in status
+
+    target = tmp_path / "operator"
+    venv.EnvBuilder(with_pip=True).create(target)
+    python = target / "bin" / "python"
+    env = clean_env(PIP_CONFIG_FILE="/dev/null")
+    install = subprocess.run([str(python), "-m", "pip", "install", "--no-cache-dir",
+                              "--disable-pip-version-check", "--index-url", index["simple"],
+                              "occo-api"], text=True, capture_output=True, env=env)
+    assert install.returncode == 0, install.stdout + install.stderr
+    assert index["simple"] in install.stdout  # it really came from our index
+
+    modules = [f"occo.{p.module}" for p in ORDER if p.dist != "occo-demo"]
+    imported = subprocess.run([str(python), "-c", "import importlib, sys\n"
+                               "for m in sys.argv[1:]: importlib.import_module(m)\n"
+                               "import occo; print(getattr(occo, '__file__', None))", *modules],
+                              text=True, capture_output=True, env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "None", "occo must stay a namespace package"
+    version = subprocess.run([str(target / "bin" / "occo"), "--version"], text=True,
+                             capture_output=True, env=env)
+    assert version.returncode == 0, version.stderr
+    api = discover(ROOT)["occo-api"].version
+    assert version.stdout.splitlines()[0] == f"occo {api}"
+
+    again = upload("util", index["simple"], index["password"])
+    assert again.returncode != 0
+    util = discover(ROOT)["occo-util"]
+    assert f"occo-util {util.version} is already on the index" in again.stderr
+    assert "bump its version" in again.stderr
+
+
+def test_upload_without_a_password_is_refused(wheelhouses):
+    proc = upload("util", "http://127.0.0.1:9/simple/", None)
+    assert proc.returncode == 2
+    assert "no password for the index: set OCCO_INDEX_PASSWORD" in proc.stderr
+
+
+def test_unreachable_index_is_reported(wheelhouses):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the block ends: nobody listens
+    proc = upload("util", f"http://127.0.0.1:{port}/simple/", "pw")
+    assert proc.returncode == 1
+    assert f"the index http://127.0.0.1:{port}/simple/ is unreachable" in proc.stderr
