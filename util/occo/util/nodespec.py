@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["NodeSpec", "TAG_INFRA", "TAG_NODE", "TAG_INSTANCE"]
+__all__ = ["NodeSpec", "TAG_INFRA", "TAG_NODE", "TAG_INSTANCE", "endpoint_key"]
 
 TAG_INFRA = "occo:infra_id"
 TAG_NODE = "occo:node"
@@ -58,3 +58,17 @@ class NodeSpec:
         return cls(**{k: data[k] for k in ("instance_id", "infra_id", "node_name",
                                            "node_type", "resource") },
                    context=data.get("context"), tags=dict(data.get("tags") or {}))
+
+
+_ENDPOINT_KEYS = ("endpoint", "regionname", "region_name", "name")
+
+
+def endpoint_key(resource: Mapping[str, Any]) -> str:
+    """The cloud endpoint a resource section talks to, for per-endpoint limits.
+
+    Two resources share a key when they share type, endpoint, region and label, which is
+    what a cloud's own API rate limits are counted by.
+    """
+    parts = [str(resource.get("type", ""))]
+    parts += [str(resource[k]) for k in _ENDPOINT_KEYS if resource.get(k)]
+    return "|".join(parts)
