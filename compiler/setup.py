@@ -26,6 +26,7 @@ setup(
     install_requires=[
         "occo-util",
         "PyYAML",
+        "Jinja2",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
     entry_points={},

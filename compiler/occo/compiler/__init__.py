@@ -1,5 +1,40 @@
-"""occo.compiler: loads, validates and compiles Occopus-compatible infrastructure descriptions and node definitions."""
+"""occo.compiler: loads, validates and compiles Occopus-compatible infrastructure
+descriptions and node definitions into an immutable :class:`StaticDescription`.
 
+Typical use::
+
+    from occo.compiler import compile_infrastructure
+    desc = compile_infrastructure("infra.yaml")        # node definitions found beside it
+    print(desc.summary())                               # for `occo validate`
+    store.put(desc.to_dict())                           # plain JSON for the store
+
+See docs/compiler.rst for the formats accepted, the checks made and the dict form.
+"""
+
+from .choose import ChoiceStrategy, ImplementationChooser, matches_filter
+from .compiler import (DEFINITION_FILES, TemplateDependencies, compile_infrastructure,
+                       load_node_definitions)
+from .errors import (CompileError, CompileErrors, DependencyCycleError, InvalidModelError,
+                     NoMatchingImplementationError, PluginLoadError, TemplateReferenceError,
+                     UnknownNodeTypeError)
+from .frozen import FrozenDict, freeze, thaw
+from .model import (FORMAT_VERSION, AttributeMapping, Edge, Implementation, Node, NodeDefinition,
+                    Scaling, StaticDescription, summary_line)
+from .registry import (CONFIG_MANAGER_GROUP, HEALTH_CHECK_GROUP, RESOURCE_SCHEMA_GROUP, Registry,
+                       load_resource_schemas)
 from .version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "compile_infrastructure", "load_node_definitions", "TemplateDependencies",
+    "DEFINITION_FILES",
+    "StaticDescription", "Node", "Edge", "AttributeMapping", "Scaling", "Implementation",
+    "NodeDefinition", "FORMAT_VERSION", "summary_line",
+    "ChoiceStrategy", "ImplementationChooser", "matches_filter",
+    "FrozenDict", "freeze", "thaw",
+    "Registry", "load_resource_schemas", "RESOURCE_SCHEMA_GROUP", "CONFIG_MANAGER_GROUP",
+    "HEALTH_CHECK_GROUP",
+    "CompileError", "CompileErrors", "UnknownNodeTypeError", "DependencyCycleError",
+    "NoMatchingImplementationError", "TemplateReferenceError", "PluginLoadError",
+    "InvalidModelError",
+]

@@ -1,0 +1,274 @@
+"""Reading an infrastructure description (FORMATS.md section 1) into checked raw parts.
+
+Node references in ``dependencies`` are resolved here: a YAML alias is the very object
+of the node it names (found through an ``id()`` table, so resolution is O(1) per
+reference), and a string is a node name. Both give the same node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from occo.util import InputError, describe_value, location_of
+from occo.util.errors import Location
+
+from ._collect import ErrorCollector
+from ._sections import (DEPENDENCY_SCHEMA, INFRA_SCHEMA, MAPPING_SCHEMA, NODE_SCHEMA,
+                        SCALING_SCHEMA, check_name, check_section, suggestion)
+from .model import AttributeMapping, Scaling
+
+__all__ = ["RawNode", "RawEdge", "RawDescription", "parse_description", "deep_merge"]
+
+
+@dataclass(slots=True)
+class RawNode:
+    """One entry of ``nodes``, checked; ``name`` is ``None`` if it was not valid."""
+
+    index: int
+    data: Any
+    path: str
+    name: str | None = None
+    type: str | None = None
+    scaling: Scaling | None = None
+    filter: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    create_timeout: int | float | None = None
+    attributes: Mapping[str, Any] | None = None
+
+    def location(self, key: str | None = None) -> Location | None:
+        if key is None:
+            return location_of(self.data, path=self.path)
+        return location_of(self.data, key, path=f"{self.path}.{key}")
+
+
+@dataclass(slots=True)
+class RawEdge:
+    """``dependent`` waits for ``dependency``, as written in ``pair`` at ``path``."""
+
+    dependent: str
+    dependency: str
+    mappings: list[AttributeMapping]
+    pair: Any
+    path: str
+
+    @property
+    def location(self) -> Location | None:
+        return location_of(self.pair, path=self.path)
+
+
+@dataclass(slots=True)
+class RawDescription:
+    data: Any
+    infra_name: str | None = None
+    user_id: str | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    nodes: list[RawNode] = field(default_factory=list)
+    by_name: dict[str, RawNode] = field(default_factory=dict)
+    edges: dict[tuple[str, str], RawEdge] = field(default_factory=dict)
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` merged onto ``base``: mappings merge key by key, anything else in
+    ``over`` replaces what ``base`` has (lists are replaced, not concatenated)."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            out[key] = deep_merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_description(data: Any, errors: ErrorCollector) -> RawDescription:
+    """Check ``data`` (a loaded description) and return its parts; problems go to
+    ``errors``."""
+    raw = RawDescription(data=data)
+    if not isinstance(data, dict):
+        errors.add(InputError(f"an infrastructure description must be a mapping with "
+                              f"infra_name and nodes, got {describe_value(data)}",
+                              location=location_of(data, path="") or None))
+        return raw
+    check_section(INFRA_SCHEMA, data, "", errors, templates=False)
+    raw.infra_name = check_name(data.get("infra_name"), "infra_name", data, "infra_name",
+                                "infra_name", errors)
+    user_id = data.get("user_id")
+    raw.user_id = str(user_id) if isinstance(user_id, (str, int)) \
+        and not isinstance(user_id, bool) else None
+    variables = data.get("variables")
+    raw.variables = variables if isinstance(variables, dict) else {}
+    nodes = data.get("nodes")
+    if isinstance(nodes, list):
+        if not nodes:
+            errors.add(InputError("must list at least one node, got an empty list",
+                                  location=location_of(data, "nodes", path="nodes")))
+        for i, item in enumerate(nodes):
+            _parse_node(raw, nodes, i, item, errors)
+    deps = data.get("dependencies")
+    if isinstance(deps, list):
+        by_id = {id(n.data): n for n in raw.nodes}
+        for i, item in enumerate(deps):
+            _parse_dependency(raw, deps, i, item, by_id, errors)
+    return raw
+
+
+def _parse_node(raw: RawDescription, nodes: list, i: int, item: Any,
+                errors: ErrorCollector) -> None:
+    path = f"nodes[{i}]"
+    node = RawNode(index=i, data=item, path=path)
+    raw.nodes.append(node)
+    if not check_section(NODE_SCHEMA, item, path, errors, parent=nodes, key=i,
+                         templates=False) and not isinstance(item, dict):
+        return
+    name = check_name(item.get("name"), "node name", item, "name", f"{path}.name", errors)
+    if name is not None:
+        first = raw.by_name.get(name)
+        if first is not None:
+            first_loc = first.location("name")
+            line = f", line {first_loc.line}" if first_loc and first_loc.line else ""
+            errors.add(InputError(f"duplicate node name {name!r}: {first.path}{line} "
+                                  f"already has it", location=node.location("name")))
+        else:
+            raw.by_name[name] = node
+            node.name = name
+    node_type = item.get("type")
+    if isinstance(node_type, str):
+        if node_type.strip() and not any(c.isspace() for c in node_type):
+            node.type = node_type
+        else:
+            errors.add(InputError(f"a node type must be a non-empty word, got {node_type!r}",
+                                  location=node.location("type")))
+    node.scaling = _parse_scaling(item, path, errors)
+    for key in ("filter", "variables"):
+        value = item.get(key)
+        if isinstance(value, dict):
+            setattr(node, key, value)
+    node.variables = deep_merge(raw.variables, node.variables) if node.variables \
+        else raw.variables
+    timeout = item.get("create_timeout")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+        node.create_timeout = timeout
+    attributes = item.get("attributes")
+    if isinstance(attributes, dict):
+        node.attributes = attributes
+
+
+def _parse_scaling(item: dict, path: str, errors: ErrorCollector) -> Scaling | None:
+    scaling = item.get("scaling")
+    if scaling is None:
+        return Scaling(min=1, max=1)
+    spath = f"{path}.scaling"
+    if not check_section(SCALING_SCHEMA, scaling, spath, errors, parent=item, key="scaling",
+                         templates=False):
+        return None
+    smin = scaling.get("min", 1)
+    smax = scaling.get("max", smin)
+    if smin > smax:
+        errors.add(InputError(f"min ({smin}) must not be greater than max ({smax})",
+                              location=location_of(scaling, "min", path=f"{spath}.min")))
+        return None
+    return Scaling(min=smin, max=smax)
+
+
+def _ref_location(container: Any, i: int, ref: Any, path: str) -> Location | None:
+    # An alias is the node's own object, whose recorded position is the node's, not the
+    # reference's; point at the list holding the reference instead.
+    if isinstance(ref, dict):
+        return location_of(container, path=path)
+    return location_of(container, i, path=path)
+
+
+def _resolve_ref(raw: RawDescription, container: Any, i: int, ref: Any, path: str,
+                 by_id: dict[int, RawNode], errors: ErrorCollector) -> str | None:
+    """The name of the node ``ref`` refers to, or ``None`` (reported, unless the node
+    itself was invalid and is reported already)."""
+    if isinstance(ref, str):
+        node = raw.by_name.get(ref)
+        if node is None:
+            errors.add(InputError(f"dependency on unknown node {ref!r}"
+                                  f"{suggestion(ref, raw.by_name)}",
+                                  location=_ref_location(container, i, ref, path)))
+            return None
+        return node.name
+    if isinstance(ref, dict):
+        node = by_id.get(id(ref))
+        if node is not None:
+            return node.name  # None if that node's own entry was invalid (reported)
+        name = ref.get("name")
+        if isinstance(name, str) and name in raw.by_name:
+            return name
+        errors.add(InputError(f"a node reference must be an alias of a node (like *WEB) or "
+                              f"a node's name, got a mapping that is not one of the nodes",
+                              location=_ref_location(container, i, ref, path)))
+        return None
+    errors.add(InputError(f"a node reference must be an alias of a node (like *WEB) or a "
+                          f"node's name, got {describe_value(ref)}",
+                          location=_ref_location(container, i, ref, path)))
+    return None
+
+
+def _parse_dependency(raw: RawDescription, deps: list, i: int, item: Any,
+                      by_id: dict[int, RawNode], errors: ErrorCollector) -> None:
+    path = f"dependencies[{i}]"
+    mappings: list[AttributeMapping] = []
+    if isinstance(item, list):
+        pair, pair_path = item, path
+    elif isinstance(item, dict):
+        if not check_section(DEPENDENCY_SCHEMA, item, path, errors, parent=deps, key=i,
+                             templates=False):
+            return
+        pair, pair_path = item["connection"], f"{path}.connection"
+        for k, mapping in enumerate(item.get("mappings") or ()):
+            parsed = _parse_mapping(item["mappings"], k, mapping, f"{path}.mappings[{k}]",
+                                    errors)
+            if parsed is not None:
+                mappings.append(parsed)
+    else:
+        errors.add(InputError(f"a dependency must be a pair [dependent, dependency] or a "
+                              f"mapping with 'connection', got {describe_value(item)}",
+                              location=location_of(deps, i, path=path)))
+        return
+    if len(pair) != 2:
+        errors.add(InputError(f"a dependency connects exactly two nodes [dependent, "
+                              f"dependency], got {len(pair)}",
+                              location=location_of(pair, path=pair_path)))
+        return
+    ends = [_resolve_ref(raw, pair, k, ref, f"{pair_path}[{k}]", by_id, errors)
+            for k, ref in enumerate(pair)]
+    dependent, dependency = ends
+    if dependent is None or dependency is None:
+        return
+    if dependent == dependency:
+        errors.add(InputError(f"node {dependent!r} depends on itself",
+                              location=location_of(pair, path=pair_path)))
+        return
+    known = raw.edges.get((dependent, dependency))
+    if known is not None:  # the same edge written twice: one edge, all its mappings
+        known.mappings.extend(mappings)
+    else:
+        raw.edges[(dependent, dependency)] = RawEdge(dependent, dependency, mappings, pair,
+                                                     pair_path)
+
+
+def _parse_mapping(container: list, k: int, mapping: Any, path: str,
+                   errors: ErrorCollector) -> AttributeMapping | None:
+    if isinstance(mapping, list):
+        attrs, synch, where = mapping, False, location_of(container, k, path=path)
+    elif isinstance(mapping, dict):
+        if not check_section(MAPPING_SCHEMA, mapping, path, errors, parent=container, key=k,
+                             templates=False):
+            return None
+        attrs, synch = mapping["attributes"], bool(mapping.get("synch", False))
+        where = location_of(mapping, "attributes", path=f"{path}.attributes")
+    else:
+        errors.add(InputError(f"an attribute mapping must be a pair [source, target] or a "
+                              f"mapping with 'attributes', got {describe_value(mapping)}",
+                              location=location_of(container, k, path=path)))
+        return None
+    if len(attrs) != 2 or not all(isinstance(a, str) and a for a in attrs):
+        errors.add(InputError(f"an attribute mapping needs two attribute names "
+                              f"[source, target], got {describe_value(list(attrs))}",
+                              location=where))
+        return None
+    return AttributeMapping(source=attrs[0], target=attrs[1], synch=synch)

@@ -1,0 +1,172 @@
+"""The schemas of the user formats (FORMATS.md sections 1-2) and small checking helpers.
+
+Key and type checks use ``occo.util.Schema`` so every package words its errors the same
+way (``unknown key 'scalling' in node; did you mean 'scaling'?``). What a schema cannot
+say (name rules, a template where no template is rendered) is checked here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Iterable
+
+from occo.util import Field, InputError, Schema, describe_value, is_template, location_of
+from occo.util.located import join_path
+
+from ._collect import ErrorCollector
+
+__all__ = ["INFRA_SCHEMA", "NODE_SCHEMA", "SCALING_SCHEMA", "DEPENDENCY_SCHEMA",
+           "MAPPING_SCHEMA", "IMPLEMENTATION_SCHEMA", "CONTEXT_SCHEMAS", "CONFIG_SCHEMA",
+           "MYSQLDB_SCHEMA", "health_check_schema", "check_section", "check_name",
+           "closest", "suggestion", "NAME_RULE", "NODE_DEF_PREFIX"]
+
+NODE_DEF_PREFIX = "node_def:"
+
+INFRA_SCHEMA = Schema("infrastructure description", (
+    Field("infra_name", "str", required=True, doc="the infrastructure's name"),
+    Field("user_id", "str|int", doc="owner label"),
+    Field("variables", "mapping", doc="inherited by every node"),
+    Field("nodes", "list", required=True, doc="the nodes"),
+    Field("dependencies", "list", doc="edges: the first node depends on the second"),
+))
+
+NODE_SCHEMA = Schema("node", (
+    Field("name", "str", required=True),
+    Field("type", "str", required=True, doc="refers to 'node_def:<type>'"),
+    Field("scaling", "mapping"),
+    Field("filter", "mapping", doc="a sub-mapping of the resource section"),
+    Field("variables", "mapping"),
+    Field("create_timeout", "int|number", minimum=0, doc="Occopus key, accepted"),
+    Field("attributes", "mapping", doc="Occopus key, accepted"),
+))
+
+SCALING_SCHEMA = Schema("scaling", (
+    Field("min", "int", minimum=0),
+    Field("max", "int", minimum=0),
+))
+
+DEPENDENCY_SCHEMA = Schema("dependency", (
+    Field("connection", "list", required=True, doc="[dependent, dependency]"),
+    Field("mappings", "list", doc="attribute mappings"),
+))
+
+MAPPING_SCHEMA = Schema("attribute mapping", (
+    Field("attributes", "list", required=True, items="str", doc="[source, target]"),
+    Field("synch", "bool"),
+))
+
+IMPLEMENTATION_SCHEMA = Schema("implementation", (
+    Field("resource", "mapping", required=True),
+    Field("contextualisation", "mapping"),
+    Field("config_management", "mapping"),
+    Field("health_check", "mapping"),
+))
+
+CONTEXT_SCHEMAS = {
+    "cloudinit": Schema("cloudinit contextualisation", (
+        Field("type", "str", required=True),
+        Field("context_template", "str|mapping", required=True),
+        Field("attributes", "mapping|list"),
+    )),
+    "docker": Schema("docker contextualisation", (
+        Field("type", "str", required=True),
+        Field("env", "list", items="str"),
+        Field("command", "str|list"),
+        Field("context_variables", "mapping|list|str"),
+    )),
+    "basic": Schema("basic contextualisation", (
+        Field("type", "str", required=True),
+        Field("attributes", "mapping|list"),
+    )),
+}
+
+CONFIG_SCHEMA = Schema("config_management", (Field("type", "str", required=True),),
+                       extra_keys=True)
+
+MYSQLDB_SCHEMA = Schema("mysqldbs entry", (
+    Field("name", "str", required=True),
+    Field("user", "str", required=True),
+    Field("pass", "str", required=True),
+))
+
+_HEALTH_FIELDS = (
+    Field("ping", "bool"),
+    Field("ports", "list", items="int|str"),
+    Field("urls", "list", items="str"),
+    Field("mysqldbs", "list", items="mapping"),
+    Field("timeout", "int|number", minimum=0),
+    Field("type", "str", choices=("basic",), doc="Occopus key, accepted"),
+)
+
+
+def health_check_schema(extra: Iterable[str]) -> Schema:
+    """The health_check schema: the built-in keys plus those plugins add."""
+    known = {f.name for f in _HEALTH_FIELDS}
+    fields = _HEALTH_FIELDS + tuple(Field(name, "any") for name in sorted(extra)
+                                    if name not in known)
+    return Schema("health_check", fields)
+
+
+NAME_RULE = ("1 to 63 lowercase letters, digits and '-', starting and ending with a letter "
+             "or digit")
+_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+
+
+def closest(word: Any, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word``, if one is close enough to be a likely typo."""
+    found = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def suggestion(word: Any, choices: Iterable[str], *, limit: int = 12) -> str:
+    """``; did you mean 'x'?`` or ``; known: a, b, c``, for error messages."""
+    options = sorted(choices)
+    hint = closest(word, options)
+    if hint:
+        return f"; did you mean {hint!r}?"
+    if not options:
+        return "; none are known"
+    shown = ", ".join(options[:limit]) + (", ..." if len(options) > limit else "")
+    return f"; known: {shown}"
+
+
+def _suggest_name(value: str) -> str | None:
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")
+    return cleaned if cleaned and _NAME.match(cleaned) else None
+
+
+def check_name(value: Any, what: str, container: Any, key: Any, path: str,
+               errors: ErrorCollector) -> str | None:
+    """``value`` if it is a valid infrastructure or node name, else ``None`` (reported)."""
+    if not isinstance(value, str):
+        return None  # the schema has reported the wrong type
+    if _NAME.match(value):
+        return value
+    better = _suggest_name(value)
+    hint = f" (e.g. {better!r})" if better and better != value else ""
+    errors.add(InputError(f"{value!r} is not a valid {what}: use {NAME_RULE}{hint}",
+                          location=location_of(container, key, path=path)))
+    return None
+
+
+def check_section(schema: Schema, value: Any, path: str, errors: ErrorCollector, *,
+                  parent: Any = None, key: Any = None, templates: bool = True,
+                  ignore: Iterable[str] = ()) -> bool:
+    """Check ``value`` against ``schema``, adding every problem to ``errors``.
+
+    With ``templates=False`` (the infrastructure description, which is never rendered)
+    a template string is not accepted in place of a number, list or mapping. Returns
+    whether the section was clean.
+    """
+    before = len(errors)
+    errors.extend(schema.check(value, path, parent=parent, key=key, ignore=ignore))
+    if not templates and isinstance(value, dict):
+        for f in schema.fields:
+            item = value.get(f.name)
+            if is_template(item) and not {"str", "any"} & set(f.kind.split("|")):
+                errors.add(InputError(
+                    f"must be {f.expected()}, got {describe_value(item)} (templates are not "
+                    f"rendered in an infrastructure description)",
+                    location=location_of(value, f.name, path=join_path(path, f.name))))
+    return len(errors) == before
