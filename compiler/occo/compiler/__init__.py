@@ -11,6 +11,8 @@ Typical use::
 See docs/compiler.rst for the formats accepted, the checks made and the dict form.
 """
 
+from __future__ import annotations
+
 from .choose import ChoiceStrategy, ImplementationChooser, matches_filter
 from .compiler import (DEFINITION_FILES, TemplateDependencies, compile_infrastructure,
                        load_node_definitions)

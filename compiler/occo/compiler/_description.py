@@ -81,14 +81,16 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def parse_description(data: Any, errors: ErrorCollector) -> RawDescription:
-    """Check ``data`` (a loaded description) and return its parts; problems go to
-    ``errors``."""
+def parse_description(data: Any, errors: ErrorCollector,
+                      source: str | None = None) -> RawDescription:
+    """Check ``data`` (a loaded description, read from file ``source`` if any) and return
+    its parts; problems go to ``errors``."""
     raw = RawDescription(data=data)
     if not isinstance(data, dict):
+        where = location_of(data) or Location(file=source)
         errors.add(InputError(f"an infrastructure description must be a mapping with "
                               f"infra_name and nodes, got {describe_value(data)}",
-                              location=location_of(data, path="") or None))
+                              location=where))
         return raw
     check_section(INFRA_SCHEMA, data, "", errors, templates=False)
     raw.infra_name = check_name(data.get("infra_name"), "infra_name", data, "infra_name",

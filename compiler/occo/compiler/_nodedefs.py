@@ -98,9 +98,10 @@ class DefinitionParser:
         path = f"{NODE_DEF_PREFIX}{node_type}"
         typedef = TypeDef(node_type, path, where, source)
         if not isinstance(impls, list) or not impls:
+            got = "an empty list" if impls == [] else describe_value(impls)
             self.errors.add(InputError(
                 f"node type {node_type!r} must have a non-empty list of implementations, "
-                f"got {describe_value(impls)}", location=location_of(parent, key, path=path)))
+                f"got {got}", location=location_of(parent, key, path=path)))
             return typedef
         built: list[Implementation] = []
         for i, impl in enumerate(impls):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from occo.util import InputError, Schema, YamlLimits, load_yaml_file
+from occo.util.errors import Location
 
 from ._collect import DEFAULT_ERROR_LIMIT, ErrorCollector
 from ._description import RawDescription, RawNode, parse_description
@@ -47,8 +48,12 @@ class TemplateDependencies(StrEnum):
     ERROR = "error"   # reject the description
 
 
-def _as_errors(exc: InputError) -> CompileErrors:
-    return exc if isinstance(exc, CompileErrors) else CompileErrors([exc])
+def _located(exc: InputError, path: Path) -> InputError:
+    """The loader's error, naming the file it was loading if it names no place itself
+    (a file too large, or missing, is refused before any line is read)."""
+    if exc.location is None:
+        exc.location = Location(file=str(path.resolve()))
+    return exc
 
 
 def _load(path: Path, root: Path | None, errors: ErrorCollector, limits: YamlLimits | None,
@@ -57,7 +62,7 @@ def _load(path: Path, root: Path | None, errors: ErrorCollector, limits: YamlLim
         return True, load_yaml_file(path, root=root, allow_outside=allow_outside,
                                     limits=limits)
     except InputError as exc:
-        errors.add(exc)
+        errors.add(_located(exc, path))
         return False, None
 
 
@@ -157,17 +162,19 @@ def compile_infrastructure(
     errors = ErrorCollector(error_limit)
     registry = Registry.resolve(resource_schemas, config_managers, health_checks)
     base: Path | None = None
+    source: str | None = None
     if isinstance(description, Mapping):
         data: Any = description
     else:
         path = Path(description)
+        source = str(path.resolve())
         base = path.resolve().parent
         try:
             data = load_yaml_file(path, root=base, allow_outside=allow_outside,
                                   limits=yaml_limits)
         except InputError as exc:
-            raise _as_errors(exc) from exc
-    raw = parse_description(data, errors)
+            raise CompileErrors([_located(exc, path)]) from exc
+    raw = parse_description(data, errors, source)
     scanner = TemplateScanner()
     parser = DefinitionParser(registry, errors, scanner)
     defs = _gather_definitions(node_definitions, base, parser, errors, yaml_limits,
@@ -306,11 +313,16 @@ class _Compilation:
         order = [n for level in topological_levels(names, deps) for n in level]
         ancestors = ancestor_sets(order, deps, index)
         inferred: dict[tuple[str, str], Edge] = {}
+        reported: set[tuple[str, str, str]] = set()
         for node, ref in pending:
             if ancestors[node.name] >> index[ref.target] & 1:
                 continue
             key = (node.name, ref.target)
             if self.mode is TemplateDependencies.ERROR:
+                place = (node.name, ref.target, str(ref.location))
+                if place in reported:  # the same call twice in one string
+                    continue
+                reported.add(place)
                 self.errors.add(TemplateReferenceError(
                     f"node {node.name!r} (type {node.type!r}) calls "
                     f"{ref.function}({ref.target!r}) in a template{_at_line(ref)}, but "
