@@ -4,6 +4,8 @@ Safe YAML loading with the include tags, plugin lookup by entry point, logging w
 secret redaction. Packages import the names below from ``occo.util`` directly.
 """
 
+from .credentials import (CredentialEntry, Credentials, credentials_from_text,
+                          load_credentials, parse_credentials)
 from .errors import (CallTimeoutError, ConfigError, ForbiddenTagError, IncludeError, InputError,
                      InputErrors, LimitExceededError, Location, OccoError, PluginNotFoundError,
                      TransportError, YAMLSyntaxError)
@@ -19,6 +21,8 @@ from .yamlload import YamlLimits, load_yaml_file, load_yaml_text
 
 __all__ = [
     "__version__",
+    "CredentialEntry", "Credentials", "credentials_from_text", "load_credentials",
+    "parse_credentials",
     "CallTimeoutError", "ConfigError", "ForbiddenTagError", "IncludeError", "InputError",
     "InputErrors", "LimitExceededError", "Location", "OccoError", "PluginNotFoundError",
     "TransportError", "YAMLSyntaxError",
