@@ -22,8 +22,9 @@ measures, each phase in a fresh child process (so peak RSS belongs to that phase
 
 For each: wall time (best of ``--repeat`` runs), the tracemalloc peak of one run (Python
 allocations made by the phase itself), the child's RSS before the phase (input loaded)
-and its peak RSS (ru_maxrss: the whole process, interpreter, imports and input included). The resource schema is a stand-in for the cloud
-handler's (type ``dummy``), so occo-cloudhandler need not be installed.
+and its peak RSS (ru_maxrss: the whole process, interpreter, imports and input included).
+The resource schema is a stand-in for the cloud handler's (type ``dummy``), so
+occo-cloudhandler need not be installed.
 """
 
 from __future__ import annotations

@@ -262,8 +262,8 @@ class _Compilation:
             pairs = list(zip(cycle, cycle[1:]))
             notes = [f"{a} -> {b} is inferred from {inferred[(a, b)].inferred_from}"
                      for a, b in pairs if (a, b) in inferred]
-            written = [self.raw.edges[p] for p in pairs if p in self.raw.edges]
-            where = written[0].location if written else None
+            written = [p for p in self.raw.edges if p in set(pairs)]  # in writing order
+            where = self.raw.edges[written[0]].location if written else None
             text = " -> ".join(cycle)
             extra = f" ({'; '.join(notes)})" if notes else ""
             self.errors.add(DependencyCycleError(
@@ -294,9 +294,9 @@ class _Compilation:
                 if ref.target not in self.raw.by_name:
                     self.errors.add(TemplateReferenceError(
                         f"node {node.name!r} (type {node.type!r}) calls "
-                        f"{ref.function}({ref.target!r}) in a template{_at_line(ref)}, but there is "
-                        f"no node "
-                        f"{ref.target!r}{suggestion(ref.target, self.raw.by_name)}",
+                        f"{ref.function}({ref.target!r}) in a template{_at_line(ref)}, but "
+                        f"there is no node {ref.target!r}"
+                        f"{suggestion(ref.target, self.raw.by_name)}",
                         target=ref.target, function=ref.function,
                         location=ref.location, node=node.name))
                 elif ref.target == node.name:
