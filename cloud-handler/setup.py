@@ -26,7 +26,23 @@ setup(
     install_requires=[
         "occo-util",
         "occo-infobroker",
+        "boto3",
+        "botocore",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"]},
-    entry_points={},
+    extras_require={"test": ["pytest", "pytest-timeout", "moto[server]"]},
+    entry_points={
+        "occo.cloudhandler": [
+            "dummy = occo.cloudhandler.dummy:DummyCloudHandler",
+            "local = occo.cloudhandler.local:LocalCloudHandler",
+            "ec2 = occo.cloudhandler.ec2:EC2CloudHandler",
+        ],
+        "occo.resource_schema": [
+            "ec2 = occo.cloudhandler.schemas:EC2",
+            "nova = occo.cloudhandler.schemas:NOVA",
+            "docker = occo.cloudhandler.schemas:DOCKER",
+            "cloudsigma = occo.cloudhandler.schemas:CLOUDSIGMA",
+            "dummy = occo.cloudhandler.schemas:DUMMY",
+            "local = occo.cloudhandler.schemas:LOCAL",
+        ],
+    },
 )

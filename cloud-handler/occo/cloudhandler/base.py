@@ -1,0 +1,260 @@
+"""The cloud handler contract: the state enum, the status objects, and the base class.
+
+A backend subclasses :class:`CloudHandler` and implements the ``_``-prefixed methods; the
+public methods are template methods that validate the input, log, and attach the node to
+any error, so every backend behaves the same at its boundary. Backends are registered in
+the entry point group ``occo.cloudhandler`` under their resource ``type``.
+
+A handler instance serves one cloud endpoint (``endpoint_key``) with one credentials
+entry; :class:`~occo.cloudhandler.service.CloudHandlerService` keeps one per endpoint.
+
+Resource references ("refs") are the JSON-able dicts ``create_node`` returns. The info
+broker stores them and hands them back to ``drop_node``, ``get_states`` and
+``get_addresses``, possibly in another process after a restart, so a ref carries
+everything needed to find the resource again, and never a credential::
+
+    {"instance_id": ..., "infra_id": ..., "node_name": ..., "type": "ec2",
+     "endpoint": "<endpoint key>", "resource": {<resource section, secrets removed>},
+     "resource_id": "<the cloud's own id>", ...backend fields}
+
+A ref may also be a *lookup* ref, written by the processor when a create's answer never
+arrived: ``{"instance_id", "infra_id", "resource", "lookup": true}``. Every backend must
+accept it: it finds the resource by OCCO's instance id (tag, directory, record).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+
+from occo.util import (CredentialEntry, InputError, InputErrors, NodeSpec, OccoError, Schema,
+                       scrub)
+from occo.util.secrets import is_secret_key
+
+__all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler", "ref_resource",
+           "Clock"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class ResourceState(enum.StrEnum):
+    """The cloud's view of one node instance, the same for every backend."""
+
+    PENDING = "pending"          # being created / booting
+    RUNNING = "running"          # the cloud says it runs (health is checked elsewhere)
+    STOPPING = "stopping"        # on its way down (stopping, shutting-down, dropping)
+    STOPPED = "stopped"          # exists but does not run
+    TERMINATED = "terminated"    # gone for good (dropped)
+    FAILED = "failed"            # died or could not start (detail says why)
+    MISSING = "missing"          # the cloud does not know it
+    UNKNOWN = "unknown"          # the cloud's answer did not tell (or it could not be asked)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """What ``get_states`` reports for one instance: a state and why."""
+
+    state: ResourceState
+    detail: str | None = None      # exit code and log tail, cloud error message, ...
+    raw: str | None = None         # the backend's own name for the state
+    exit_code: int | None = None   # local processes
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state.value}
+        if self.detail is not None:
+            out["detail"] = scrub(self.detail)
+        if self.raw is not None:
+            out["raw"] = self.raw
+        if self.exit_code is not None:
+            out["exit_code"] = self.exit_code
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAddresses:
+    """Where one running instance can be reached.
+
+    ``checkable`` is False for simulated addresses (the dummy cloud) that nothing can
+    connect to, so health checks are skipped for them.
+    """
+
+    addresses: tuple[str, ...]
+    private_addresses: tuple[str, ...] = ()
+    checkable: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"addresses": list(self.addresses),
+                "private_addresses": list(self.private_addresses or self.addresses),
+                "checkable": self.checkable}
+
+
+def ref_resource(resource: Mapping[str, Any], keys: Iterable[str] | None = None) -> dict:
+    """The part of a resource section a ref keeps: ``keys`` (or all), secrets left out."""
+    wanted = resource.keys() if keys is None else (k for k in keys if k in resource)
+    return {k: resource[k] for k in wanted if not is_secret_key(k)}
+
+
+class CloudHandler(ABC):
+    """One cloud endpoint, reached with one credentials entry (or none).
+
+    Class attributes a backend sets:
+
+    - ``type_name``: the resource ``type`` it serves;
+    - ``schema``: the :class:`~occo.util.Schema` of its resource section;
+    - ``needs_credentials``: whether an ``auth_data`` entry must match its resources;
+    - ``ref_keys``: the resource keys a ref keeps (None: all but secret-named ones);
+    - ``STATE_MAP``: the backend's raw states mapped to :class:`ResourceState`.
+    """
+
+    type_name: ClassVar[str]
+    schema: ClassVar[Schema]
+    needs_credentials: ClassVar[bool] = True
+    ref_keys: ClassVar[tuple[str, ...] | None] = None
+    STATE_MAP: ClassVar[Mapping[str, ResourceState]] = {}
+
+    def __init__(self, resource: Mapping[str, Any], *, config: Mapping[str, Any] | None = None,
+                 auth: CredentialEntry | None = None, clock: Clock | None = None) -> None:
+        self.endpoint = self.endpoint_key(resource)
+        self.config: Mapping[str, Any] = dict(config or {})
+        self.auth = auth
+        if clock is not None:
+            self.clock = clock
+
+    # ------------------------------------------------------------- class-level facts
+
+    @classmethod
+    @abstractmethod
+    def endpoint_key(cls, resource: Mapping[str, Any]) -> str:
+        """Which endpoint a resource section talks to (``ec2:<url>|<region>``, ...)."""
+
+    @classmethod
+    def map_state(cls, raw: str | None) -> ResourceState:
+        return cls.STATE_MAP.get(raw or "", ResourceState.UNKNOWN)
+
+    #: Seconds since the epoch; tests give a handler a clock they advance themselves.
+    clock: Clock = staticmethod(time.time)
+
+    # ---------------------------------------------------------------- template methods
+
+    def create_node(self, spec: NodeSpec) -> dict[str, Any]:
+        """Create the resource for ``spec`` once; asking again returns the same ref."""
+        self.check_resource(spec)
+        try:
+            ref = self._create_node(spec)
+        except OccoError as exc:
+            raise _about(exc, spec.node_name, spec.infra_id, spec.instance_id)
+        log.debug("created %s for node %s (%s)", ref.get("resource_id"), spec.node_name,
+                  spec.instance_id)
+        return ref
+
+    def create_nodes(self, specs: Sequence[NodeSpec]) -> list[dict[str, Any] | OccoError]:
+        """Create several; each item is the ref or the error for that spec."""
+        out: list[dict[str, Any] | OccoError] = []
+        for spec in specs:
+            try:
+                out.append(self.create_node(spec))
+            except OccoError as exc:
+                out.append(exc)
+        return out
+
+    def drop_node(self, ref: Mapping[str, Any]) -> None:
+        """Remove the resource; what is already gone (or never was) is success."""
+        [error] = self.drop_nodes([ref])
+        if error is not None:
+            raise error
+
+    def drop_nodes(self, refs: Sequence[Mapping[str, Any]]) -> list[OccoError | None]:
+        """Drop several; each item is None (dropped or already gone) or the error."""
+        if not refs:
+            return []
+        try:
+            results = self._drop_nodes(refs)
+        except OccoError as exc:
+            return [_about(exc, r.get("node_name"), r.get("infra_id"), r.get("instance_id"))
+                    for r in refs]
+        return [None if err is None else
+                _about(err, r.get("node_name"), r.get("infra_id"), r.get("instance_id"))
+                for r, err in zip(refs, results)]
+
+    def get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeStatus]:
+        """The state of each ref, by instance id, in as few cloud calls as possible."""
+        if not refs:
+            return {}
+        return self._get_states(refs)
+
+    def get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeAddresses]:
+        """Addresses of the refs that have them (others are left out), by instance id."""
+        if not refs:
+            return {}
+        return self._get_addresses(refs)
+
+    def list_nodes(self, infra_id: str) -> list[dict[str, Any]]:
+        """Refs of every live resource on this endpoint that carries ``infra_id``'s tags."""
+        return self._list_nodes(infra_id)
+
+    def close(self) -> None:
+        """Release connections and files (the resources themselves stay)."""
+
+    # ------------------------------------------------------------------- helpers
+
+    def check_resource(self, spec: NodeSpec) -> None:
+        """Validate the rendered resource section with the backend's schema."""
+        problems = self.schema.check(spec.resource, "resource")
+        if problems:
+            for err in problems:
+                err.node = spec.node_name
+                err.message = f"node {spec.node_name!r}: {err.message}"
+            raise problems[0] if len(problems) == 1 else InputErrors(problems)
+
+    def make_ref(self, spec: NodeSpec, resource_id: str, **fields: Any) -> dict[str, Any]:
+        """The ref every backend returns: ids, type, endpoint, resource, backend fields."""
+        return {"instance_id": spec.instance_id, "infra_id": spec.infra_id,
+                "node_name": spec.node_name, "type": self.type_name, "endpoint": self.endpoint,
+                "resource": ref_resource(spec.resource, self.ref_keys),
+                "resource_id": resource_id, **fields}
+
+    def bad_resource(self, spec: NodeSpec, message: str) -> InputError:
+        from .errors import BadResource
+        return BadResource(f"node {spec.node_name!r}: {message}", node=spec.node_name,
+                           infra_id=spec.infra_id)
+
+    # ---------------------------------------------------------- backend operations
+
+    @abstractmethod
+    def _create_node(self, spec: NodeSpec) -> dict[str, Any]:
+        """Create (or find, if it exists) the resource for ``spec``; return its ref."""
+
+    @abstractmethod
+    def _drop_nodes(self, refs: Sequence[Mapping[str, Any]]) -> list[OccoError | None]:
+        """Drop each ref's resource; None for success (already gone counts as success)."""
+
+    @abstractmethod
+    def _get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeStatus]:
+        """State of every ref, by instance id (MISSING for what the cloud does not know)."""
+
+    @abstractmethod
+    def _get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeAddresses]:
+        """Addresses of the refs that have them, by instance id."""
+
+    @abstractmethod
+    def _list_nodes(self, infra_id: str) -> list[dict[str, Any]]:
+        """Refs of every live resource tagged with ``infra_id`` on this endpoint."""
+
+
+def _about(exc: OccoError, node: Any, infra_id: Any, instance_id: Any) -> OccoError:
+    """``exc`` with the node (and infrastructure) it concerns recorded and named."""
+    if node and exc.node is None:
+        exc.node = str(node)
+        if f"node {node!r}" not in exc.message:
+            where = f"node {node!r}" + (f" ({instance_id})" if instance_id else "")
+            exc.message = f"{where}: {exc.message}"
+            exc.args = (exc.message,)
+    if infra_id and exc.infra_id is None:
+        exc.infra_id = str(infra_id)
+    return exc

@@ -1,0 +1,258 @@
+"""``CloudHandlerService``: what the rest of OCCO calls to create and watch resources.
+
+It is served as the ``cloudhandler`` endpoint of ``occo.util.comm`` (in-process or over
+AMQP), so every input and output is a JSON-able dict. It finds backends by resource
+``type`` in the entry point group ``occo.cloudhandler``, chooses credentials for each
+resource section (FORMATS.md section 5), and keeps one handler per (type, endpoint,
+credentials entry). Batched calls are grouped by handler, so each endpoint gets one call
+per batch (one ``DescribeInstances`` for many EC2 instances).
+
+Batch results follow the processor's convention: ``create_nodes`` answers a list with one
+``{"ref": ...}`` or ``{"error": ...}`` per spec, ``drop_nodes`` one ``{}`` or
+``{"error": ...}`` per ref (errors as ``occo.util.comm.encode_error`` data, with
+``retryable``). A failing endpoint never spoils another endpoint's answers: its refs get
+``{"state": "unknown", "detail": <why>}`` from ``get_states``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from typing import Any, Iterable, Mapping, Sequence
+
+from occo.util import (Credentials, InputError, NodeSpec, OccoError, PluginNotFoundError,
+                       load_plugin, plugin_names)
+from occo.util.comm import encode_error
+
+from .base import Clock, CloudHandler, ResourceState
+from .errors import NoBackend
+
+__all__ = ["CloudHandlerService", "HANDLER_GROUP", "SCHEMA_GROUP"]
+
+log = logging.getLogger(__name__)
+
+HANDLER_GROUP = "occo.cloudhandler"
+SCHEMA_GROUP = "occo.resource_schema"
+
+
+class CloudHandlerService:
+    """Creates, drops and watches resources on every configured cloud.
+
+    ``config`` maps a resource type to its handler configuration (``{"local": {"root":
+    ...}, "dummy": {"store": ...}, "ec2": {"max_attempts": 4}}``); ``credentials`` is the
+    loaded ``auth_data.yaml`` (``occo.util.load_credentials``), or None when only clouds
+    without credentials (dummy, local) are used.
+    """
+
+    RPC_METHODS = ("create_node", "create_nodes", "drop_node", "drop_nodes", "get_states",
+                   "get_addresses", "list_nodes", "endpoint_key", "backends")
+
+    def __init__(self, config: Mapping[str, Any] | None = None,
+                 credentials: Credentials | None = None, *, clock: Clock | None = None) -> None:
+        self.config: dict[str, Any] = dict(config or {})
+        self.credentials = credentials or Credentials.empty()
+        self.clock = clock
+        self._classes: dict[str, type[CloudHandler]] = {}
+        self._handlers: dict[tuple, CloudHandler] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lookup
+
+    def handler_class(self, kind: Any, *, node: str | None = None) -> type[CloudHandler]:
+        """The backend class for resource type ``kind``."""
+        cls = self._classes.get(kind)
+        if cls is not None:
+            return cls
+        if not isinstance(kind, str) or not kind:
+            raise InputError(f"{_who(node)}the resource section has no 'type'; types with a "
+                             f"backend: {', '.join(plugin_names(HANDLER_GROUP))}", node=node)
+        try:
+            cls = load_plugin(HANDLER_GROUP, kind)
+        except PluginNotFoundError as exc:
+            if kind in plugin_names(SCHEMA_GROUP):
+                raise NoBackend(kind, exc.available, node=node) from None
+            raise InputError(f"{_who(node)}unknown resource type {kind!r}; types with a "
+                             f"backend: {', '.join(exc.available) or 'none'}", node=node) from None
+        self._classes[kind] = cls
+        return cls
+
+    def handler_for(self, resource: Mapping[str, Any], *, node: str | None = None) -> CloudHandler:
+        """The handler for a resource section (created on first use, then reused)."""
+        cls = self.handler_class(resource.get("type"), node=node)
+        endpoint = cls.endpoint_key(resource)
+        auth = None
+        if cls.needs_credentials:
+            auth = self.credentials.match("resource", resource, node=node)
+            key: tuple = (cls.type_name, endpoint, auth.index)
+        else:
+            key = (cls.type_name, endpoint)
+        handler = self._handlers.get(key)
+        if handler is None:
+            with self._lock:
+                handler = self._handlers.get(key)
+                if handler is None:
+                    handler = cls(resource, config=self.config.get(cls.type_name) or {},
+                                  auth=auth, clock=self.clock)
+                    self._handlers[key] = handler
+                    log.debug("cloud handler for %s ready", endpoint)
+        return handler
+
+    def endpoint_key(self, resource: Mapping[str, Any]) -> str:
+        """The endpoint a resource section talks to, for per-endpoint concurrency limits."""
+        return self.handler_class(resource.get("type")).endpoint_key(resource)
+
+    def backends(self) -> dict[str, list[str]]:
+        """Installed backends and resource schemas, by name."""
+        return {"handlers": plugin_names(HANDLER_GROUP), "schemas": plugin_names(SCHEMA_GROUP)}
+
+    # ---------------------------------------------------------------- creating
+
+    def create_node(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Create one node instance (idempotent on its instance id); return its ref."""
+        node_spec = _spec(spec)
+        handler = self.handler_for(node_spec.resource, node=node_spec.node_name)
+        return handler.create_node(node_spec)
+
+    def create_nodes(self, specs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Create several; one ``{"ref": ...}`` or ``{"error": ...}`` per spec, in order."""
+        out: list[dict[str, Any]] = [{}] * len(specs)
+        groups: dict[int, tuple[CloudHandler, list[tuple[int, NodeSpec]]]] = {}
+        for i, raw in enumerate(specs):
+            try:
+                spec = _spec(raw)
+                handler = self.handler_for(spec.resource, node=spec.node_name)
+            except OccoError as exc:
+                out[i] = {"error": encode_error(exc)}
+                continue
+            groups.setdefault(id(handler), (handler, []))[1].append((i, spec))
+        for handler, items in groups.values():
+            try:
+                results = handler.create_nodes([spec for _, spec in items])
+            except OccoError as exc:
+                results = [exc] * len(items)
+            for (i, _), result in zip(items, results):
+                out[i] = {"error": encode_error(result)} if isinstance(result, BaseException) \
+                    else {"ref": result}
+        return out
+
+    # ---------------------------------------------------------------- dropping
+
+    def drop_node(self, ref: Mapping[str, Any]) -> dict[str, Any]:
+        """Drop one resource; success when it is already gone. Answers ``{}``."""
+        handler = self._route(ref)
+        handler.drop_node(ref)
+        return {}
+
+    def drop_nodes(self, refs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Drop several; one ``{}`` or ``{"error": ...}`` per ref, in order."""
+        out: list[dict[str, Any]] = [{}] * len(refs)
+        for handler, items in self._group(refs, out).values():
+            results = handler.drop_nodes([ref for _, ref in items])
+            for (i, _), error in zip(items, results):
+                out[i] = {} if error is None else {"error": encode_error(error)}
+        return out
+
+    # ---------------------------------------------------------------- watching
+
+    def get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """``{instance_id: {"state": ..., "detail": ...}}``; one call per endpoint."""
+        out: dict[str, dict[str, Any]] = {}
+        failed: list[dict[str, Any]] = [{}] * len(refs)
+        for handler, items in self._group(refs, failed).values():
+            group = [ref for _, ref in items]
+            try:
+                states = handler.get_states(group)
+            except OccoError as exc:
+                log.warning("state poll of %s failed: %s", handler.endpoint, exc)
+                detail = str(exc)
+                for ref in group:
+                    out[str(ref.get("instance_id"))] = {"state": ResourceState.UNKNOWN.value,
+                                                        "detail": detail}
+                continue
+            for iid, status in states.items():
+                out[iid] = status.to_dict()
+        for ref, result in zip(refs, failed):
+            if "error" in result:
+                out[str(ref.get("instance_id"))] = {"state": ResourceState.UNKNOWN.value,
+                                                    "detail": result["error"]["text"]}
+        return out
+
+    def get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """``{instance_id: {"addresses", "private_addresses", "checkable"}}`` for the refs
+        that have addresses; one call per endpoint. Others are left out."""
+        out: dict[str, dict[str, Any]] = {}
+        for handler, items in self._group(refs, [{}] * len(refs)).values():
+            try:
+                found = handler.get_addresses([ref for _, ref in items])
+            except OccoError as exc:
+                log.warning("reading addresses from %s failed: %s", handler.endpoint, exc)
+                continue
+            for iid, addresses in found.items():
+                out[iid] = addresses.to_dict()
+        return out
+
+    def list_nodes(self, infra_id: str,
+                   resources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Refs of every live resource tagged with ``infra_id`` on the endpoints of
+        ``resources`` (the resource sections the infrastructure uses), each asked once."""
+        seen: set[int] = set()
+        out: list[dict[str, Any]] = []
+        for resource in resources:
+            handler = self.handler_for(resource)
+            if id(handler) in seen:
+                continue
+            seen.add(id(handler))
+            out.extend(handler.list_nodes(infra_id))
+        return out
+
+    def close(self) -> None:
+        """Close every handler (connections, files); resources are left as they are."""
+        with self._lock:
+            handlers = list(self._handlers.values())
+            self._handlers.clear()
+        for handler in handlers:
+            handler.close()
+
+    # ----------------------------------------------------------------- helpers
+
+    def _route(self, ref: Mapping[str, Any]) -> CloudHandler:
+        resource = ref.get("resource")
+        if not isinstance(resource, Mapping):
+            raise InputError(f"{_who(ref.get('node_name'))}the resource reference of instance "
+                             f"{ref.get('instance_id')!r} has no resource section; it was not "
+                             "made by a cloud handler", node=ref.get("node_name"))
+        return self.handler_for(resource, node=ref.get("node_name"))
+
+    def _group(self, refs: Sequence[Mapping[str, Any]], errors: list[dict[str, Any]],
+               ) -> dict[int, tuple[CloudHandler, list[tuple[int, Mapping[str, Any]]]]]:
+        """Refs grouped by handler; a ref that cannot be routed gets its error in ``errors``."""
+        groups: dict[int, tuple[CloudHandler, list[tuple[int, Mapping[str, Any]]]]] = {}
+        fast: dict[tuple, CloudHandler] = defaultdict(lambda: None)  # type: ignore[arg-type]
+        for i, ref in enumerate(refs):
+            try:
+                key = (ref.get("type"), ref.get("endpoint"))
+                handler = fast[key] if key[0] and key[1] else None
+                if handler is None:
+                    handler = self._route(ref)
+                    if not handler.needs_credentials and key[0] and key[1]:
+                        fast[key] = handler
+            except OccoError as exc:
+                errors[i] = {"error": encode_error(exc)}
+                continue
+            groups.setdefault(id(handler), (handler, []))[1].append((i, ref))
+        return groups
+
+
+def _who(node: Any) -> str:
+    return f"node {node!r}: " if node else ""
+
+
+def _spec(raw: Mapping[str, Any] | NodeSpec) -> NodeSpec:
+    if isinstance(raw, NodeSpec):
+        return raw
+    try:
+        return NodeSpec.from_dict(raw)
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"a node spec needs instance_id, infra_id, node_name, node_type and "
+                         f"resource; this one lacks {exc}") from exc
