@@ -26,7 +26,28 @@ setup(
     install_requires=[
         "occo-util",
         "occo-infobroker",
+        "jinja2",
+        "pyyaml",
+        "httpx",
+        "icmplib",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"]},
-    entry_points={},
+    extras_require={
+        # The mysqldbs health check needs a MySQL driver; without it that check (and only
+        # that check) fails with a clear error naming this extra.
+        "mysql": ["pymysql"],
+        "test": ["pytest", "pytest-timeout", "pymysql"],
+    },
+    entry_points={
+        "occo.configmanager": [
+            "none = occo.servicecomposer.configmanager:NoConfigManager",
+            "puppet_solo = occo.servicecomposer.configmanager:PuppetSoloConfigManager",
+            "chef = occo.servicecomposer.configmanager:ChefConfigManager",
+        ],
+        "occo.healthcheck": [
+            "ping = occo.servicecomposer.health.ping:PingCheck",
+            "ports = occo.servicecomposer.health.ports:PortsCheck",
+            "urls = occo.servicecomposer.health.urls:UrlsCheck",
+            "mysqldbs = occo.servicecomposer.health.mysqldbs:MysqlDbsCheck",
+        ],
+    },
 )
