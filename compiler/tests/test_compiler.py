@@ -315,3 +315,30 @@ def test_compile_reads_only_what_it_is_given(tmp_path):
     data = load_yaml_file(tmp_path / "infra.yaml")
     assert desc == compile_infrastructure(data, tmp_path / "nodes/node_definitions.yaml",
                                           **PLUGINS)
+
+
+def test_missing_description_file_is_located_by_name(tmp_path):
+    with pytest.raises(CompileErrors) as caught:
+        compile_infrastructure(tmp_path / "nope.yaml", **PLUGINS)
+    (only,) = caught.value.errors
+    assert only.location.file == str(tmp_path / "nope.yaml")
+    assert "file not found" in only.message
+
+
+def test_missing_definitions_file_is_reported_with_the_description_checks(tmp_path):
+    write_tree(tmp_path, {"infra.yaml": "infra_name: x\nnodes:\n  - {name: A, type: t}\n"})
+    with pytest.raises(CompileErrors) as caught:
+        compile_infrastructure(tmp_path / "infra.yaml", tmp_path / "defs.yaml", **PLUGINS)
+    first, second = caught.value.errors
+    assert first.location.path == "nodes[0].name"  # the description's own problem
+    assert second.location.file == str(tmp_path / "defs.yaml")
+    assert "file not found" in second.message  # and no "type has no definition" noise
+
+
+def test_yaml_merge_keys_and_repeated_aliases(tmp_path):
+    infra = ("infra_name: merge\nnodes:\n  - &base {name: a, type: cache_node, "
+             "scaling: {min: 2, max: 2}}\n  - <<: *base\n    name: b\n"
+             "dependencies:\n  - [b, *base]\n")
+    desc = compile_files(tmp_path, infra)
+    assert desc.node("b").scaling == Scaling(min=2, max=2)
+    assert desc.dependencies_of("b") == ("a",)
