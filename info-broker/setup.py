@@ -16,7 +16,7 @@ VERSION = re.search(r'__version__ = "([^"]+)"',
 setup(
     name="occo-infobroker",
     version=VERSION,
-    description="OCCO: the state store",
+    description="OCCO: the state store (memory, SQLite, Redis), the query router and the event log",
     long_description=(HERE / "README.rst").read_text(encoding="utf-8"),
     long_description_content_type="text/x-rst",
     license="Apache-2.0",
@@ -25,6 +25,8 @@ setup(
     include_package_data=True,
     install_requires=[
         "occo-util",
+        "redis",
+        "cryptography",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
     entry_points={},

@@ -1,0 +1,365 @@
+"""How records become stored JSON and back; shared by every backend.
+
+One codec per store, so that every backend stores exactly the same JSON and applies a
+change exactly the same way; the backends only decide where the strings go and how a
+write is made atomic.
+
+- An infrastructure is two strings: its small fields (``body``) and its ``description``,
+  so that a status change does not re-encode a large description.
+- An instance is one ``body`` string (every field but the ids and the implementation) and
+  a reference (``impl``: a digest) to its implementation, stored once per infrastructure:
+  10,000 instances of one node share one implementation text, which keeps the store small
+  and reading 10,000 records fast.
+- Secret values are sealed (:mod:`occo.infobroker.secretbox`), event details redacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Mapping
+
+from occo.util.secrets import redact
+
+from .errors import InvalidRecord
+from .model import (SCALING_KINDS, Event, InfraRecord, InstanceRecord, InstanceState, Intent,
+                    ScalingRequest)
+from .secretbox import SECRET_MARK, SecretBox
+
+__all__ = ["SCHEMA_VERSION", "Codec", "InfraRow", "InstanceRow", "dumps"]
+
+SCHEMA_VERSION = 1
+"""The version of the stored layout and JSON; a store written by a newer one is refused."""
+
+_IMPL_CACHE_SIZE = 512
+
+
+def dumps(value: Any, what: str = "value") -> str:
+    """Compact JSON; anything that is not plain JSON is an :class:`InvalidRecord`."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord(f"{what} is not JSON-able: {exc}") from exc
+
+
+@dataclass(slots=True)
+class InfraRow:
+    infra_id: str
+    version: int
+    created_at: float
+    body: str           # name, user_id, status, maintained, created_at, updated_at, version
+    description: str
+
+
+@dataclass(slots=True)
+class InstanceRow:
+    instance_id: str
+    infra_id: str
+    node_name: str
+    state: str
+    intent: str
+    version: int
+    created_at: float
+    impl: str           # digest of the implementation text
+    body: str           # every field but instance_id, infra_id, implementation; plus "impl"
+    impl_json: str | None = None   # the implementation text, when it is new or changed
+
+
+# ---------------------------------------------------------------------- value checks
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidRecord(f"{name} must be a finite number, not {value!r}")
+    return float(value)
+
+
+def _opt_number(name: str, value: Any) -> float | None:
+    return None if value is None else _number(name, value)
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidRecord(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _opt_text(name: str, value: Any) -> str | None:
+    return None if value is None else _text(name, value)
+
+
+def _int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRecord(f"{name} must be an integer, not {value!r}")
+    return value
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidRecord(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _strings(name: str, value: Any) -> list[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidRecord(f"{name} must be a list of strings, not {value!r}")
+    out = list(value)
+    if not all(isinstance(item, str) for item in out):
+        raise InvalidRecord(f"{name} must be a list of strings, not {out!r}")
+    return out
+
+
+def _mapping(name: str, value: Any) -> dict:
+    if not isinstance(value, Mapping):
+        raise InvalidRecord(f"{name} must be a mapping, not {type(value).__name__}")
+    return dict(value)
+
+
+def _opt_mapping(name: str, value: Any) -> dict | None:
+    return None if value is None else _mapping(name, value)
+
+
+def _state(name: str, value: Any) -> str:
+    try:
+        return str(InstanceState(value))
+    except ValueError:
+        raise InvalidRecord(f"{name} must be one of {', '.join(InstanceState)}, "
+                            f"not {value!r}") from None
+
+
+def _intent(name: str, value: Any) -> str:
+    try:
+        return str(Intent(value))
+    except ValueError:
+        raise InvalidRecord(f"{name} must be one of {', '.join(Intent)}, not {value!r}") from None
+
+
+_INFRA_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "name": _text, "user_id": _opt_text, "status": _text, "maintained": _bool,
+    "created_at": _number, "updated_at": _number,
+}
+_INSTANCE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "node_name": _text, "resource": _opt_mapping, "state": _state, "intent": _intent,
+    "addresses": _strings, "private_addresses": _strings, "created_at": _number,
+    "updated_at": _number, "ready_at": _opt_number, "failure": _opt_mapping,
+    "attempts": _int,
+}
+_FIXED = ("infra_id", "instance_id", "version")
+
+
+def _check_changes(kind: str, changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    allowed = set(allowed)
+    for name in changes:
+        if name in _FIXED:
+            raise InvalidRecord(f"the {name} of an {kind} cannot be changed")
+        if name not in allowed:
+            raise InvalidRecord(f"an {kind} has no field {name!r}; fields: "
+                                f"{', '.join(sorted(allowed))}")
+
+
+# ---------------------------------------------------------------------- the codec
+
+class Codec:
+    """Encodes and decodes records for one store (which owns the :class:`SecretBox`)."""
+
+    def __init__(self, box: SecretBox) -> None:
+        self.box = box
+        self._impls: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    # --------------------------------------------------------------- infrastructures
+
+    def infra_row(self, rec: InfraRecord) -> InfraRow:
+        """The row of a new infrastructure (version 1)."""
+        if not isinstance(rec, InfraRecord):
+            raise InvalidRecord(f"expected an InfraRecord, not {type(rec).__name__}")
+        _text("infra_id", rec.infra_id)
+        body = {name: check(name, getattr(rec, name)) for name, check in _INFRA_CHECKS.items()}
+        body["version"] = 1
+        description = self.box.seal(_mapping("description", rec.description))
+        return InfraRow(rec.infra_id, 1, body["created_at"], dumps(body, "the infrastructure"),
+                        dumps(description, "the description"))
+
+    def infra_record(self, row: InfraRow) -> InfraRecord:
+        body = json.loads(row.body)
+        description = json.loads(row.description)
+        if SECRET_MARK in row.description:
+            description = self.box.unseal(description)
+        return InfraRecord(infra_id=row.infra_id, description=description, **body)
+
+    @staticmethod
+    def check_infra_changes(changes: Mapping[str, Any]) -> None:
+        """Refuse unknown or fixed fields and ill-typed values before any I/O."""
+        _check_changes("infrastructure", changes, [*_INFRA_CHECKS, "description"])
+        for name, value in changes.items():
+            if name == "description":
+                _mapping(name, value)
+            else:
+                _INFRA_CHECKS[name](name, value)
+
+    def change_infra(self, row: InfraRow, changes: Mapping[str, Any],
+                     now: float | None = None) -> InfraRow:
+        """``row`` with ``changes`` applied, its version raised and ``updated_at`` set."""
+        _check_changes("infrastructure", changes, [*_INFRA_CHECKS, "description"])
+        body = json.loads(row.body)
+        for name, value in changes.items():
+            if name != "description":
+                body[name] = _INFRA_CHECKS[name](name, value)
+        if "updated_at" not in changes:
+            body["updated_at"] = time.time() if now is None else now
+        body["version"] = row.version + 1
+        description = row.description
+        if "description" in changes:
+            description = dumps(self.box.seal(_mapping("description", changes["description"])),
+                                "the description")
+        return InfraRow(row.infra_id, row.version + 1, body["created_at"],
+                        dumps(body, "the infrastructure"), description)
+
+    # --------------------------------------------------------------- implementations
+
+    def _impl(self, implementation: Any) -> tuple[str, str]:
+        """(digest, stored text) of an implementation; cached by its plain text."""
+        implementation = _mapping("implementation", implementation)
+        plain = dumps(implementation, "the implementation")
+        hit = self._impls.get(plain)
+        if hit is not None:
+            self._impls.move_to_end(plain)
+            return hit
+        sealed = dumps(self.box.seal(implementation)) if _may_hold_secrets(plain) else plain
+        digest = hashlib.sha256(sealed.encode()).hexdigest()[:32]
+        self._impls[plain] = (digest, sealed)
+        if len(self._impls) > _IMPL_CACHE_SIZE:
+            self._impls.popitem(last=False)
+        return digest, sealed
+
+    def implementation(self, text: str) -> dict:
+        value = json.loads(text)
+        return self.box.unseal(value) if SECRET_MARK in text else value
+
+    # --------------------------------------------------------------- instances
+
+    def instance_row(self, rec: InstanceRecord) -> InstanceRow:
+        """The row of a new instance (version 1); ``impl_json`` is always set."""
+        if not isinstance(rec, InstanceRecord):
+            raise InvalidRecord(f"expected an InstanceRecord, not {type(rec).__name__}")
+        _text("instance_id", rec.instance_id)
+        _text("infra_id", rec.infra_id)
+        body = {name: check(name, getattr(rec, name))
+                for name, check in _INSTANCE_CHECKS.items()}
+        for name in ("resource", "failure"):
+            if body[name] is not None:
+                body[name] = self.box.seal(body[name])
+        digest, impl_json = self._impl(rec.implementation)
+        body["version"] = 1
+        body["impl"] = digest
+        return InstanceRow(rec.instance_id, rec.infra_id, body["node_name"], body["state"],
+                           body["intent"], 1, body["created_at"], digest,
+                           dumps(body, f"instance {rec.instance_id}"), impl_json)
+
+    def instance_record(self, instance_id: str, infra_id: str, body_text: str,
+                        implementation: Callable[[str], dict]) -> InstanceRecord:
+        """Decode a stored body; ``implementation(digest)`` gives the decoded implementation."""
+        body = json.loads(body_text)
+        if SECRET_MARK in body_text:
+            for name in ("resource", "failure"):
+                if body.get(name) is not None:
+                    body[name] = self.box.unseal(body[name])
+        impl = implementation(body.pop("impl"))
+        body["state"] = InstanceState(body["state"])
+        body["intent"] = Intent(body["intent"])
+        return InstanceRecord(instance_id=instance_id, infra_id=infra_id,
+                              implementation=impl, **body)
+
+    @staticmethod
+    def check_instance_changes(changes: Mapping[str, Any]) -> None:
+        """Refuse unknown or fixed fields and ill-typed values before any I/O."""
+        _check_changes("instance", changes, [*_INSTANCE_CHECKS, "implementation"])
+        for name, value in changes.items():
+            if name == "implementation":
+                _mapping(name, value)
+            else:
+                _INSTANCE_CHECKS[name](name, value)
+
+    def change_instance(self, row: InstanceRow, changes: Mapping[str, Any],
+                        now: float | None = None) -> InstanceRow:
+        """``row`` with ``changes`` applied, its version raised and ``updated_at`` set;
+        ``impl_json`` is set only when the implementation changed."""
+        _check_changes("instance", changes, [*_INSTANCE_CHECKS, "implementation"])
+        body = json.loads(row.body)
+        for name, value in changes.items():
+            if name == "implementation":
+                continue
+            value = _INSTANCE_CHECKS[name](name, value)
+            if name in ("resource", "failure") and value is not None:
+                value = self.box.seal(value)
+            body[name] = value
+        if "updated_at" not in changes:
+            body["updated_at"] = time.time() if now is None else now
+        impl_json = None
+        if "implementation" in changes:
+            body["impl"], impl_json = self._impl(changes["implementation"])
+        body["version"] = row.version + 1
+        return InstanceRow(row.instance_id, row.infra_id, body["node_name"], body["state"],
+                           body["intent"], row.version + 1, body["created_at"], body["impl"],
+                           dumps(body, f"instance {row.instance_id}"), impl_json)
+
+    @staticmethod
+    def row_from_body(instance_id: str, infra_id: str, body_text: str) -> InstanceRow:
+        """An :class:`InstanceRow` rebuilt from a stored body (Redis keeps only that)."""
+        body = json.loads(body_text)
+        return InstanceRow(instance_id, infra_id, body["node_name"], body["state"],
+                           body["intent"], body["version"], body["created_at"], body["impl"],
+                           body_text)
+
+    # --------------------------------------------------------------- scaling, events
+
+    @staticmethod
+    def request_json(req: ScalingRequest) -> str:
+        if not isinstance(req, ScalingRequest):
+            raise InvalidRecord(f"expected a ScalingRequest, not {type(req).__name__}")
+        if req.kind not in SCALING_KINDS:
+            raise InvalidRecord(f"a scaling request's kind must be one of "
+                                f"{', '.join(SCALING_KINDS)}, not {req.kind!r}")
+        _text("infra_id", req.infra_id)
+        _text("node_name", req.node_name)
+        if _int("count", req.count) < 0:
+            raise InvalidRecord(f"a scaling request's count must be >= 0, not {req.count}")
+        _opt_text("instance_id", req.instance_id)
+        _opt_text("address", req.address)
+        _number("requested_at", req.requested_at)
+        return dumps(req.to_dict(), "the scaling request")
+
+    @staticmethod
+    def request(text: str) -> ScalingRequest:
+        return ScalingRequest.from_dict(json.loads(text))
+
+    @staticmethod
+    def event_json(event: Event) -> str:
+        """The stored form of an event: its details redacted, without its position."""
+        if not isinstance(event, Event):
+            raise InvalidRecord(f"expected an Event, not {type(event).__name__}")
+        _text("type", event.type)
+        _text("infra_id", event.infra_id)
+        _opt_text("node_name", event.node_name)
+        _opt_text("instance_id", event.instance_id)
+        out = {"type": event.type, "infra_id": event.infra_id, "node_name": event.node_name,
+               "instance_id": event.instance_id, "time": _number("time", event.time),
+               "details": redact(_mapping("details", event.details))}
+        return dumps(out, f"event {event.type}")
+
+    @staticmethod
+    def event(text: str, position: int) -> Event:
+        return Event(position=position, **json.loads(text))
+
+    @staticmethod
+    def with_position(event: Event, position: int) -> Event:
+        return replace(event, position=position)
+
+
+def _may_hold_secrets(plain_json: str) -> bool:
+    """Cheap pre-check: sealing is needed only if some key could name a secret."""
+    lowered = plain_json.lower()
+    return any(word in lowered for word in ("pass", "secret", "token", "auth_data",
+                                             "credential", "key"))
