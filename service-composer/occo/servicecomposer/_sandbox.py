@@ -130,7 +130,8 @@ def count_output(text: str) -> None:
     current = _tick()
     current.output += len(text)
     if current.output > current.limits.max_output:
-        raise LimitExceeded(f"the output exceeds {current.limits.max_output} characters")
+        raise LimitExceeded(f"the output exceeds the limit of {current.limits.max_output} "
+                            "characters")
 
 
 def _refuse_size(size: int, what: str) -> None:

@@ -83,6 +83,7 @@ class ServiceComposer:
         register_secrets_in(req.variables)
         register_secrets_in(req.node_attributes)
         impl = _implementation(request, req)
+        register_secrets_in(impl)
         names = self._names(req)
 
         resource = self.renderer.render(req.resource, names, self._where(req, "resource", impl))

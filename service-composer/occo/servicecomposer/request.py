@@ -36,8 +36,8 @@ def _need(data: Mapping[str, Any], key: str, path: str, kind: type | tuple[type,
         return default
     value = data[key]
     if not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise RequestError(f"{path}{key}: must be a {names}, got {describe_value(value)}")
+        word = "mapping" if kind is Mapping else "string" if kind is str else str(kind)
+        raise RequestError(f"{path}{key}: must be a {word}, got {describe_value(value)}")
     return value
 
 
