@@ -19,6 +19,8 @@ YAML timestamps are kept as the strings the user wrote, so loaded data is always
 
 from __future__ import annotations
 
+import gc
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,25 +63,39 @@ def _loc(mark: Any) -> Location:
     return Location(file=mark.name, line=mark.line + 1, column=mark.column + 1)
 
 
-class _OccoLoader(yaml.SafeLoader):
-    """SafeLoader that builds located containers and knows the include tags."""
+# libyaml's C parser when PyYAML has it (several times faster), else the pure-Python one;
+# the constructors (and so the located containers and the tags allowed) are the same.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _NamedText(io.StringIO):
+    """The text with a ``name``: both parsers take the marks' file name from it."""
+
+    def __init__(self, text: str, name: str) -> None:
+        super().__init__(text)
+        self.name = name
+
+
+class _OccoLoader(_BaseLoader):
+    """A safe loader that builds located containers and knows the include tags."""
 
     def __init__(self, text: str, source: str, context: _LoadContext) -> None:
-        super().__init__(text)
-        self.name = source  # every mark carries the file name
+        super().__init__(_NamedText(text, source))
         self.occo_context = context
-        self.occo_depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        self.occo_depth += 1
-        try:
-            if self.occo_depth > self.occo_context.limits.max_depth:
-                raise LimitExceededError(
-                    f"document nested deeper than {self.occo_context.limits.max_depth} levels",
-                    location=_loc(self.peek_event().start_mark))
-            return super().compose_node(parent, index)
-        finally:
-            self.occo_depth -= 1
+
+def _check_depth(text: str, source: str, limit: int) -> None:
+    """Reject documents nested deeper than ``limit`` from the event stream, before any
+    (recursive) composition can be attempted."""
+    depth = 0
+    for event in yaml.parse(_NamedText(text, source), Loader=_BaseLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > limit:
+                raise LimitExceededError(f"document nested deeper than {limit} levels",
+                                         location=_loc(event.start_mark))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def _construct_mapping(loader: _OccoLoader, node: MappingNode):
@@ -236,8 +252,12 @@ def _load_path(path: Path, ctx: _LoadContext, where: Location | None) -> Any:
 
 
 def _parse(text: str, source: str, ctx: _LoadContext) -> Any:
-    loader = _OccoLoader(text, source, ctx)
+    loader = None
+    collecting = gc.isenabled()
+    gc.disable()  # a load makes millions of objects and no cycles worth collecting
     try:
+        _check_depth(text, source, ctx.limits.max_depth)
+        loader = _OccoLoader(text, source, ctx)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -256,7 +276,10 @@ def _parse(text: str, source: str, ctx: _LoadContext) -> Any:
         raise LimitExceededError("document is nested too deeply to load",
                                  location=Location(file=source)) from None
     finally:
-        loader.dispose()
+        if collecting:
+            gc.enable()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml_file(path: str | Path, *, root: str | Path | None = None,
