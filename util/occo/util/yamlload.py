@@ -84,11 +84,11 @@ class _OccoLoader(_BaseLoader):
         self.occo_context = context
 
 
-def _check_depth(text: str, source: str, limit: int) -> None:
+def _check_depth(text: str, source: str, limit: int, loader: type = _BaseLoader) -> None:
     """Reject documents nested deeper than ``limit`` from the event stream, before any
     (recursive) composition can be attempted."""
     depth = 0
-    for event in yaml.parse(_NamedText(text, source), Loader=_BaseLoader):
+    for event in yaml.parse(_NamedText(text, source), Loader=loader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > limit:
@@ -264,12 +264,9 @@ def _parse(text: str, source: str, ctx: _LoadContext) -> Any:
         _check_expansion(node, ctx.limits.max_expanded_nodes)
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or str(exc)
-        if exc.context and exc.problem:
-            problem = f"{exc.context}, {exc.problem}"
-        raise YAMLSyntaxError(f"invalid YAML: {problem}",
-                              location=_loc(mark) if mark else Location(file=source)) from None
+        if _BaseLoader is not yaml.SafeLoader:
+            _python_parser_error(text, source, ctx)  # its messages say more than libyaml's
+        raise _syntax_error(exc, source) from None
     except yaml.YAMLError as exc:
         raise YAMLSyntaxError(f"invalid YAML: {exc}", location=Location(file=source)) from None
     except RecursionError:
@@ -280,6 +277,24 @@ def _parse(text: str, source: str, ctx: _LoadContext) -> Any:
             gc.enable()
         if loader is not None:
             loader.dispose()
+
+
+def _python_parser_error(text: str, source: str, ctx: _LoadContext) -> None:
+    """Raise what the pure-Python parser says about text libyaml refused."""
+    try:
+        _check_depth(text, source, ctx.limits.max_depth, yaml.SafeLoader)
+        yaml.SafeLoader(_NamedText(text, source)).get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, source) from None
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, source: str) -> YAMLSyntaxError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or str(exc)
+    if exc.context and exc.problem:
+        problem = f"{exc.context}, {exc.problem}"
+    return YAMLSyntaxError(f"invalid YAML: {problem}",
+                           location=_loc(mark) if mark else Location(file=source))
 
 
 def load_yaml_file(path: str | Path, *, root: str | Path | None = None,
