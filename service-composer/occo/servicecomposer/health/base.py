@@ -58,7 +58,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "target": self.target, "status": str(self.status),
-                "detail": self.detail, "seconds": round(self.seconds, 6)}
+                "detail": self.detail, "seconds": self.seconds}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:

@@ -30,13 +30,17 @@ log = logging.getLogger(__name__)
 
 
 class HealthChecker:
-    """Plans and runs health checks; thread-safe. Close it (or use ``with``) when done."""
+    """Plans and runs health checks; thread-safe. Close it (or use ``with``) when done.
+
+    ``checks`` adds (or replaces) checks by key on top of the ``occo.healthcheck`` entry
+    points.
+    """
 
     def __init__(self, config: HealthConfig | None = None, *,
                  checks: Mapping[str, HealthCheck] | None = None) -> None:
         self.config = config or HealthConfig()
-        self._given = dict(checks) if checks is not None else None
-        self._loaded: dict[str, HealthCheck] = dict(self._given or {})
+        self._given = dict(checks or {})
+        self._loaded: dict[str, HealthCheck] = dict(self._given)
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=self.config.blocking_workers,
                                             thread_name_prefix="occo-health")
@@ -53,8 +57,8 @@ class HealthChecker:
         self.close()
 
     def known(self) -> list[str]:
-        """The health_check keys that name a check."""
-        return sorted(self._given) if self._given is not None else plugin_names(HEALTH_CHECK_GROUP)
+        """The health_check keys that name a check: the given ones and the entry points."""
+        return sorted(set(self._given) | set(plugin_names(HEALTH_CHECK_GROUP)))
 
     def check(self, key: str) -> HealthCheck:
         """The check registered for ``key``; :class:`PluginNotFoundError` if none."""
@@ -62,8 +66,6 @@ class HealthChecker:
             found = self._loaded.get(key)
         if found is not None:
             return found
-        if self._given is not None:
-            raise PluginNotFoundError(HEALTH_CHECK_GROUP, key, self._given)
         cls = load_plugin(HEALTH_CHECK_GROUP, key)
         found = cls(self.config) if isinstance(cls, type) else cls
         if not isinstance(found, HealthCheck):
@@ -182,7 +184,7 @@ class HealthChecker:
                 status, detail = CheckStatus.UNAVAILABLE, exc.message
             except Exception as exc:  # a plugin's own failure: a failed check, with why
                 detail = f"{type(exc).__name__}: {exc}"
-            seconds = time.perf_counter() - start
+            seconds = round(time.perf_counter() - start, 6)
         try:
             target = check.describe(planned.target)
         except Exception:
