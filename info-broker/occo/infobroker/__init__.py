@@ -1,12 +1,13 @@
 """occo.infobroker: OCCO's memory and its query interface.
 
 - :class:`Store` with the backends :class:`MemoryStore`, :class:`SQLiteStore` and
-  :class:`RedisStore`, opened by :func:`open_store` from a path or URL;
+  :class:`RedisStore`, opened by :func:`open_store` from a ``--state`` path or URL;
 - the records it holds (:class:`InfraRecord`, :class:`InstanceRecord`,
-  :class:`ScalingRequest`, :class:`Event`) and their states;
+  :class:`ScalingRequest`, :class:`Event`) and their states (:class:`Intent`,
+  :class:`InstanceState`);
 - :class:`InfoRouter`, which answers keyed queries (``node.state``,
   ``infrastructure.node_instances``, ...) through registered providers, among them
-  :class:`StoreProvider`.
+  :class:`StoreProvider`; :func:`follow_events` for progress displays.
 
 See docs/infobroker.rst.
 """
@@ -14,19 +15,28 @@ See docs/infobroker.rst.
 from .errors import (AlreadyExists, BadStateLocation, InfoArgumentError, InfoKeyError,
                      InvalidRecord, NotFound, SchemaTooNew, SecretKeyError, StoreCorrupt,
                      StoreError, StoreUnavailable, VersionConflict)
+from .events import follow_events
+from .locate import STATE_FORMS, default_state_path, open_store
 from .memory_store import MemoryStore
 from .model import (SCALING_KINDS, Event, InfraRecord, InstanceRecord, InstanceState, Intent,
                     ScalingRequest)
+from .redis_store import RedisStore, redact_url
+from .router import InfoProvider, InfoRouter, provides
 from .secretbox import SecretBox, default_key_path
+from .sqlite_store import SQLiteStore
 from .store import Store
+from .store_provider import StoreProvider
+from ._codec import SCHEMA_VERSION
 from .version import __version__
 
 __all__ = [
-    "__version__",
-    "Store", "MemoryStore",
+    "__version__", "SCHEMA_VERSION",
+    "Store", "MemoryStore", "SQLiteStore", "RedisStore",
+    "open_store", "default_state_path", "STATE_FORMS", "redact_url",
     "Intent", "InstanceState", "InfraRecord", "InstanceRecord", "ScalingRequest", "Event",
     "SCALING_KINDS",
     "SecretBox", "default_key_path",
+    "InfoRouter", "InfoProvider", "provides", "StoreProvider", "follow_events",
     "StoreError", "NotFound", "AlreadyExists", "VersionConflict", "InvalidRecord",
     "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "SecretKeyError", "BadStateLocation",
     "InfoKeyError", "InfoArgumentError",

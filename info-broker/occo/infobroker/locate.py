@@ -1,0 +1,104 @@
+"""Where the state is: :func:`open_store` turns a ``--state`` value into a store.
+
+Accepted forms (anything else is a :class:`BadStateLocation` naming them):
+
+- ``memory://``: a :class:`MemoryStore` (gone when the process ends);
+- ``sqlite:///abs/path.sqlite`` or a plain path (``state.sqlite``, ``~/occo.db``): a
+  :class:`SQLiteStore`; ``~`` is expanded, missing directories are created;
+- ``redis://[:password@]host:port/db?prefix=name`` (or ``rediss://`` for TLS): a
+  :class:`RedisStore` with keys under ``name`` (default ``occo``).
+
+Without a value, the state is :func:`default_state_path`:
+``$XDG_DATA_HOME/occo/state.sqlite``, that is ``~/.local/share/occo/state.sqlite``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from occo.util.errors import Location
+
+from .errors import BadStateLocation
+from .memory_store import MemoryStore
+from .redis_store import RedisStore, parse_redis_url, redact_url
+from .secretbox import SecretBox
+from .sqlite_store import SQLiteStore
+from .store import Store
+
+__all__ = ["open_store", "default_state_path", "STATE_FORMS"]
+
+STATE_FORMS = ("memory://", "sqlite:///path/to/state.sqlite", "a plain file path",
+               "redis://host:port/db?prefix=name")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+
+
+def default_state_path() -> Path:
+    """``$XDG_DATA_HOME/occo/state.sqlite`` (``~/.local/share/occo/state.sqlite``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "occo" / "state.sqlite"
+
+
+def _bad(message: str, value: str, location: Location | None) -> BadStateLocation:
+    forms = "; ".join(STATE_FORMS)
+    return BadStateLocation(f"state location {value!r}: {message} (accepted: {forms})",
+                            value=value, location=location)
+
+
+def open_store(url_or_path: str | os.PathLike[str] | None = None, *,
+               key_path: str | os.PathLike[str] | None = None,
+               secrets: SecretBox | None = None, location: Location | None = None) -> Store:
+    """The store that ``url_or_path`` names (default: :func:`default_state_path`).
+
+    ``key_path`` is the key file for secret values (default:
+    :func:`~occo.infobroker.secretbox.default_key_path`); ``secrets`` a ready
+    :class:`SecretBox` instead. ``location`` says where the value was written (a
+    configuration file's line), for the error if it is bad.
+    """
+    box = secrets or (SecretBox(key_path) if key_path is not None else None)
+    if url_or_path is None:
+        return SQLiteStore(default_state_path(), secrets=box)
+    if isinstance(url_or_path, os.PathLike):
+        return SQLiteStore(Path(url_or_path), secrets=box)
+    value = str(url_or_path).strip()
+    shown = redact_url(value)
+    if not value:
+        raise _bad("it is empty", shown, location)
+    match = _SCHEME.match(value)
+    if match is None:
+        return SQLiteStore(Path(value), secrets=box)
+    scheme = match.group(1).lower()
+    if scheme == "memory":
+        if value.rstrip("/") != "memory:":
+            raise _bad("memory:// takes nothing after it", shown, location)
+        return MemoryStore(secrets=box)
+    if scheme == "sqlite":
+        path = value[len("sqlite://"):]
+        if not path:
+            raise _bad("sqlite:// needs a path, e.g. sqlite:///var/lib/occo/state.sqlite",
+                       shown, location)
+        return SQLiteStore(Path(path), secrets=box)
+    if scheme in ("redis", "rediss"):
+        return _redis(value, shown, box, location)
+    raise _bad(f"unknown scheme {scheme}://", shown, location)
+
+
+def _redis(value: str, shown: str, box: SecretBox | None,
+           location: Location | None) -> RedisStore:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise _bad(f"malformed Redis URL ({exc})", shown, location) from None
+    if not parts.hostname:
+        raise _bad("a Redis URL needs a host, e.g. redis://127.0.0.1:6379/0", shown, location)
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise _bad(f"the Redis database must be a number, not {db!r}", shown, location)
+    url, prefix = parse_redis_url(value)
+    try:
+        return RedisStore(url, prefix or "occo", secrets=box)
+    except BadStateLocation as exc:
+        raise _bad(exc.message, shown, location) from exc
