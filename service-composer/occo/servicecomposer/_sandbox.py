@@ -94,8 +94,8 @@ _DEFAULT = RenderLimits()
 
 def _current() -> _Budget:
     current = getattr(_state, "budget", None)
-    if current is None:  # rendering outside a budget: guard with the defaults
-        current = _state.budget = _Budget(_DEFAULT)
+    if current is None:  # used outside a render: the default sizes, no running clock
+        return _Budget(_DEFAULT)
     return current
 
 

@@ -18,6 +18,7 @@ itself); see docs/servicecomposer.rst.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Mapping
 
 from occo.util import describe_value
@@ -111,6 +112,11 @@ class InstanceRequest:
         }
 
 
+@lru_cache(maxsize=4096)
+def _secret_key(key: Any) -> bool:
+    return is_secret_key(key)
+
+
 def register_secrets_in(value: Any, *, depth: int = 0) -> None:
     """Register every value found under a secret-named key in ``value`` (recursively).
 
@@ -119,15 +125,21 @@ def register_secrets_in(value: Any, *, depth: int = 0) -> None:
     """
     if depth > 50:
         return
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         for key, item in value.items():
-            if is_secret_key(key) and item not in (None, ""):
+            if isinstance(item, str):
+                if item and _secret_key(key):
+                    _register_plain(item)
+            elif item is not None and _secret_key(key):
                 _register_plain(item)
-            else:
+            elif isinstance(item, (dict, list, tuple)):
                 register_secrets_in(item, depth=depth + 1)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            register_secrets_in(item, depth=depth + 1)
+            if isinstance(item, (dict, list, tuple)):
+                register_secrets_in(item, depth=depth + 1)
+    elif isinstance(value, Mapping):
+        register_secrets_in(dict(value), depth=depth)
 
 
 def _register_plain(value: Any) -> None:
