@@ -204,13 +204,19 @@ class CloudHandler(ABC):
     # ------------------------------------------------------------------- helpers
 
     def check_resource(self, spec: NodeSpec) -> None:
-        """Validate the rendered resource section with the backend's schema."""
+        """Validate the rendered resource section with the backend's schema.
+
+        The compiler checked the section as written; this checks it as rendered (a
+        template may have produced a wrong value). The section no longer has a file
+        location here, so the errors name the node and the key.
+        """
         problems = self.schema.check(spec.resource, "resource")
         if problems:
-            for err in problems:
-                err.node = spec.node_name
-                err.message = f"node {spec.node_name!r}: {err.message}"
-            raise problems[0] if len(problems) == 1 else InputErrors(problems)
+            errors = [InputError(f"node {spec.node_name!r}: "
+                                 f"{err.location.path + ': ' if err.location else ''}"
+                                 f"{err.message}", node=spec.node_name, infra_id=spec.infra_id)
+                      for err in problems]
+            raise errors[0] if len(errors) == 1 else InputErrors(errors)
 
     def make_ref(self, spec: NodeSpec, resource_id: str, **fields: Any) -> dict[str, Any]:
         """The ref every backend returns: ids, type, endpoint, resource, backend fields."""

@@ -85,8 +85,9 @@ DUMMY = Schema("dummy resource", (
 
 LOCAL = Schema("local resource", (
     _TYPE,
-    Field("command", "str|list", required=True, items="str",
-          doc="run by /bin/sh -c (a string) or directly (a list)"),
+    Field("command", "str|list", items="str",
+          doc="run by /bin/sh -c (a string) or directly (a list); required unless the "
+              "contextualisation (docker type) gives one"),
     Field("env", "mapping", doc="environment variables for the command"),
     Field("files", "mapping", doc="relative path -> content (or {content, mode}) written "
                                   "into the working directory first"),

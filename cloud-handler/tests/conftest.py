@@ -1,0 +1,31 @@
+"""Shared fixtures: a clock tests move themselves, and helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+from occo.util import forget_secrets
+
+
+class FakeClock:
+    """Seconds since the epoch that pass only when a test says so."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_secrets():
+    yield
+    forget_secrets()
