@@ -13,3 +13,13 @@ def test_occo_is_a_namespace_package():
     import occo
 
     assert getattr(occo, "__file__", None) is None
+
+
+def test_all_lists_exactly_the_public_names():
+    public = {name for name in dir(occo.servicecomposer)
+              if not name.startswith("_") and name not in {
+                  "annotations", "composer", "configmanager", "contextualisation", "errors",
+                  "health", "lookup", "request", "templates", "version"}}
+    assert set(occo.servicecomposer.__all__) == public | {"__version__"}
+    for name in occo.servicecomposer.__all__:
+        assert getattr(occo.servicecomposer, name) is not None
