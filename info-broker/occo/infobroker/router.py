@@ -121,7 +121,9 @@ class InfoRouter:
         try:
             signature.bind(**kwargs)
         except TypeError as exc:
-            params = ", ".join(str(p) for p in signature.parameters.values()) or "nothing"
+            params = ", ".join(
+                p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+                for p in signature.parameters.values()) or "nothing"
             raise InfoArgumentError(key, self.keys(), message=(
                 f"info key {key!r} takes ({params}); {exc}")) from None
         return method(**kwargs)

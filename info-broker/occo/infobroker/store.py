@@ -79,7 +79,7 @@ class Store(abc.ABC):
         rows = sorted(self._list_infras(), key=lambda r: (r.created_at, r.infra_id))
         return [self.codec.infra_record(row) for row in rows]
 
-    def update_infrastructure(self, infra_id: str, *, expected_version: int | None,
+    def update_infrastructure(self, infra_id: str, /, *, expected_version: int | None,
                               **changes: Any) -> InfraRecord:
         """Change fields of an infrastructure; returns the new record.
 
@@ -171,7 +171,7 @@ class Store(abc.ABC):
         records.sort(key=lambda r: (r.created_at, r.instance_id))
         return records
 
-    def update_instance(self, instance_id: str, *, expected_version: int | None = None,
+    def update_instance(self, instance_id: str, /, *, expected_version: int | None = None,
                         **changes: Any) -> InstanceRecord:
         """Change fields of one instance; returns the new record.
 
