@@ -7,7 +7,7 @@ import pytest
 from occo.servicecomposer import (ChefConfigManager, ConfigManagementError, ConfigManager,
                                   NoConfigManager, NotSupportedError, PuppetSoloConfigManager,
                                   ServiceComposer)
-from occo.util import PluginNotFoundError, plugin_names
+from occo.util import plugin_names
 
 from conftest import make_request
 
@@ -68,10 +68,10 @@ def test_chef_is_refused_naming_the_alternatives(composer):
 
 
 def test_an_unknown_type_lists_the_known_ones(composer):
-    with pytest.raises(PluginNotFoundError) as info:
+    with pytest.raises(ConfigManagementError) as info:
         composer.resolve(make_request(config_management={"type": "ansible"}))
-    assert "no occo.configmanager plugin named 'ansible'; available: chef, none, puppet_solo" \
-        in str(info.value)
+    assert str(info.value) == ("config_management.type: node 'web': unknown "
+                               "config_management type 'ansible'; known: chef, none, puppet_solo")
 
 
 class ReadyAfterTwo(ConfigManager):

@@ -130,8 +130,18 @@ def test_urls_are_rendered_with_ip(composer, http_server):
     assert report.healthy and report.checks[0].target == f"http://127.0.0.1:{http_server}/ok"
 
 
+def _service_absent(reason: str) -> None:
+    """Outside CI a test whose service is missing skips; under CI=true it fails."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def test_ping_on_loopback(checker):
-    assert ping_method() in ("datagram", "raw", "binary")
+    try:
+        assert ping_method() in ("datagram", "raw", "binary")
+    except HealthCheckUnavailableError as exc:
+        _service_absent(f"this host cannot ping: {exc}")
     (report,) = checker.run([plan_for(checker, None, address="127.0.0.1")])
     assert [c.kind for c in report.checks] == ["ping"]  # ping is the default
     assert report.healthy, report.summary()
@@ -282,7 +292,11 @@ def mariadb_user():
     pymysql = pytest.importorskip("pymysql")
     suffix = secrets.token_hex(4)
     name, user, password = f"occo_sc_{suffix}", f"occo_sc_{suffix}", f"pw-{secrets.token_hex(8)}"
-    root = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    try:
+        root = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True,
+                               connect_timeout=5)
+    except pymysql.MySQLError as exc:
+        _service_absent(f"no MariaDB at 127.0.0.1:3306 (root, empty password): {exc}")
     with root.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}`")
         for host in ("localhost", "127.0.0.1", "%"):

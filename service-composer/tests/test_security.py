@@ -34,6 +34,8 @@ def tight(lookup: MemoryLookup):
     ("{{ joiner.__call__.__globals__ }}", "'__call__'"),
     ("{{ variables.items.__self__ }}", "'__self__'"),
     ("{{ (0).__class__.__base__ }}", "'__class__'"),
+    ("{{ '{0.__class__.__mro__}'.format('') }}", "'__class__'"),
+    ("{{ self.__init__ }}", "'__init__'"),
 ])
 def test_internals_are_refused(composer, text, refused):
     with pytest.raises(TemplateSecurityError) as info:

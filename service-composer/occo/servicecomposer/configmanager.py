@@ -163,8 +163,7 @@ class ConfigManagers:
         if self._given is not None:
             if name in self._given:
                 return self._given[name]
-            raise PluginNotFoundError(CONFIG_MANAGER_GROUP, str(name), self._given,
-                                      location=where.location())
+            raise self._unknown(name, where)
         if not isinstance(name, str):
             raise ConfigManagementError(f"node {where.node!r}: config_management type must be "
                                         f"a string, got {describe_value(name)}",
@@ -173,7 +172,10 @@ class ConfigManagers:
         with self._lock:
             found = self._loaded.get(name)
         if found is None:
-            cls = load_plugin(CONFIG_MANAGER_GROUP, name, location=where.location())
+            try:
+                cls = load_plugin(CONFIG_MANAGER_GROUP, name, location=where.location())
+            except PluginNotFoundError:
+                raise self._unknown(name, where) from None
             found = cls() if isinstance(cls, type) else cls
             if not isinstance(found, ConfigManager):
                 raise ConfigManagementError(f"the {CONFIG_MANAGER_GROUP} plugin {name!r} is "
@@ -181,3 +183,9 @@ class ConfigManagers:
             with self._lock:
                 self._loaded[name] = found
         return found
+
+    def _unknown(self, name: Any, where: Where) -> ConfigManagementError:
+        return ConfigManagementError(f"node {where.node!r}: unknown config_management type "
+                                     f"{describe_value(name)}; known: "
+                                     f"{', '.join(self.names())}", location=where.location(),
+                                     node=where.node, infra_id=where.infra_id)
