@@ -146,6 +146,9 @@ def test_ping_on_loopback(checker):
     assert [c.kind for c in report.checks] == ["ping"]  # ping is the default
     assert report.healthy, report.summary()
     assert report.checks[0].detail.startswith("echo reply")
+    plans = [plan_for(checker, {"ping": True}, address=f"127.0.4.{i + 1}", instance_id=f"n{i}")
+             for i in range(50)]
+    assert all(r.healthy for r in checker.run(plans))
 
 
 _PING_PROBE = """
