@@ -65,8 +65,8 @@ def test_rendered_values_never_change_the_structure(composer, value):
 @pytest.mark.parametrize("value", [None, True, 1.5, 10 ** 20, -3, {"k": [1, "x: y"]}, [],
                                    {}, [None, False]])
 def test_typed_values_are_encoded_as_yaml(composer, value):
-    data = yaml.safe_load(user_data(composer, {"a": "{{ variables.v }}", "b": ["{{ variables.v }}"]},
-                                    variables={"v": value}))
+    template = {"a": "{{ variables.v }}", "b": ["{{ variables.v }}"]}
+    data = yaml.safe_load(user_data(composer, template, variables={"v": value}))
     assert data == {"a": value, "b": [value]}
 
 
@@ -135,13 +135,17 @@ def test_docker_context(composer):
 
 
 @pytest.mark.parametrize("ctx, problem", [
-    ({"type": "docker", "env": ["NOEQUALS"]}, "an environment entry must be 'NAME=value', got 'NOEQUALS'"),
+    ({"type": "docker", "env": ["NOEQUALS"]},
+     "an environment entry must be 'NAME=value', got 'NOEQUALS'"),
     ({"type": "docker", "env": "A=1"}, "env must be a list of 'NAME=value'"),
-    ({"type": "docker", "command": "{{ [1, 2] }}"}, "command must be a string or a list of strings"),
-    ({"type": "cloudinit", "context_template": 5}, "context_template must be a string or a mapping"),
+    ({"type": "docker", "command": "{{ [1, 2] }}"},
+     "command must be a string or a list of strings"),
+    ({"type": "cloudinit", "context_template": 5},
+     "context_template must be a string or a mapping"),
     ({"type": "cloudinit", "context_template": {}, "attributes": [1]},
      "attributes must be a mapping or a list of mappings"),
-    ({"type": "ansible"}, "unknown contextualisation type 'ansible'; known: cloudinit, docker, basic"),
+    ({"type": "ansible"},
+     "unknown contextualisation type 'ansible'; known: cloudinit, docker, basic"),
 ])
 def test_context_errors(composer, ctx, problem):
     with pytest.raises(ContextError) as info:

@@ -1,4 +1,4 @@
-"""occo.servicecomposer: sandboxed templates, contextualisation, config management and health checks.
+"""occo.servicecomposer: sandboxed templates, contextualisation, config management, health.
 
 Turns a node instance's chosen implementation into what the cloud needs (an
 :class:`occo.util.NodeSpec`: the rendered resource section and the contextualisation as

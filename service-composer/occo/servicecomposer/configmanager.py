@@ -71,8 +71,9 @@ class NoConfigManager(ConfigManager):
     def check(self, section: Mapping[str, Any], where: Where) -> None:
         extra = sorted(str(k) for k in section if k != "type")
         if extra:
-            raise self.error(where, section, extra[0], f"config_management type 'none' takes no other "
-                                              f"keys, got {', '.join(extra)}")
+            raise self.error(where, section, extra[0],
+                             f"config_management type 'none' takes no other keys, got "
+                             f"{', '.join(extra)}")
 
 
 def _strings(value: Any) -> list[str]:
@@ -99,8 +100,9 @@ class PuppetSoloConfigManager(ConfigManager):
     def check(self, section: Mapping[str, Any], where: Where) -> None:
         for key in section:
             if key not in self.keys:
-                raise self.error(where, section, key, f"unknown key {key!r} in config_management of type "
-                                             f"puppet_solo; valid keys: {', '.join(self.keys)}")
+                raise self.error(where, section, key,
+                                 f"unknown key {key!r} in config_management of type "
+                                 f"puppet_solo; valid keys: {', '.join(self.keys)}")
         if not section.get("manifests"):
             raise self.error(where, section, None, "config_management of type puppet_solo needs "
                                           "'manifests' (a list of manifest URLs)")
@@ -137,12 +139,11 @@ class ChefConfigManager(ConfigManager):
     name = "chef"
 
     def check(self, section: Mapping[str, Any], where: Where) -> None:
-        raise self.error(where, section, "type", "config_management type 'chef' is not supported by "
-                                        "OCCO (it is not implemented against a real Chef "
-                                        "server). Use 'puppet_solo', or install and run "
-                                        "chef-client from a cloud-init context_template "
-                                        "(cloud-init's chef module) instead",
-                         NotSupportedError)
+        raise self.error(where, section, "type",
+                         "config_management type 'chef' is not supported by OCCO (it is not "
+                         "implemented against a real Chef server). Use 'puppet_solo', or "
+                         "install and run chef-client from a cloud-init context_template "
+                         "(cloud-init's chef module) instead", NotSupportedError)
 
 
 class ConfigManagers:

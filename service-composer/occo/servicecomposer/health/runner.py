@@ -99,9 +99,10 @@ class HealthChecker:
             try:
                 check = self.check(str(key))
             except PluginNotFoundError:
+                settings = ", ".join(sorted(RESERVED_KEYS))
                 raise HealthCheckError(
                     f"node {where.node!r}: unknown health check {key!r}; known: "
-                    f"{', '.join(self.known())} (and the settings {', '.join(sorted(RESERVED_KEYS))})",
+                    f"{', '.join(self.known())} (and the settings {settings})",
                     location=at.location(), node=where.node, infra_id=where.infra_id) from None
             try:
                 targets = check.targets(value, address=address)
