@@ -36,7 +36,7 @@ from occo.util import (CredentialEntry, InputError, InputErrors, NodeSpec, OccoE
 from occo.util.secrets import is_secret_key
 
 __all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler", "ref_resource",
-           "Clock"]
+           "Clock", "about_node"]
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class CloudHandler(ABC):
         try:
             ref = self._create_node(spec)
         except OccoError as exc:
-            raise _about(exc, spec.node_name, spec.infra_id, spec.instance_id)
+            raise about_node(exc, spec.node_name, spec.infra_id, spec.instance_id)
         log.debug("created %s for node %s (%s)", ref.get("resource_id"), spec.node_name,
                   spec.instance_id)
         return ref
@@ -176,10 +176,10 @@ class CloudHandler(ABC):
         try:
             results = self._drop_nodes(refs)
         except OccoError as exc:
-            return [_about(exc, r.get("node_name"), r.get("infra_id"), r.get("instance_id"))
+            return [about_node(exc, r.get("node_name"), r.get("infra_id"), r.get("instance_id"))
                     for r in refs]
         return [None if err is None else
-                _about(err, r.get("node_name"), r.get("infra_id"), r.get("instance_id"))
+                about_node(err, r.get("node_name"), r.get("infra_id"), r.get("instance_id"))
                 for r, err in zip(refs, results)]
 
     def get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeStatus]:
@@ -253,7 +253,7 @@ class CloudHandler(ABC):
         """Refs of every live resource tagged with ``infra_id`` on this endpoint."""
 
 
-def _about(exc: OccoError, node: Any, infra_id: Any, instance_id: Any) -> OccoError:
+def about_node(exc: OccoError, node: Any, infra_id: Any, instance_id: Any) -> OccoError:
     """``exc`` with the node (and infrastructure) it concerns recorded and named."""
     if node and exc.node is None:
         exc.node = str(node)

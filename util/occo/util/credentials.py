@@ -186,6 +186,8 @@ def parse_credentials(data: Any, *, source: str = "<credentials>") -> Credential
         for index, item in enumerate(items):
             path = join_path(str(key), index)
             where = location_of(items, index, path=path)
+            if where is None or where.file is None:   # data that did not come from a file
+                where = Location(file=source, path=path)
             if not isinstance(item, dict):
                 errors.append(InputError(f"an entry must be a mapping with {_AUTH!r}, got "
                                          f"{describe_value(item)}", location=where))
