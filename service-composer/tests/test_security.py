@@ -36,6 +36,9 @@ def tight(lookup: MemoryLookup):
     ("{{ (0).__class__.__base__ }}", "'__class__'"),
     ("{{ '{0.__class__.__mro__}'.format('') }}", "'__class__'"),
     ("{{ self.__init__ }}", "'__init__'"),
+    ("{{ ''|attr('__class__') }}", "'__class__'"),
+    ("{{ ['']|map(attribute='__class__')|list }}", "'__class__'"),
+    ("{{ ''['__class__'] }}", "'__class__'"),
 ])
 def test_internals_are_refused(composer, text, refused):
     with pytest.raises(TemplateSecurityError) as info:

@@ -120,6 +120,8 @@ def test_naming_a_node_that_is_not_a_dependency(composer):
 @pytest.mark.parametrize("text, problem", [
     ("{{ variables.nope }}", "undefined: 'dict object' has no attribute 'nope'"),
     ("{{ nope }}", "undefined: 'nope' is undefined"),
+    ("{{ [nope] }}", "undefined: 'nope' is undefined"),
+    ("x{{ {'a': variables.nope} }}", "undefined: 'dict object' has no attribute 'nope'"),
     ("x {{ nope }} y", "undefined: 'nope' is undefined"),
     ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
     ("{{ getip(42) }}", "getip() takes a node name, got 42"),

@@ -256,13 +256,21 @@ def _pow_precheck(base: Any, exponent: Any) -> None:
             raise LimitExceeded(f"{base} ** {exponent} is too large to compute")
 
 
+class StrictestUndefined(StrictUndefined):
+    """StrictUndefined that also fails when shown inside a container (``{{ [x] }}``),
+    where Jinja2 would otherwise print ``[Undefined]``."""
+
+    __slots__ = ()
+    __repr__ = StrictUndefined._fail_with_undefined_error
+
+
 class GuardedEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with StrictUndefined, no loader, and the budget checks above."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+", "//"})
 
     def __init__(self) -> None:
-        super().__init__(undefined=StrictUndefined, autoescape=False, loader=None,
+        super().__init__(undefined=StrictestUndefined, autoescape=False, loader=None,
                          keep_trailing_newline=True, cache_size=0)
         self.globals["range"] = guarded_range
         self.globals.pop("lipsum", None)

@@ -143,7 +143,7 @@ class Contextualiser:
             raise ContextError(f"node {at.node!r}: the rendered #cloud-config is not valid "
                                f"YAML{line}: {problem} (cloud-init would ignore it)",
                                location=at.location(), node=at.node,
-                               infra_id=at.infra_id) from None
+                               infra_id=at.infra_id) from exc
 
     def _merge_into_text(self, user_data: str, attrs: Mapping[str, Any],
                          names: Mapping[str, Any], where: Where, at: Where,

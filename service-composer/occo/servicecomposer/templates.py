@@ -216,34 +216,37 @@ class TemplateRenderer:
             return self.compile(text)
         except TemplateSyntaxError as exc:
             raise _located(TemplateError, where, f"template syntax error at template line "
-                                                 f"{exc.lineno}: {exc.message}") from None
+                                                 f"{exc.lineno}: {exc.message}") from exc
         except ForbiddenTemplate as exc:
-            raise _located(TemplateSecurityError, where, f"refused: {exc}") from None
+            raise _located(TemplateSecurityError, where, f"refused: {exc}") from exc
 
     def _run(self, func: Callable[[Mapping[str, Any]], Any], names: Mapping[str, Any],
              where: Where) -> Any:
         try:
             return func(names)
         except ServiceComposerError as exc:
-            raise _relocate(exc, where) from None
+            located = _relocate(exc, where)
+            if located is exc:
+                raise
+            raise located from exc
         except LimitExceeded as exc:
-            raise _located(TemplateLimitError, where, f"refused: {exc}", exc) from None
+            raise _located(TemplateLimitError, where, f"refused: {exc}", exc) from exc
         except SecurityError as exc:
             raise _located(TemplateSecurityError, where,
-                           f"refused by the sandbox: {exc}", exc) from None
+                           f"refused by the sandbox: {exc}", exc) from exc
         except UndefinedError as exc:
-            raise _located(TemplateError, where, f"undefined: {exc}", exc) from None
+            raise _located(TemplateError, where, f"undefined: {exc}", exc) from exc
         except RecursionError as exc:
             raise _located(TemplateLimitError, where,
                            "refused: recursion too deep (a macro that calls itself?)",
-                           exc) from None
+                           exc) from exc
         except MemoryError as exc:
-            raise _located(TemplateLimitError, where, "refused: out of memory", exc) from None
+            raise _located(TemplateLimitError, where, "refused: out of memory", exc) from exc
         except TemplateSyntaxError as exc:
             raise _located(TemplateError, where, f"template syntax error: {exc.message}",
-                           exc) from None
+                           exc) from exc
         except Exception as exc:  # a failing expression: 1/0, a bad argument, ...
-            raise _located(TemplateError, where, f"{type(exc).__name__}: {exc}", exc) from None
+            raise _located(TemplateError, where, f"{type(exc).__name__}: {exc}", exc) from exc
 
 
 def _prefix(where: Where, exc: BaseException | None) -> str:

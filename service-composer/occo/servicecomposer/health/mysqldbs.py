@@ -77,7 +77,7 @@ class MysqlDbsCheck(HealthCheck):
         except pymysql.MySQLError as exc:
             code = exc.args[0] if exc.args else "?"
             text = exc.args[1] if len(exc.args) > 1 else str(exc)
-            raise ProbeFailed(scrub(f"MySQL error {code}: {text}")) from None
+            raise ProbeFailed(scrub(f"MySQL error {code}: {text}")) from exc
         try:
             connection.ping(reconnect=False)
         finally:

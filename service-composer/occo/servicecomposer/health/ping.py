@@ -95,7 +95,7 @@ class PingCheck(HealthCheck):
             host = await async_ping(str(target), count=1, timeout=timeout,
                                     privileged=(method == "raw"))
         except ICMPLibError as exc:
-            raise ProbeFailed(f"{type(exc).__name__}: {exc}") from None
+            raise ProbeFailed(f"{type(exc).__name__}: {exc}") from exc
         if not host.is_alive:
             raise ProbeFailed(f"no echo reply within {timeout:g} s")
         return f"echo reply in {host.avg_rtt:.2f} ms"

@@ -39,10 +39,10 @@ class PortsCheck(HealthCheck):
     async def probe(self, address: str, target: Any, timeout: float, state: Any) -> str:
         try:
             _, writer = await asyncio.open_connection(address, int(target))
-        except ConnectionRefusedError:
-            raise ProbeFailed("connection refused") from None
+        except ConnectionRefusedError as exc:
+            raise ProbeFailed("connection refused") from exc
         except OSError as exc:
-            raise ProbeFailed(exc.strerror or str(exc)) from None
+            raise ProbeFailed(exc.strerror or str(exc)) from exc
         writer.close()
         try:
             await writer.wait_closed()

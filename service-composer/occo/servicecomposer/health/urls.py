@@ -61,10 +61,10 @@ class UrlsCheck(HealthCheck):
     async def probe(self, address: str, target: Any, timeout: float, state: Any) -> str:
         try:
             response = await state.get(str(target), timeout=timeout)
-        except httpx.TimeoutException:
-            raise ProbeFailed(f"no answer within {timeout:g} s") from None
+        except httpx.TimeoutException as exc:
+            raise ProbeFailed(f"no answer within {timeout:g} s") from exc
         except httpx.HTTPError as exc:
-            raise ProbeFailed(f"{type(exc).__name__}: {exc}") from None
+            raise ProbeFailed(f"{type(exc).__name__}: {exc}") from exc
         if not 200 <= response.status_code < 400:
             raise ProbeFailed(f"HTTP {response.status_code} {response.reason_phrase}")
         return f"HTTP {response.status_code}"
