@@ -90,7 +90,8 @@ def supervise(workdir: Path, lock_fd: int, ready_fd: int) -> int:
             except InterruptedError:  # pragma: no cover - Python retries on EINTR
                 continue
         sig = -code if code < 0 else None
-        _note(log, f"the command ended: {'signal ' + signal.Signals(sig).name if sig else f'exit code {code}'}")
+        how = f"signal {signal.Signals(sig).name}" if sig else f"exit code {code}"
+        _note(log, f"the command ended: {how}")
         _write_json(workdir / "exit.json", {"exit_code": code, "signal": sig,
                                             "finished_at": time.time()})
     return 0

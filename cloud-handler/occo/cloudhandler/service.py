@@ -193,16 +193,22 @@ class CloudHandlerService:
         return out
 
     def list_nodes(self, infra_id: str,
-                   resources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Refs of every live resource tagged with ``infra_id`` on the endpoints of
-        ``resources`` (the resource sections the infrastructure uses), each asked once."""
-        seen: set[int] = set()
+                   resources: Iterable[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Refs of every live resource tagged with ``infra_id``, for adoption and orphan
+        sweeps. ``resources`` are the resource sections the infrastructure uses: each of
+        their endpoints is asked once. Without them, the endpoints this service has
+        already talked to are asked."""
+        if resources is None:
+            with self._lock:
+                handlers = list(self._handlers.values())
+        else:
+            unique: dict[int, CloudHandler] = {}
+            for resource in resources:
+                handler = self.handler_for(resource)
+                unique.setdefault(id(handler), handler)
+            handlers = list(unique.values())
         out: list[dict[str, Any]] = []
-        for resource in resources:
-            handler = self.handler_for(resource)
-            if id(handler) in seen:
-                continue
-            seen.add(id(handler))
+        for handler in handlers:
             out.extend(handler.list_nodes(infra_id))
         return out
 

@@ -173,7 +173,8 @@ def parse_credentials(data: Any, *, source: str = "<credentials>") -> Credential
     for key, items in data.items():
         if key not in SECTIONS:
             hint = difflib.get_close_matches(str(key), SECTIONS, n=1, cutoff=0.6)
-            tail = f"; did you mean {hint[0]!r}?" if hint else f"; valid keys: {', '.join(SECTIONS)}"
+            tail = f"; did you mean {hint[0]!r}?" if hint else \
+                f"; valid keys: {', '.join(SECTIONS)}"
             errors.append(InputError(f"unknown section {key!r} in the credentials file{tail}",
                                      location=location_of(data, key, path=str(key), of_key=True)))
             continue
