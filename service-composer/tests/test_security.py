@@ -120,6 +120,12 @@ def test_endless_recursion_is_stopped(composer):
     "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
     "{% endfor %}{{ ns.s|length }}",
     "{% for i in range(10000) %}{{ 'x' * 50 }}{% endfor %}",
+    "{{ '%*d' % (1000000000, 1) }}",
+    "{{ '{:{w}}'.format(1, w=1000000000) }}",
+    "{{ '%(a)0999999999d' % {'a': 1} }}",
+    "{{ range(5000)|map('replace', '', 'x' * 90000)|join }}",
+    "{{ ''.join(range(5000)|map('replace', '', 'x' * 90000)) }}",
+    "{% for i in range(9000) %}{% set x = 'y' * 9000 %}{% endfor %}",
 ])
 def test_huge_outputs_are_refused(tight, text):
     with pytest.raises(TemplateLimitError) as info:
@@ -132,6 +138,9 @@ def test_huge_outputs_are_refused(tight, text):
 def test_the_limits_leave_ordinary_templates_alone(tight):
     text = "{% for i in range(100) %}{{ i }},{% endfor %}{{ 'ab' * 3 }}{{ 2 ** 10 }}"
     assert render_resource(tight, text).endswith(",ababab1024")
+    text = ("{{ 'call 0036123456789 %05d' % 7 }} {{ '{} 123456789012 {:>4}'.format(1, 2) }} "
+            "{{ '%*d'|format(3, 1) }} {{ range(3)|map('string')|join('-') }}")
+    assert render_resource(tight, text) == "call 0036123456789 00007 1 123456789012    2   1 0-1-2"
 
 
 def test_a_secret_never_appears_in_an_error(composer):

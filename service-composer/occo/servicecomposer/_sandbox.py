@@ -22,6 +22,7 @@ so renders in different threads do not share them.
 from __future__ import annotations
 
 import re
+import string
 import threading
 import time
 from dataclasses import dataclass
@@ -42,13 +43,15 @@ class RenderLimits:
     ``max_seconds``: wall time of one section's render; ``max_output``: characters of
     one rendered section (and of any string built while rendering); ``max_items``:
     length of any list, mapping or range built while rendering; ``max_int_bits``: size
-    of any integer computed.
+    of any integer computed; ``max_built``: characters and items of all the values one
+    render builds together (its memory).
     """
 
     max_seconds: float = 2.0
     max_output: int = 1_000_000
     max_items: int = 100_000
     max_int_bits: int = 65_536
+    max_built: int = 20_000_000
 
 
 class LimitExceeded(Exception):
@@ -60,12 +63,13 @@ class ForbiddenTemplate(Exception):
 
 
 class _Budget:
-    __slots__ = ("deadline", "limits", "output")
+    __slots__ = ("deadline", "limits", "output", "built")
 
     def __init__(self, limits: RenderLimits) -> None:
         self.limits = limits
         self.deadline = time.monotonic() + limits.max_seconds
         self.output = 0
+        self.built = 0  # characters and items of all values built (memory, not output)
 
 
 _state = threading.local()
@@ -90,6 +94,7 @@ class budget:
 
 
 _DEFAULT = RenderLimits()
+_FORMATTER = string.Formatter()
 
 
 def _current() -> _Budget:
@@ -107,22 +112,38 @@ def _tick() -> _Budget:
     return current
 
 
-def check_value(value: Any) -> Any:
-    """``value`` if it is within the current limits, else :class:`LimitExceeded`."""
-    limits = _tick().limits
+def check_value(value: Any, *, built: bool = False) -> Any:
+    """``value`` if it is within the current limits, else :class:`LimitExceeded`.
+
+    ``built``: the value was just made by the template (a call, filter or operator), so
+    its size counts towards the render's memory (``max_built``).
+    """
+    current = _tick()
+    limits = current.limits
     if isinstance(value, (str, bytes)):
         if len(value) > limits.max_output:
             raise LimitExceeded(f"a value of {len(value)} characters was built; the limit "
                                 f"is {limits.max_output}")
+        if built:
+            _account(current, len(value))
     elif isinstance(value, (list, tuple, dict, set, frozenset)):
         if len(value) > limits.max_items:
             raise LimitExceeded(f"a collection of {len(value)} items was built; the limit "
                                 f"is {limits.max_items}")
+        if built:
+            _account(current, len(value))
     elif isinstance(value, int) and not isinstance(value, bool):
         if value.bit_length() > limits.max_int_bits:
             raise LimitExceeded(f"an integer of {value.bit_length()} bits was computed; the "
                                 f"limit is {limits.max_int_bits}")
     return value
+
+
+def _account(current: _Budget, size: int) -> None:
+    current.built += size
+    if current.built > current.limits.max_built:
+        raise LimitExceeded(f"the render built more than {current.limits.max_built} "
+                            "characters and items in all; the limit is there to bound memory")
 
 
 def count_output(text: str) -> None:
@@ -142,15 +163,51 @@ def _refuse_size(size: int, what: str) -> None:
 
 
 _NUMBER = re.compile(r"\d+")
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
 
 
-def _check_format_string(fmt: str) -> None:
-    """Refuse a format string whose widths or precisions exceed the output limit."""
+def _check_width(run: str) -> None:
     limit = _current().limits.max_output
-    for run in _NUMBER.findall(fmt):
-        if len(run) > 7 or int(run) > limit:
-            raise LimitExceeded(f"a format width or precision of {run} exceeds the output "
-                                f"limit of {limit}")
+    if len(run) > 9 or int(run) > limit:
+        raise LimitExceeded(f"a format width or precision of {run} exceeds the output "
+                            f"limit of {limit}")
+
+
+def _check_int_args(args: Any) -> None:
+    """Widths taken from the arguments (``'%*d'``, ``'{:{w}}'``)."""
+    values = args.values() if isinstance(args, dict) else \
+        args if isinstance(args, (list, tuple)) else [args]
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            _check_width(str(abs(value)))
+
+
+def check_percent_format(fmt: str, args: Any) -> None:
+    """Refuse ``fmt % args`` if a width or precision would exceed the output limit."""
+    starred = False
+    for match in _PERCENT.finditer(fmt):
+        for group in match.groups():
+            if group == "*":
+                starred = True
+            elif group:
+                _check_width(group)
+    if starred:
+        _check_int_args(args)
+
+
+def check_brace_format(fmt: str, args: tuple, kwargs: dict) -> None:
+    """Refuse ``fmt.format(...)`` if a width or precision would exceed the output limit."""
+    try:
+        fields = list(_FORMATTER.parse(fmt))
+    except ValueError:
+        return  # str.format reports the mistake itself
+    for _, _, spec, _ in fields:
+        if not spec:
+            continue
+        for run in _NUMBER.findall(re.sub(r"\{[^}]*\}", "", spec)):
+            _check_width(run)
+        if "{" in spec:
+            _check_int_args(list(args) + list(kwargs.values()))
 
 
 def _sized(value: Any) -> int:
@@ -187,6 +244,23 @@ def _precheck_join(separator: Any, items: Any) -> None:
         _refuse_size(total, "join()")
 
 
+def materialise(items: Any) -> Any:
+    """An iterator as a list, bounded in length and in the size of its strings."""
+    if isinstance(items, (str, bytes, list, tuple, dict, set, frozenset)) or \
+            not hasattr(items, "__iter__"):
+        return items
+    current = _current()
+    out, size = [], 0
+    for item in items:
+        _tick()
+        out.append(item)
+        size += len(item) if isinstance(item, str) else 1
+        if len(out) > current.limits.max_items or size > current.limits.max_output:
+            raise LimitExceeded(f"joining would build more than {current.limits.max_output} "
+                                "characters")
+    return out
+
+
 def guarded_range(*args: int) -> Iterator[int]:
     """``range`` for templates: bounded in length, and checking the deadline as it goes."""
     span = range(*args)
@@ -210,8 +284,10 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         _tick()
+        if name == "join" and len(args) > skip:
+            args = (*args[:skip], materialise(args[skip]), *args[skip + 1:])
         _precheck_filter(name, args[skip:], kwargs)
-        return check_value(func(*args, **kwargs))
+        return check_value(func(*args, **kwargs), built=True)
     return guarded
 
 
@@ -227,7 +303,7 @@ def _precheck_filter(name: str, args: tuple, kwargs: dict) -> None:
         text = str(value) if value is not None else ""
         _refuse_size(len(text) + (text.count("\n") + 1) * size, "the indent filter")
     elif name == "format" and isinstance(value, str):
-        _check_format_string(value)
+        check_percent_format(value, rest or kwargs)
     elif name == "replace" and isinstance(value, str) and len(rest) >= 2:
         _precheck_replace(value, str(rest[0]), str(rest[1]),
                           rest[2] if len(rest) > 2 else kwargs.get("count"))
@@ -284,8 +360,8 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
         elif operator == "**":
             _pow_precheck(left, right)
         elif operator == "%" and isinstance(left, str):
-            _check_format_string(left)
-        return check_value(super().call_binop(context, operator, left, right))
+            check_percent_format(left, right)
+        return check_value(super().call_binop(context, operator, left, right), built=True)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         return check_value(super().getattr(obj, attribute))
@@ -295,16 +371,28 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapper = super().wrap_str_format(value)
-        if wrapper is not None:
-            _check_format_string(value.__self__)
-        return wrapper
+        if wrapper is None:
+            return None
+        fmt, is_map = value.__self__, value.__name__ == "format_map"
+
+        @wraps(wrapper)
+        def checked(*args: Any, **kwargs: Any) -> str:
+            if is_map and len(args) == 1 and isinstance(args[0], dict):
+                check_brace_format(fmt, (), args[0])
+            else:
+                check_brace_format(fmt, args, kwargs)
+            return wrapper(*args, **kwargs)
+        return checked
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         _tick()
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, str):
-            _precheck_method(getattr(__obj, "__name__", ""), owner, args, kwargs)
-        return check_value(super().call(__context, __obj, *args, **kwargs))
+            name = getattr(__obj, "__name__", "")
+            if name == "join" and args:
+                args = (materialise(args[0]), *args[1:])
+            _precheck_method(name, owner, args, kwargs)
+        return check_value(super().call(__context, __obj, *args, **kwargs), built=True)
 
     def prepare(self, source: str) -> nodes.Template:
         """Parse ``source``, refuse file access, and wrap every loop in the guard."""
