@@ -90,11 +90,10 @@ class ServiceComposer:
         register_secrets_in(resource)
         names["resource"] = resource
 
-        section = dict(req.config_management or {"type": "none"})
+        section = req.config_management or {"type": "none"}
         cm_where = self._where(req, "config_management", impl)
         manager = self.config_managers.get(section.get("type", "none"),
-                                           cm_where.at(req.config_management, "type")
-                                           if req.config_management else cm_where)
+                                           cm_where.at(section, "type"))
         rendered_cm = self.renderer.render(section, names, cm_where)
         register_secrets_in(rendered_cm)
         manager.check(rendered_cm, Where(req.node_name, req.node_type, req.infra_id,
@@ -124,7 +123,7 @@ class ServiceComposer:
         """The config manager's post-start step: is the node's configuration done?"""
         req = InstanceRequest.from_mapping(request)
         names = self._names(req)
-        section = dict(req.config_management or {"type": "none"})
+        section = req.config_management or {"type": "none"}
         where = self._where(req, "config_management")
         manager = self.config_managers.get(section.get("type", "none"), where)
         rendered = self.renderer.render(section, names, where)
