@@ -237,6 +237,10 @@ def test_wrong_values_are_located_errors(checker, section, problem):
 def test_settings_are_not_checks_and_ping_false_checks_nothing(checker):
     plan = plan_for(checker, {"ping": False, "timeout": 600, "type": "basic"})
     assert plan.checks == ()
+    assert checker.plan({"ping": False}, instance_id="i", address="127.0.0.1").checks == ()
+    with pytest.raises(HealthCheckError) as info:
+        checker.plan({"ports": ["x"]}, instance_id="i-7", address="127.0.0.1")
+    assert str(info.value).startswith("health_check.ports: node 'i-7': health_check ports")
     (report,) = checker.run([plan])
     assert report.healthy and report.summary() == "healthy (0 checks)"
 

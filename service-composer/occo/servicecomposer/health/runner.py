@@ -78,13 +78,15 @@ class HealthChecker:
     # -- planning ----------------------------------------------------------------------
 
     def plan(self, section: Mapping[str, Any] | None, *, instance_id: str, address: str,
-             where: Where) -> HealthPlan:
+             where: Where | None = None) -> HealthPlan:
         """The probes a rendered ``health_check`` section asks for at ``address``.
 
         ``ping`` defaults to true, as in Occopus. Raises :class:`HealthCheckError` for a
         wrong value and :class:`HealthCheckUnavailableError` for a check this host cannot
         run.
         """
+        if where is None:
+            where = Where(instance_id, "", None, "health_check")
         if section is not None and not isinstance(section, Mapping):
             raise HealthCheckError(f"node {where.node!r}: health_check must be a mapping, got "
                                    f"{describe_value(section)}", location=where.location(),
