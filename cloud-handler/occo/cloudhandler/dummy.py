@@ -147,7 +147,7 @@ class DummyCloudHandler(CloudHandler):
                 continue
             raw = node.state(now)
             if raw == "failed":
-                out[iid] = NodeStatus(ResourceState.FAILED, "the simulated cloud failed this "
+                out[iid] = NodeStatus(self.map_state(raw), "the simulated cloud failed this "
                                       "node (fail_rate)", raw=raw)
             else:
                 out[iid] = statuses[raw]

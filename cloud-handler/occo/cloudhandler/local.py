@@ -55,7 +55,7 @@ from typing import Any, Mapping, Sequence
 from occo.util import CredentialEntry, NodeSpec, OccoError, scrub
 
 from ._loopback import LoopbackPool
-from ._procs import boot_id, group_members, is_alive
+from ._procs import group_members, is_alive
 from .base import Clock, CloudHandler, NodeAddresses, NodeStatus, ResourceState
 from .errors import CloudError, ImageNotFound
 from .schemas import LOCAL
@@ -313,40 +313,42 @@ class LocalCloudHandler(CloudHandler):
     def status_of(self, workdir: Path) -> NodeStatus:
         """The node's state from its records and /proc."""
         if not (workdir / "node.json").exists():
-            return NodeStatus(ResourceState.MISSING, "no such local node", raw="missing")
+            return self._status("missing", "no such local node")
         sup = self._static(workdir / "supervisor.json")
         if (workdir / "drop.json").exists():
             if sup and group_members(sup["pid"], sup.get("start_time"), sup.get("boot_id")):
-                return NodeStatus(ResourceState.STOPPING, "being dropped", raw="stopping")
-            return NodeStatus(ResourceState.TERMINATED, "dropped", raw="dropped")
+                return self._status("stopping", "being dropped")
+            return self._status("dropped")
         ended = _read_json(workdir / "exit.json")
         if ended is not None:
             return self._exited(workdir, ended)
         if sup is None:
-            return NodeStatus(ResourceState.PENDING, "the supervisor is starting",
-                              raw="launching")
+            return self._status("launching", "the supervisor is starting")
         boot = sup.get("boot_id")
         child = self._static(workdir / "child.json")
         if is_alive(sup["pid"], sup.get("start_time"), boot):
             if child is None:
-                return NodeStatus(ResourceState.PENDING, "the command is starting",
-                                  raw="starting")
+                return self._status("starting", "the command is starting")
             if is_alive(child["pid"], child.get("start_time"), boot):
-                return NodeStatus(ResourceState.RUNNING, raw="running")
+                return self._status("running")
             ended = _read_json(workdir / "exit.json")
             if ended is not None:
                 return self._exited(workdir, ended)
-            return NodeStatus(ResourceState.UNKNOWN, "the command ended; its exit code is "
-                              "being recorded", raw="exiting")
+            return self._status("exiting", "the command ended; its exit code is being "
+                                           "recorded")
         if child is not None and is_alive(child["pid"], child.get("start_time"), boot):
-            return NodeStatus(ResourceState.RUNNING, "its supervisor is gone: the exit code "
-                              "will not be recorded", raw="running")
+            return self._status("running", "its supervisor is gone: the exit code will not "
+                                           "be recorded")
         ended = _read_json(workdir / "exit.json")
         if ended is not None:
             return self._exited(workdir, ended)
-        return NodeStatus(ResourceState.FAILED, "the node's processes are gone (killed "
-                          "together with its supervisor, or the machine restarted); exit code "
-                          f"unknown; log tail:\n{self.log_tail(workdir)}", raw="vanished")
+        return self._status("vanished", "the node's processes are gone (killed together with "
+                                        "its supervisor, or the machine restarted); exit code "
+                                        f"unknown; log tail:\n{self.log_tail(workdir)}")
+
+    def _status(self, raw: str, detail: str | None = None, *,
+                exit_code: int | None = None) -> NodeStatus:
+        return NodeStatus(self.map_state(raw), detail, raw=raw, exit_code=exit_code)
 
     def _exited(self, workdir: Path, ended: Mapping[str, Any]) -> NodeStatus:
         code = ended.get("exit_code")
@@ -360,9 +362,8 @@ class LocalCloudHandler(CloudHandler):
             how = f"could not start ({ended['error']}), exit code {code}"
         else:
             how = f"exited with code {code}"
-        return NodeStatus(ResourceState.FAILED, f"the command {how}; log tail:\n"
-                          f"{self.log_tail(workdir)}", raw="exited",
-                          exit_code=int(code) if code is not None else None)
+        return self._status("exited", f"the command {how}; log tail:\n{self.log_tail(workdir)}",
+                            exit_code=int(code) if code is not None else None)
 
     @staticmethod
     def log_tail(workdir: Path) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
 from occo.util import (Credentials, InputError, NodeSpec, OccoError, PluginNotFoundError,
@@ -234,15 +233,15 @@ class CloudHandlerService:
                ) -> dict[int, tuple[CloudHandler, list[tuple[int, Mapping[str, Any]]]]]:
         """Refs grouped by handler; a ref that cannot be routed gets its error in ``errors``."""
         groups: dict[int, tuple[CloudHandler, list[tuple[int, Mapping[str, Any]]]]] = {}
-        fast: dict[tuple, CloudHandler] = defaultdict(lambda: None)  # type: ignore[arg-type]
+        known: dict[tuple, CloudHandler] = {}   # refs of clouds without credentials
         for i, ref in enumerate(refs):
             try:
                 key = (ref.get("type"), ref.get("endpoint"))
-                handler = fast[key] if key[0] and key[1] else None
+                handler = known.get(key)
                 if handler is None:
                     handler = self._route(ref)
                     if not handler.needs_credentials and key[0] and key[1]:
-                        fast[key] = handler
+                        known[key] = handler
             except OccoError as exc:
                 errors[i] = {"error": encode_error(exc)}
                 continue
