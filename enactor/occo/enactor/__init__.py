@@ -1,5 +1,12 @@
-"""occo.enactor: maintenance passes: compares desired and actual state, owns scaling and healing."""
+"""occo.enactor: maintenance passes. Compares the desired state (the compiled description
+plus scaling targets and requests) with the actual state, and emits instructions."""
 
+from .config import MaintenanceConfig
+from .decide import Decision, apply_requests, decide
+from .errors import EnactorError, LeaseHeld
+from .probe import Probe
+from .service import Enactor, lease_name
 from .version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "MaintenanceConfig", "Decision", "apply_requests", "decide",
+           "EnactorError", "LeaseHeld", "Probe", "Enactor", "lease_name"]

@@ -1,0 +1,149 @@
+"""The enactor as a service: plan, one maintenance pass, and the maintain loop.
+
+A pass holds the infrastructure's lease in the store for its whole duration (renewed in
+the background), so two maintainers never act on one infrastructure, and one that dies
+loses the lease when its time-to-live runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from occo.compiler import ImplementationChooser, StaticDescription
+from occo.infobroker import Event, Store
+from occo.util import new_id
+from occo.util.comm import Client
+
+from .config import MaintenanceConfig
+from .decide import Decision, decide
+from .errors import LeaseHeld
+from .probe import Probe
+
+__all__ = ["Enactor", "lease_name"]
+
+log = logging.getLogger(__name__)
+
+
+def lease_name(infra_id: str) -> str:
+    return f"maintain:{infra_id}"
+
+
+class Enactor:
+    """Decides and drives maintenance passes of infrastructures in the store."""
+
+    def __init__(self, store: Store, *, processor: Client, cloud: Client, composer: Client,
+                 config: MaintenanceConfig | None = None, holder: str | None = None,
+                 call_timeout: float = 24 * 3600.0) -> None:
+        self.store = store
+        self.processor = processor
+        self.config = config or MaintenanceConfig()
+        self.probe = Probe(store, cloud=cloud, composer=composer)
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
+        self.chooser = ImplementationChooser(self.config.choice, seed=self.config.seed)
+        self.call_timeout = call_timeout
+
+    # ------------------------------------------------------------------ planning
+
+    def decide(self, infra_id: str, *, consume: bool, refresh: bool) -> tuple[Decision, Any]:
+        infra = self.store.get_infrastructure(infra_id)
+        description = StaticDescription.from_dict(infra.description)
+        records = self.probe.refresh(infra_id, infra.description) if refresh \
+            else self.store.list_instances(infra_id)
+        requests = self.store.take_scaling_requests(infra_id) if consume \
+            else self.store.peek_scaling_requests(infra_id)
+        decision = decide(description, records, infra_id=infra_id,
+                          targets=self.store.get_scaling_targets(infra_id), requests=requests,
+                          timers=self.store.get_failure_timers(infra_id), now=time.time(),
+                          config=self.config, choose=self.chooser.choose)
+        return decision, infra
+
+    def plan(self, infra_id: str) -> Decision:
+        """What a pass would do now, without touching a cloud or consuming requests."""
+        return self.decide(infra_id, consume=False, refresh=False)[0]
+
+    # ------------------------------------------------------------------ acting
+
+    @contextmanager
+    def lease(self, infra_id: str) -> Iterator[None]:
+        """Hold the infrastructure's lease, renewed in the background, or LeaseHeld."""
+        name, ttl = lease_name(infra_id), self.config.lease_ttl
+        if not self.store.acquire_lease(name, self.holder, ttl):
+            holder = self.store.lease_holder(name)
+            raise LeaseHeld(f"infrastructure {infra_id} is being maintained by "
+                            f"{holder[0] if holder else 'another process'}",
+                            infra_id=infra_id)
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(ttl / 3):
+                try:
+                    if not self.store.acquire_lease(name, self.holder, ttl):
+                        log.error("lost the lease of %s", infra_id)
+                except Exception as exc:  # keep trying: the store may come back
+                    log.warning("renewing the lease of %s failed: %s", infra_id, exc)
+
+        keeper = threading.Thread(target=renew, name=f"lease-{infra_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
+            self.store.release_lease(name, self.holder)
+
+    def maintain_once(self, infra_id: str, *, keep_on_failure: bool = False,
+                      on_decision: Callable[[Decision], None] | None = None) -> dict:
+        """One pass under the lease: refresh, decide, record, execute. Returns the outcome."""
+        with self.lease(infra_id):
+            decision, infra = self.decide(infra_id, consume=True, refresh=True)
+            for node, target in decision.targets.items():
+                self.store.set_scaling_target(infra_id, node, target)
+            if decision.events:
+                now = time.time()
+                self.store.append_events([
+                    Event(type=e["type"], infra_id=infra_id, node_name=e.get("node"),
+                          instance_id=e.get("instance_id"), time=now,
+                          details={k: v for k, v in e.items() if k not in ("type", "node")})
+                    for e in decision.events])
+            if on_decision is not None:
+                on_decision(decision)
+            if not decision.instructions:
+                return {"infra_id": infra_id, "status": "unchanged", "created": 0,
+                        "ready": 0, "dropped": 0, "replaced": 0, "failures": [],
+                        "drop_failures": []}
+            return self.processor.call("execute", infra_id=infra_id,
+                                        instructions=[i.to_dict() for i in decision.instructions],
+                                        keep_on_failure=keep_on_failure,
+                                        timeout=self.call_timeout)
+
+    def loop(self, infra_ids: Callable[[], list[str]], stop: threading.Event) -> None:
+        """Maintain every infrastructure ``infra_ids()`` names until ``stop`` is set.
+
+        Passes run every ``interval`` seconds, and sooner when a scaling request arrives.
+        An infrastructure whose lease another maintainer holds is skipped this round.
+        """
+        last: dict[str, float] = {}
+        while not stop.is_set():
+            now = time.monotonic()
+            for infra_id in infra_ids():
+                due = now - last.get(infra_id, -1e18) >= self.config.interval
+                if not due and not self.store.peek_scaling_requests(infra_id):
+                    continue
+                last[infra_id] = now
+                try:
+                    outcome = self.maintain_once(infra_id)
+                    if outcome["status"] not in ("unchanged", "ready"):
+                        log.warning("maintenance of %s: %s", infra_id, outcome["status"])
+                except LeaseHeld as exc:
+                    log.info("%s", exc)
+                except Exception as exc:  # one infrastructure's trouble must not stop the rest
+                    log.exception("maintenance of %s failed: %s", infra_id, exc)
+                if stop.is_set():
+                    return
+            stop.wait(self.config.wake_check)

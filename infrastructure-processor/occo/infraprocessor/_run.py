@@ -1,0 +1,665 @@
+"""One execution of a batch of instructions for one infrastructure.
+
+A single scheduler thread owns all state; cloud and service composer calls run on their
+endpoints' workers and report back through a queue. Each round: take finished calls,
+admit what may start (dependencies ready, room on the endpoint, tokens in its bucket),
+write the round's intents, then make the calls those intents allow. There is no barrier
+between topological levels: an instance starts as soon as every node type it waits for
+has all of its instances of this run ready.
+
+Slots are indexed by phase and polls kept in a heap, so a round costs what changed in it,
+not the size of the infrastructure.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import Future
+from typing import Any, Callable, Iterable, Mapping
+
+from occo.infobroker import InstanceRecord, InstanceState, Intent, Store
+from occo.util import new_id
+from occo.util.comm import Client, encode_error
+from occo.util.instructions import (CreateInfrastructure, CreateNode, DropInfrastructure,
+                                    DropNode, Instruction)
+from occo.util.nodespec import endpoint_key
+from occo.util.ratelimit import TokenBucket
+
+from ._ledger import Ledger
+from ._slots import FINAL, Phase, Slot
+from .config import ProcessingConfig
+
+log = logging.getLogger(__name__)
+
+BAD_STATES = {"failed", "terminated", "stopped", "stopping", "missing"}
+
+
+class Run:
+    """Executes instructions for ``infra_id`` until every slot is final."""
+
+    def __init__(self, *, store: Store, cloud: Client, composer: Client,
+                 config: ProcessingConfig, infra_id: str, keep_on_failure: bool,
+                 cancel: threading.Event, buckets: dict[str, TokenBucket],
+                 rng: random.Random) -> None:
+        self.store, self.cloud, self.composer = store, cloud, composer
+        self.config = config
+        self.infra_id = infra_id
+        self.keep_on_failure = keep_on_failure
+        self.cancel = cancel
+        self.buckets = buckets
+        self.rng = rng
+        self.ledger = Ledger(store, infra_id)
+        self.slots: dict[str, Slot] = {}                     # every slot of this run
+        self.phases: dict[Phase, dict[str, Slot]] = defaultdict(dict)  # index by phase
+        self.active = 0                                      # slots not in a final phase
+        self.reports: "queue.SimpleQueue[tuple[Callable, Future]]" = queue.SimpleQueue()
+        self.outstanding = 0                                 # calls not yet reported back
+        self.inflight: dict[str, int] = defaultdict(int)     # cloud calls per endpoint
+        self.polling: set[str] = set()                       # endpoints with a state call out
+        self.polls: list[tuple[float, int, Slot]] = []        # when to look at a slot again
+        self.backoffs: list[tuple[float, int, Slot]] = []     # slots waiting out a backoff
+        self.seq = itertools.count()
+        self.pending: dict[str, int] = defaultdict(int)      # creates of this run per node
+        self.ready: dict[str, int] = defaultdict(int)        # ready instances per node
+        self.recheck_waiting = True
+        self.stopping: str | None = None                     # "failed" / "cancelled"
+        self.failures: list[dict] = []
+        self.drop_failures: list[dict] = []
+        self.counts = {"created": 0, "ready": 0, "dropped": 0, "replaced": 0}
+        self.drop_infra = False
+        self.description: Mapping[str, Any] = {}
+        self._node_requests: dict[str, dict] = {}
+
+    @staticmethod
+    def _now() -> float:
+        return time.monotonic()
+
+    # ----------------------------------------------------------------- phases
+
+    def _move(self, slot: Slot, phase: Phase) -> None:
+        old = slot.phase
+        if old == phase:
+            return
+        self.phases[old].pop(slot.instance_id, None)
+        self.phases[phase][slot.instance_id] = slot
+        self.active += (old in FINAL) - (phase in FINAL)
+        slot.phase = phase
+
+    def _add(self, slot: Slot) -> None:
+        old = self.slots.get(slot.instance_id)
+        if old is not None:  # replaced (a drop instruction for a slot we track)
+            self.phases[old.phase].pop(old.instance_id, None)
+            self.active -= old.phase not in FINAL
+        self.slots[slot.instance_id] = slot
+        self.phases[slot.phase][slot.instance_id] = slot
+        self.active += slot.phase not in FINAL
+
+    def _known(self, instance_id: str) -> Slot | None:
+        return self.slots.get(instance_id)
+
+    # ----------------------------------------------------------------- setting up
+
+    def start(self, instructions: Iterable[Instruction]) -> None:
+        infra = self.store.get_infrastructure(self.infra_id)
+        self.description = infra.description or {}
+        records = {r.instance_id: r for r in self.store.list_instances(self.infra_id)}
+        for rec in records.values():
+            if rec.state == InstanceState.READY and rec.intent == Intent.CREATED:
+                self.ready[rec.node_name] += 1
+        self._resume(records.values())
+        for ins in instructions:
+            if isinstance(ins, CreateInfrastructure):
+                self.ledger.event("infra.building")
+            elif isinstance(ins, CreateNode) and self._known(ins.instance_id) is None:
+                self._add_create(ins)
+            elif isinstance(ins, DropNode) and ins.instance_id in records:
+                known = self._known(ins.instance_id)
+                if known is None or known.phase not in (Phase.DROP_QUEUED, Phase.DROPPING):
+                    self._add_drop(records[ins.instance_id], ins.reason)
+            elif isinstance(ins, DropInfrastructure):
+                self.drop_infra = True
+                self.ledger.event("infra.destroying")
+                for rec in records.values():
+                    known = self._known(rec.instance_id)
+                    if known is None or known.phase not in (Phase.DROP_QUEUED,):
+                        self._add_drop(rec, "infrastructure destroyed")
+        self.ledger.flush()
+
+    def _node(self, name: str) -> Mapping[str, Any]:
+        for node in self.description.get("nodes", ()):
+            if node.get("name") == name:
+                return node
+        return {"name": name}
+
+    def _waits_for(self, name: str) -> tuple[str, ...]:
+        return tuple(e["dependency"] for e in self.description.get("edges", ())
+                     if e.get("dependent") == name)
+
+    def _slot_for(self, rec: InstanceRecord, phase: Phase, reason: str) -> Slot:
+        resource = (rec.implementation or {}).get("resource", {})
+        return Slot(instance_id=rec.instance_id, node_name=rec.node_name,
+                    endpoint=endpoint_key(resource), phase=phase,
+                    node=self._node(rec.node_name), implementation=rec.implementation or {},
+                    waits_for=self._waits_for(rec.node_name), reason=reason,
+                    attempt=rec.attempts or 1, ref=rec.resource, recorded=True, touched=True)
+
+    def _resume(self, records: Iterable[InstanceRecord]) -> None:
+        """Adopt the work a previous, interrupted run left in the store."""
+        resumed = 0
+        for rec in records:
+            if rec.intent == Intent.DROPPING or rec.state == InstanceState.FAILED:
+                slot = self._slot_for(rec, Phase.DROP_QUEUED, "left failed or dropping")
+                slot.new = False
+            elif rec.intent == Intent.CREATING:
+                self.pending[rec.node_name] += 1
+                slot = self._slot_for(rec, Phase.STARTING if rec.resource else Phase.WAITING,
+                                      "resumed")
+                if rec.resource:
+                    slot.since = self._now()
+                    self._poll_at(slot, slot.since)
+            else:
+                continue
+            self._add(slot)
+            resumed += 1
+        if resumed:
+            self.ledger.event("infra.resumed", instances=resumed)
+
+    def _add_create(self, ins: CreateNode) -> None:
+        resource = ins.implementation.get("resource", {})
+        self._add(Slot(instance_id=ins.instance_id, node_name=ins.node_name,
+                       endpoint=endpoint_key(resource), phase=Phase.WAITING, node=ins.node,
+                       implementation=ins.implementation, waits_for=tuple(ins.waits_for),
+                       reason=ins.reason))
+        self.pending[ins.node_name] += 1
+
+    def _add_drop(self, rec: InstanceRecord, reason: str) -> None:
+        known = self._known(rec.instance_id)
+        if known is not None and known.phase in (Phase.WAITING, Phase.STARTING):
+            self.pending[known.node_name] -= 1
+        slot = self._slot_for(rec, Phase.DROP_QUEUED, reason)
+        slot.new = False
+        self._add(slot)
+
+    # ----------------------------------------------------------------- the loop
+
+    def run(self, instructions: Iterable[Instruction]) -> dict:
+        self.start(instructions)
+        while True:
+            self._take_reports(self._next_wake())
+            if self.cancel.is_set() and not self.stopping:
+                self._stop("cancelled", "cancelled by the user")
+            self._end_backoffs()
+            if self.active == 0 and self.outstanding == 0:
+                break
+            self._admit_creates()
+            self._admit_drops()
+            self.ledger.flush()          # intents are written before the calls below
+            self._dispatch()
+            self._poll()
+            self._check_stall()
+        return self._finish()
+
+    def _next_wake(self) -> float:
+        if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING]:
+            return 0.0
+        wake = self.config.poll_interval
+        for heap in (self.polls, self.backoffs):
+            if heap:
+                wake = min(wake, heap[0][0] - self._now())
+        return max(0.0, wake)
+
+    def _take_reports(self, wait: float) -> None:
+        try:
+            handler, future = self.reports.get(timeout=wait) if wait > 0 \
+                else self.reports.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self.outstanding -= 1
+            handler(future)
+            try:
+                handler, future = self.reports.get_nowait()
+            except queue.Empty:
+                return
+
+    def _submit(self, client: Client, method: str, handler: Callable[[Future], None],
+                **params: Any) -> None:
+        self.outstanding += 1
+        try:
+            future = client.submit(method, **params)
+        except Exception as exc:  # the endpoint refused before running anything
+            future = Future()
+            future.set_exception(exc)
+        future.add_done_callback(lambda f: self.reports.put((handler, f)))
+
+    def _end_backoffs(self) -> None:
+        """Slots whose backoff has passed go back into their phase's queue."""
+        now = self._now()
+        while self.backoffs and self.backoffs[0][0] <= now:
+            when, _, slot = heapq.heappop(self.backoffs)
+            if slot.not_before == when and slot.phase in (Phase.QUEUED, Phase.DROP_QUEUED):
+                self.phases[slot.phase][slot.instance_id] = slot
+
+    def _check_stall(self) -> None:
+        """Waiting slots whose dependencies can never become ready fail the run."""
+        waiting = self.phases[Phase.WAITING]
+        if not waiting or self.outstanding or self.stopping or self.backoffs:
+            return
+        busy = sum(len(self.phases[p]) for p in (Phase.QUEUED, Phase.RECORDING,
+                                                 Phase.CREATING, Phase.STARTING,
+                                                 Phase.ADDRESSING, Phase.CHECKING))
+        if busy == 0:
+            slot = next(iter(waiting.values()))
+            missing = [d for d in slot.waits_for if self.ready[d] == 0]
+            self.failures.append({"node": slot.node_name, "instance_id": None,
+                                  "reason": f"waits for {', '.join(missing)}, which has no "
+                                            "ready instance"})
+            self._stop("failed", f"node {slot.node_name} waits for {', '.join(missing)}, "
+                                 "which has no ready instance")
+
+    # ----------------------------------------------------------------- creating
+
+    def _eligible(self, slot: Slot) -> bool:
+        return all(self.pending[d] == 0 and self.ready[d] > 0 for d in slot.waits_for)
+
+    def _bucket(self, endpoint: str) -> TokenBucket:
+        if endpoint not in self.buckets:
+            self.buckets[endpoint] = TokenBucket(self.config.rate, self.config.burst)
+        return self.buckets[endpoint]
+
+    def _admit_creates(self) -> None:
+        if self.stopping:
+            return
+        now = self._now()
+        if self.recheck_waiting:
+            self.recheck_waiting = False
+            for slot in [s for s in self.phases[Phase.WAITING].values() if self._eligible(s)]:
+                self._move(slot, Phase.QUEUED)
+        by_endpoint: dict[str, list[Slot]] = defaultdict(list)
+        for slot in self.phases[Phase.QUEUED].values():
+            if slot.not_before <= now:
+                by_endpoint[slot.endpoint].append(slot)
+        for endpoint, waiting in by_endpoint.items():
+            room = self.config.max_parallel - self.inflight[endpoint]
+            granted = self._bucket(endpoint).take(min(room, len(waiting))) if room > 0 else 0
+            for slot in waiting[:granted]:
+                self.inflight[endpoint] += 1
+                self._move(slot, Phase.RECORDING)
+                slot.since = now
+                if not slot.recorded:
+                    self.ledger.record(instance_id=slot.instance_id, node_name=slot.node_name,
+                                       implementation=slot.implementation, attempt=slot.attempt)
+                    self.ledger.event("node.creating", node_name=slot.node_name,
+                                      instance_id=slot.instance_id, reason=slot.reason,
+                                      attempt=slot.attempt)
+                    slot.recorded = True
+
+    def _request(self, slot: Slot) -> dict:
+        """What the service composer needs to render this instance."""
+        infra = self.description
+        node = self._node_requests.get(slot.node_name)
+        if node is None:  # the dependencies let it refuse getip() of any other node
+            node = {**slot.node, "dependencies": list(self._waits_for(slot.node_name))}
+            self._node_requests[slot.node_name] = node
+        return {"instance_id": slot.instance_id, "infra_id": self.infra_id,
+                "infra_name": infra.get("infra_name", ""), "user_id": infra.get("user_id"),
+                "node": node, "implementation": slot.implementation}
+
+    def _chunks(self, slots: list[Slot], factor: int = 1) -> Iterable[list[Slot]]:
+        by_endpoint: dict[str, list[Slot]] = defaultdict(list)
+        for slot in slots:
+            by_endpoint[slot.endpoint].append(slot)
+        size = max(1, self.config.batch_size) * factor
+        for group in by_endpoint.values():
+            for i in range(0, len(group), size):
+                yield group[i:i + size]
+
+    def _dispatch(self) -> None:
+        creating = list(self.phases[Phase.RECORDING].values())
+        for slot in creating:
+            self._move(slot, Phase.CREATING)
+        for chunk in self._chunks(creating):
+            self._submit(self.composer, "resolve_many",
+                         lambda f, c=chunk: self._resolved(c, f),
+                         requests=[self._request(s) for s in chunk])
+        dropping = list(self.phases[Phase.DROP_RECORDING].values())
+        for slot in dropping:
+            self._move(slot, Phase.DROPPING)
+        for chunk in self._chunks(dropping):
+            self._submit(self.cloud, "drop_nodes", lambda f, c=chunk: self._dropped(c, f),
+                         refs=[self._drop_ref(s) for s in chunk])
+
+    @staticmethod
+    def _results(future: Future, count: int) -> list[dict]:
+        """Per-item results of a batch call; a failed call fails every item alike."""
+        try:
+            return list(future.result())
+        except Exception as exc:
+            return [{"error": encode_error(exc)}] * count
+
+    def _resolved(self, chunk: list[Slot], future: Future) -> None:
+        to_create: list[tuple[Slot, dict]] = []
+        for slot, result in zip(chunk, self._results(future, len(chunk))):
+            if "error" in result:
+                self.inflight[slot.endpoint] -= 1
+                self._call_failed(slot, result["error"], "preparing the node")
+            elif self.stopping:
+                self.inflight[slot.endpoint] -= 1
+                self._queue_drop(slot, f"rolled back ({self.stopping})")
+            else:
+                slot.touched = True
+                to_create.append((slot, result["spec"]))
+        if to_create:
+            slots = [s for s, _ in to_create]
+            self._submit(self.cloud, "create_nodes", lambda f, c=slots: self._created(c, f),
+                         specs=[spec for _, spec in to_create])
+
+    def _created(self, chunk: list[Slot], future: Future) -> None:
+        now = self._now()
+        for slot, result in zip(chunk, self._results(future, len(chunk))):
+            self.inflight[slot.endpoint] -= 1
+            if "error" in result:
+                self._call_failed(slot, result["error"], "creating the node")
+                continue
+            slot.ref = result["ref"]
+            slot.retries = 0
+            self.counts["created"] += 1
+            self.ledger.change(slot.instance_id, resource=slot.ref,
+                               state=InstanceState.STARTING)
+            self.ledger.event("node.created", node_name=slot.node_name,
+                              instance_id=slot.instance_id)
+            if self.stopping:
+                self._queue_drop(slot, f"rolled back ({self.stopping})")
+                continue
+            self._move(slot, Phase.STARTING)
+            slot.since, slot.poll_gap = now, self.config.first_poll
+            self._poll_at(slot, now + slot.poll_gap)
+
+    def _call_failed(self, slot: Slot, error: dict, doing: str) -> None:
+        """A create-side call failed: retry it, or give up on this instance."""
+        message = f"{doing} failed: {error.get('text') or error.get('message')}"
+        if error.get("retryable") and slot.retries < self.config.call_retries \
+                and not self.stopping:
+            delay = self.config.backoff.delay(slot.retries, self.rng)
+            slot.retries += 1
+            self._move(slot, Phase.QUEUED)
+            self._defer(slot, delay)
+            log.info("retrying %s of %s in %.2f s: %s", doing, slot.instance_id, delay, message)
+            return
+        self._fail(slot, message, replaceable=False)
+
+    def _defer(self, slot: Slot, delay: float) -> None:
+        """Keep ``slot`` out of its queue until the backoff ``delay`` has passed."""
+        slot.not_before = self._now() + delay
+        self.phases[slot.phase].pop(slot.instance_id, None)  # _end_backoffs puts it back
+        heapq.heappush(self.backoffs, (slot.not_before, next(self.seq), slot))
+
+    # ----------------------------------------------------------------- polling
+
+    def _poll(self) -> None:
+        now = self._now()
+        due: dict[str, list[Slot]] = defaultdict(list)
+        checks: list[Slot] = []
+        while self.polls and self.polls[0][0] <= now:
+            when, _, slot = heapq.heappop(self.polls)
+            if slot.next_poll != when:
+                continue  # superseded
+            if slot.phase == Phase.STARTING:
+                due[slot.endpoint].append(slot)
+            elif slot.phase == Phase.CHECKING:
+                checks.append(slot)
+        for endpoint, slots in due.items():
+            if endpoint in self.polling:   # one state call per endpoint at a time
+                for slot in slots:
+                    self._poll_at(slot, now + 0.05)
+                continue
+            self.polling.add(endpoint)
+            self._submit(self.cloud, "get_states",
+                         lambda f, e=endpoint, c=slots: self._states(e, c, f),
+                         refs=[s.ref for s in slots])
+        for chunk in self._chunks(checks, factor=4):
+            self._submit(self.composer, "check_health", lambda f, c=chunk: self._checked(c, f),
+                         targets=[{"instance_id": s.instance_id, "request": self._request(s),
+                                   "addresses": (s.ref or {}).get("addresses", []),
+                                   "private_addresses":
+                                       (s.ref or {}).get("private_addresses", [])}
+                                  for s in chunk])
+
+    def _poll_at(self, slot: Slot, when: float) -> None:
+        slot.next_poll = when
+        heapq.heappush(self.polls, (when, next(self.seq), slot))
+
+    def _poll_later(self, slot: Slot, now: float) -> None:
+        slot.poll_gap = min(self.config.poll_interval, max(slot.poll_gap, 0.02) * 1.5)
+        self._poll_at(slot, now + slot.poll_gap)
+
+    def _states(self, endpoint: str, chunk: list[Slot], future: Future) -> None:
+        self.polling.discard(endpoint)
+        now = self._now()
+        try:
+            states = future.result()
+        except Exception as exc:
+            log.warning("state poll of %s failed: %s", endpoint, exc)
+            states = {}
+        running: list[Slot] = []
+        for slot in chunk:
+            if slot.phase != Phase.STARTING:
+                continue
+            status = states.get(slot.instance_id) or {"state": "unknown"}
+            state = status.get("state", "unknown")
+            if state == "running":
+                self._move(slot, Phase.ADDRESSING)
+                running.append(slot)
+            elif state in BAD_STATES:
+                detail = status.get("detail")
+                self._fail(slot, f"the cloud reports the node {state}"
+                           + (f": {detail}" if detail else ""), replaceable=True)
+            elif now - slot.since > self.config.create_timeout:
+                self._fail(slot, f"not running after {self.config.create_timeout:g} s "
+                           "(create timeout)", replaceable=True)
+            else:
+                self._poll_later(slot, now)
+        if running:
+            self._submit(self.cloud, "get_addresses", lambda f, c=running: self._addressed(c, f),
+                         refs=[s.ref for s in running])
+
+    def _addressed(self, chunk: list[Slot], future: Future) -> None:
+        now = self._now()
+        try:
+            found = future.result()
+        except Exception as exc:
+            log.warning("reading addresses failed: %s", exc)
+            found = {}
+        for slot in chunk:
+            if slot.phase != Phase.ADDRESSING:
+                continue
+            info = found.get(slot.instance_id)
+            if info is None:  # ask again next round
+                self._move(slot, Phase.STARTING)
+                self._poll_later(slot, now)
+                continue
+            addresses = list(info.get("addresses") or [])
+            private = list(info.get("private_addresses") or [])
+            slot.checkable = bool(info.get("checkable", True))
+            slot.ref = {**(slot.ref or {}), "addresses": addresses, "private_addresses": private,
+                        "checkable": slot.checkable}
+            self.ledger.change(slot.instance_id, resource=slot.ref, addresses=addresses,
+                               private_addresses=private)
+            if slot.checkable:  # a simulated address has nothing to check
+                self._move(slot, Phase.CHECKING)
+                slot.since, slot.poll_gap = now, 0.0
+                self._poll_at(slot, now)
+            else:
+                self._ready(slot)
+
+    def _checked(self, chunk: list[Slot], future: Future) -> None:
+        now = self._now()
+        try:
+            results = future.result()
+        except Exception as exc:
+            if getattr(exc, "exit_code", 1) == 2:  # the check itself is wrong: do not wait
+                for slot in chunk:
+                    if slot.phase == Phase.CHECKING:
+                        self._fail(slot, f"health check: {exc}", replaceable=False)
+                return
+            log.warning("health check round failed: %s", exc)
+            results = {}
+        for slot in chunk:
+            if slot.phase != Phase.CHECKING:
+                continue
+            result = results.get(slot.instance_id) or {"healthy": False}
+            if (result.get("error") or {}).get("exit_code") == 2:  # the check is wrong
+                self._fail(slot, f"health check: {result.get('detail')}", replaceable=False)
+            elif result.get("healthy"):
+                self._ready(slot)
+            elif now - slot.since > self.config.health_timeout:
+                self._fail(slot, f"health check did not pass within "
+                           f"{self.config.health_timeout:g} s: {result.get('detail', '')}",
+                           replaceable=True)
+            else:
+                self._poll_later(slot, now)
+
+    def _ready(self, slot: Slot) -> None:
+        if self.stopping and not self.keep_on_failure:
+            self._queue_drop(slot, f"rolled back ({self.stopping})")
+            return
+        self._move(slot, Phase.READY)
+        self.pending[slot.node_name] -= 1
+        self.ready[slot.node_name] += 1
+        self.recheck_waiting = True
+        self.counts["ready"] += 1
+        self.ledger.change(slot.instance_id, state=InstanceState.READY, intent=Intent.CREATED,
+                           ready_at=time.time(), failure=None)
+        self.ledger.event("node.ready", node_name=slot.node_name, instance_id=slot.instance_id,
+                          addresses=(slot.ref or {}).get("addresses", []))
+
+    # ----------------------------------------------------------------- failing
+
+    def _fail(self, slot: Slot, reason: str, *, replaceable: bool) -> None:
+        """Give up on this instance; replace it if that may help and budget remains."""
+        log.warning("node %s instance %s failed: %s", slot.node_name, slot.instance_id, reason)
+        slot.failure = reason
+        self.ledger.change(slot.instance_id, state=InstanceState.FAILED,
+                           failure={"reason": reason, "since": time.time()})
+        self.ledger.event("node.failed", node_name=slot.node_name, instance_id=slot.instance_id,
+                          reason=reason, attempt=slot.attempt)
+        self._queue_drop(slot, "failed: " + reason)
+        if replaceable and slot.attempt < self.config.max_attempts and not self.stopping:
+            fresh = Slot(instance_id=new_id(), node_name=slot.node_name, endpoint=slot.endpoint,
+                         phase=Phase.QUEUED, node=slot.node, implementation=slot.implementation,
+                         waits_for=slot.waits_for, reason=f"replaces {slot.instance_id}",
+                         attempt=slot.attempt + 1)
+            self._add(fresh)
+            self._defer(fresh, self.config.backoff.delay(slot.attempt, self.rng))
+            self.counts["replaced"] += 1
+            return
+        self.pending[slot.node_name] -= 1
+        self.failures.append({"node": slot.node_name, "instance_id": slot.instance_id,
+                              "reason": reason})
+        self._stop("failed", f"node {slot.node_name}: {reason}")
+
+    def _stop(self, why: str, reason: str) -> None:
+        """Start nothing new; roll back what this run made (unless kept)."""
+        if self.stopping:
+            return
+        self.stopping = why
+        self.ledger.event("infra.cancelling" if why == "cancelled" else "infra.failing",
+                          reason=reason)
+        for slot in list(self.slots_in(Phase.WAITING, Phase.QUEUED)):
+            self.pending[slot.node_name] -= 1
+            self._queue_drop(slot, f"not started ({why})")
+        for slot in list(self.slots_in(Phase.STARTING, Phase.ADDRESSING, Phase.CHECKING)):
+            self._queue_drop(slot, f"rolled back ({why})")
+        if not self.keep_on_failure:
+            for slot in list(self.slots_in(Phase.READY)):
+                if slot.new:
+                    self._queue_drop(slot, f"rolled back ({why})")
+
+    def slots_in(self, *phases: Phase) -> list[Slot]:
+        """Slots in these phases, including those waiting out a backoff."""
+        return [s for s in self.slots.values() if s.phase in phases]
+
+    # ----------------------------------------------------------------- dropping
+
+    def _queue_drop(self, slot: Slot, reason: str) -> None:
+        if slot.phase in (Phase.DROP_QUEUED, Phase.DROP_RECORDING, Phase.DROPPING,
+                          Phase.DROPPED):
+            return
+        if not slot.recorded:
+            self._move(slot, Phase.DROPPED)
+            return
+        if not slot.touched and not slot.ref:   # never reached the cloud: forget it
+            self.ledger.delete(slot.instance_id)
+            self._move(slot, Phase.DROPPED)
+            return
+        slot.reason, slot.retries, slot.not_before = reason, 0, 0.0
+        self._move(slot, Phase.DROP_QUEUED)
+
+    def _admit_drops(self) -> None:
+        now = self._now()
+        for slot in list(self.phases[Phase.DROP_QUEUED].values()):
+            if slot.not_before > now:
+                continue
+            if self.inflight[slot.endpoint] >= self.config.max_parallel or \
+                    not self._bucket(slot.endpoint).take(1):
+                continue
+            self.inflight[slot.endpoint] += 1
+            self._move(slot, Phase.DROP_RECORDING)
+            self.ledger.change(slot.instance_id, intent=Intent.DROPPING)
+            if slot.retries == 0:
+                self.ledger.event("node.dropping", node_name=slot.node_name,
+                                  instance_id=slot.instance_id, reason=slot.reason)
+
+    def _drop_ref(self, slot: Slot) -> dict:
+        """What the cloud handler needs to drop it, even when no reference came back."""
+        return slot.ref or {"instance_id": slot.instance_id, "infra_id": self.infra_id,
+                            "resource": dict(slot.implementation.get("resource", {})),
+                            "lookup": True}
+
+    def _dropped(self, chunk: list[Slot], future: Future) -> None:
+        for slot, result in zip(chunk, self._results(future, len(chunk))):
+            self.inflight[slot.endpoint] -= 1
+            if "error" not in result:
+                self._move(slot, Phase.DROPPED)
+                self.counts["dropped"] += 1
+                self.ledger.delete(slot.instance_id)
+                self.ledger.event("node.dropped", node_name=slot.node_name,
+                                  instance_id=slot.instance_id, reason=slot.reason)
+                continue
+            error = result["error"]
+            text = error.get("text") or error.get("message")
+            if slot.retries < self.config.drop_retries:
+                self._move(slot, Phase.DROP_QUEUED)
+                delay = self.config.backoff.delay(slot.retries, self.rng)
+                slot.retries += 1
+                self._defer(slot, delay)
+                continue
+            self._move(slot, Phase.DROP_FAILED)
+            self.drop_failures.append({"node": slot.node_name, "instance_id": slot.instance_id,
+                                       "reason": text})
+            self.ledger.change(slot.instance_id, failure={"reason": f"drop failed: {text}",
+                                                          "since": time.time()})
+            self.ledger.event("node.drop_failed", node_name=slot.node_name,
+                              instance_id=slot.instance_id, reason=text)
+
+    # ----------------------------------------------------------------- the end
+
+    def _finish(self) -> dict:
+        if self.drop_infra:
+            status = "destroyed" if not self.drop_failures else "destroy_failed"
+        elif self.stopping:
+            status = self.stopping
+        else:
+            status = "degraded" if self.drop_failures else "ready"
+        self.ledger.event(f"infra.{status}", failures=self.failures,
+                          drop_failures=self.drop_failures, **self.counts)
+        self.ledger.flush()
+        return {"infra_id": self.infra_id, "status": status, "failures": self.failures,
+                "drop_failures": self.drop_failures, **self.counts}

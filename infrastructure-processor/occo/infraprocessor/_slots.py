@@ -1,0 +1,60 @@
+"""A slot is one wanted node instance (or one instance to drop) as the scheduler tracks it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Mapping
+
+
+class Phase(StrEnum):
+    WAITING = "waiting"      # the node types it depends on are not ready yet
+    QUEUED = "queued"        # eligible; waits for room on its endpoint (or for a backoff)
+    RECORDING = "recording"  # its intent is written before any cloud call
+    CREATING = "creating"    # the service composer and the cloud handler are working on it
+    STARTING = "starting"    # the cloud accepted it; its state is polled
+    ADDRESSING = "addressing"  # the cloud says running; its addresses are being read
+    CHECKING = "checking"    # running; its health check is polled
+    READY = "ready"
+    FAILED = "failed"        # given up on (its resource is being dropped)
+    DROP_QUEUED = "drop_queued"
+    DROP_RECORDING = "drop_recording"  # its dropping intent is written before the call
+    DROPPING = "dropping"
+    DROPPED = "dropped"
+    DROP_FAILED = "drop_failed"
+
+
+ACTIVE_CREATE = {Phase.WAITING, Phase.QUEUED, Phase.RECORDING, Phase.CREATING, Phase.STARTING,
+                 Phase.ADDRESSING, Phase.CHECKING}
+IN_CLOUD = {Phase.STARTING, Phase.ADDRESSING, Phase.CHECKING, Phase.READY}
+FINAL = {Phase.READY, Phase.DROPPED, Phase.DROP_FAILED}
+
+
+@dataclass(slots=True, eq=False)
+class Slot:
+    """Mutable scheduling state of one instance; only the scheduler thread touches it."""
+
+    instance_id: str
+    node_name: str
+    endpoint: str
+    phase: Phase
+    node: Mapping[str, Any] = field(default_factory=dict)
+    implementation: Mapping[str, Any] = field(default_factory=dict)
+    waits_for: tuple[str, ...] = ()
+    reason: str = ""
+    attempt: int = 1            # which instance this is for the wanted node (1 = first try)
+    retries: int = 0            # retries of the current cloud call
+    not_before: float = 0.0     # backoff: do not start the next call before this
+    since: float = 0.0          # when the current phase began
+    next_poll: float = 0.0
+    poll_gap: float = 0.0
+    ref: dict | None = None     # the cloud handler's reference, once known
+    recorded: bool = False      # its instance record exists in the store
+    touched: bool = False       # a create call was made (the cloud may hold a resource)
+    new: bool = True            # created by this run (rolled back on failure)
+    checkable: bool = True      # its address is a real one (health checks make sense)
+    failure: str = ""
+
+    @property
+    def creating(self) -> bool:
+        return self.phase in ACTIVE_CREATE

@@ -1,0 +1,80 @@
+"""The infrastructure processor: executes instructions, served as the ``infraprocessor``
+endpoint.
+
+It reads and writes state only through the info broker's store, and reaches the cloud
+handlers and the service composer only through their ``occo.util.comm`` clients, so each
+of them may run in another process or on another machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Any, Iterable, Mapping
+
+from occo.infobroker import Store
+from occo.util.comm import Client
+from occo.util.instructions import Instruction, instruction_from_dict
+from occo.util.ratelimit import TokenBucket
+
+from ._run import Run
+from .config import ProcessingConfig
+from .errors import InfrastructureBusy
+
+__all__ = ["Processor"]
+
+log = logging.getLogger(__name__)
+
+
+class Processor:
+    """Executes build, scale, heal and destroy instructions, one infrastructure at a time.
+
+    ``execute`` blocks until every instruction is done (or given up on and rolled back),
+    and returns a JSON-able summary. Token buckets are kept per cloud endpoint across
+    calls, so the rate limit holds for the whole process, not per build.
+    """
+
+    RPC_METHODS = ("execute", "cancel")
+
+    def __init__(self, store: Store, *, cloud: Client, composer: Client,
+                 config: ProcessingConfig | None = None, seed: int | None = None) -> None:
+        self.store = store
+        self.cloud = cloud
+        self.composer = composer
+        self.config = config or ProcessingConfig()
+        self._buckets: dict[str, TokenBucket] = {}
+        self._rng = random.Random(seed)
+        self._cancels: dict[str, threading.Event] = {}
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+
+    def execute(self, infra_id: str, instructions: Iterable[Mapping[str, Any] | Instruction],
+                keep_on_failure: bool = False) -> dict:
+        """Carry out ``instructions`` for one infrastructure; return what happened."""
+        parsed = [i if not isinstance(i, Mapping) else instruction_from_dict(i)
+                  for i in instructions]
+        with self._lock:
+            if infra_id in self._busy:
+                raise InfrastructureBusy(f"infrastructure {infra_id} is already being processed "
+                                         "here", infra_id=infra_id)
+            self._busy.add(infra_id)
+            cancel = self._cancels.setdefault(infra_id, threading.Event())
+            cancel.clear()
+        try:
+            run = Run(store=self.store, cloud=self.cloud, composer=self.composer,
+                      config=self.config, infra_id=infra_id, keep_on_failure=keep_on_failure,
+                      cancel=cancel, buckets=self._buckets, rng=self._rng)
+            return run.run(parsed)
+        finally:
+            with self._lock:
+                self._busy.discard(infra_id)
+
+    def cancel(self, infra_id: str) -> bool:
+        """Ask a running ``execute`` to start nothing new and roll back; True if one ran."""
+        with self._lock:
+            event = self._cancels.get(infra_id)
+            running = infra_id in self._busy
+        if event is not None:
+            event.set()
+        return running

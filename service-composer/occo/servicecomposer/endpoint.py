@@ -1,0 +1,73 @@
+"""The ``servicecomposer`` endpoint: what the infrastructure processor and the enactor
+call, with JSON-able arguments and results, in batches.
+
+Per-item failures come back as data (``{"error": ...}``) so that one node's bad template
+does not fail the other nodes of the batch.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any, Mapping, Sequence
+
+from occo.util.comm import encode_error
+
+from .composer import ServiceComposer
+
+__all__ = ["ComposerEndpoint"]
+
+
+class ComposerEndpoint:
+    """Serves a :class:`ServiceComposer` (and its lookup's per-batch cache)."""
+
+    RPC_METHODS = ("resolve", "resolve_many", "check_health", "config_ready")
+
+    def __init__(self, composer: ServiceComposer) -> None:
+        self.composer = composer
+
+    def _cached(self):
+        cached = getattr(self.composer.lookup, "cached", None)
+        return cached() if cached is not None else nullcontext()
+
+    def resolve(self, request: Mapping[str, Any]) -> dict:
+        """One node's NodeSpec as a dict (errors raise)."""
+        return self.composer.resolve(request).to_dict()
+
+    def resolve_many(self, requests: Sequence[Mapping[str, Any]]) -> list[dict]:
+        """``[{"spec": ...} | {"error": ...}]`` in the order of ``requests``."""
+        out: list[dict] = []
+        with self._cached():
+            for request in requests:
+                try:
+                    out.append({"spec": self.composer.resolve(request).to_dict()})
+                except Exception as exc:  # reported per node, as data
+                    out.append({"error": encode_error(exc)})
+        return out
+
+    def check_health(self, targets: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
+        """One health round: ``{instance_id: {"healthy", "detail"[, "error"]}}``.
+
+        Each target is ``{"instance_id", "request", "addresses", "private_addresses"}``;
+        the first public address (else the first private one) is the node's ``ip``.
+        """
+        out: dict[str, dict] = {}
+        plans = []
+        with self._cached():
+            for target in targets:
+                iid = target["instance_id"]
+                address = next(iter(list(target.get("addresses") or []) +
+                                    list(target.get("private_addresses") or [])), None)
+                if address is None:
+                    out[iid] = {"healthy": False, "detail": "the node has no address yet"}
+                    continue
+                try:
+                    plans.append(self.composer.health_plan(target["request"], address))
+                except Exception as exc:  # a wrong check: reported per node
+                    out[iid] = {"healthy": False, "detail": str(exc),
+                                "error": encode_error(exc)}
+        for report in self.composer.health.run(plans):
+            out[report.instance_id] = {"healthy": report.healthy, "detail": report.summary()}
+        return out
+
+    def config_ready(self, request: Mapping[str, Any], address: str) -> bool:
+        return self.composer.config_ready(request, address)
