@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import redis
 
 from occo.infobroker import MemoryStore, RedisStore, SecretBox, SQLiteStore, Store
 
@@ -58,10 +59,14 @@ def redis_prefix() -> Iterator[str]:
     need_redis()
     prefix = new_prefix()
     yield prefix
-    cleaner = RedisStore(REDIS_URL, prefix, secrets=SecretBox.ephemeral())
-    cleaner.purge()
-    left = list(cleaner._redis.scan_iter(match=f"{prefix}:*"))
-    cleaner.close()
+    raw = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        keys = list(raw.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            raw.delete(*keys[start:start + 1000])
+        left = list(raw.scan_iter(match=f"{prefix}:*"))
+    finally:
+        raw.close()
     assert left == [], f"keys left behind under {prefix}: {left[:5]}"
 
 

@@ -108,6 +108,8 @@ class RedisStore(Store):
         self._scripts = {name: self._redis.register_script(text)
                          for name, text in SCRIPTS.items()}
         self._check_schema()
+        self._do("loading the store's scripts", lambda: [
+            self._redis.script_load(text) for text in SCRIPTS.values()])
 
     # ---------------------------------------------------------------- plumbing
 
