@@ -34,6 +34,6 @@ def test_help_describes_the_command():
 
 def test_unknown_option_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["--no-such-option"])
+        main(["list", "--no-such-option"])
     assert exc.value.code == 2
     assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err

@@ -154,8 +154,10 @@ class Run:
         """Adopt the work a previous, interrupted run left in the store."""
         resumed = 0
         for rec in records:
-            if rec.intent == Intent.DROPPING or rec.state == InstanceState.FAILED:
-                slot = self._slot_for(rec, Phase.DROP_QUEUED, "left failed or dropping")
+            if rec.intent == Intent.DROPPING or (rec.intent == Intent.CREATING
+                                                 and rec.state == InstanceState.FAILED):
+                # a drop, or a failed attempt whose drop, was cut short
+                slot = self._slot_for(rec, Phase.DROP_QUEUED, "interrupted drop")
                 slot.new = False
             elif rec.intent == Intent.CREATING:
                 self.pending[rec.node_name] += 1

@@ -1,45 +1,152 @@
-"""The ``occo`` command."""
+"""The ``occo`` command.
+
+Exit status: 0 done, 1 failed, 2 bad input or usage, 130 interrupted (Ctrl-C, SIGTERM).
+Every command that reports takes ``--json``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Callable
 
-from .version import __version__
+from occo.util import OccoError, setup_logging
+from occo.util.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 
-__all__ = ["main", "build_parser"]
+from . import commands
+from .about import version_text
 
-OCCO_DISTRIBUTIONS = ("occo-util", "occo-compiler", "occo-infobroker", "occo-enactor",
-                      "occo-infraprocessor", "occo-cloudhandler", "occo-servicecomposer",
-                      "occo-api")
+__all__ = ["main", "build_parser", "run"]
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors going to stderr and exit status 2 (its default)."""
 
 
-def _version_text() -> str:
-    lines = [f"occo {__version__}"]
-    for dist in OCCO_DISTRIBUTIONS:
-        try:
-            lines.append(f"  {dist} {version(dist)}")
-        except PackageNotFoundError:
-            lines.append(f"  {dist} (not installed)")
-    return "\n".join(lines)
+def _common(p: argparse.ArgumentParser, *, json: bool = True) -> None:
+    if json:
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _infra(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("-i", "--infra-id", required=required, help="the infrastructure id")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="occo",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = _Parser(
+        prog="occo", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="OCCO builds multi-node infrastructures on clouds from a YAML description "
-                    "and keeps them alive.")
-    parser.add_argument("--version", action="version", version=_version_text())
+                    "and keeps them alive.",
+        epilog="exit status: 0 ok, 1 failed, 2 bad input or usage, 130 interrupted")
+    parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument("--config", help="configuration file (default: ~/.config/occo/occo.yaml"
+                                         " if it exists)")
+    parser.add_argument("--auth-data", help="credentials file (auth_data.yaml)")
+    parser.add_argument("--state", help="state store: a SQLite path, memory://, or redis://...")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", help="check a description and its node definitions")
+    p.add_argument("infra", help="infrastructure description (infra.yaml)")
+    p.add_argument("--nodes", action="append", help="node definitions file (repeatable)")
+    _common(p)
+
+    p = sub.add_parser("import", help="store node definitions for later builds")
+    p.add_argument("files", nargs="+", help="node definitions files")
+    _common(p)
+
+    p = sub.add_parser("plan", help="show what build or maintain would do, touching no cloud")
+    p.add_argument("infra", nargs="?", help="infrastructure description")
+    p.add_argument("--nodes", action="append", help="node definitions file (repeatable)")
+    _infra(p, required=False)
+    _common(p)
+
+    p = sub.add_parser("build", help="build (or continue building) an infrastructure")
+    p.add_argument("infra", help="infrastructure description (infra.yaml)")
+    p.add_argument("--nodes", action="append", help="node definitions file (repeatable)")
+    _infra(p, required=False)
+    p.add_argument("--keep-on-failure", action="store_true",
+                   help="keep what is ready when the build fails (default: roll back)")
+    _common(p)
+
+    p = sub.add_parser("maintain", help="heal and scale: one pass, or passes at an interval")
+    _infra(p, required=False)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="one pass, then exit (default)")
+    mode.add_argument("--interval", type=float, help="seconds between passes; run until stopped")
+    _common(p)
+
+    p = sub.add_parser("scale", help="scale a node: queue a request and apply it")
+    _infra(p)
+    p.add_argument("-n", "--node", required=True, help="node name")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("-c", "--change", type=int, help="+N or -N instances")
+    how.add_argument("-s", "--to", type=int, help="exactly N instances")
+    how.add_argument("-f", "--remove", help="remove this instance (id or address)")
+    p.add_argument("--queue-only", action="store_true",
+                   help="only queue the request for the next maintenance pass")
+    _common(p)
+
+    p = sub.add_parser("destroy", help="drop every node of an infrastructure and forget it")
+    _infra(p)
+    _common(p)
+
+    p = sub.add_parser("status", help="nodes, instances, states, addresses and scaling")
+    _infra(p)
+    _common(p)
+
+    p = sub.add_parser("list", help="the infrastructures in the store")
+    _common(p)
+
+    p = sub.add_parser("events", help="an infrastructure's event log")
+    _infra(p)
+    p.add_argument("--after", type=int, default=0, help="only events after this position")
+    p.add_argument("--limit", type=int, default=1000)
+    _common(p)
+
+    p = sub.add_parser("serve", help="run the REST service (and maintain attached infrastructures)")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 5000)")
+
+    p = sub.add_parser("worker", help="run one endpoint's worker (amqp transport)")
+    p.add_argument("endpoint", choices=["cloudhandler", "servicecomposer", "infraprocessor"])
+
+    p = sub.add_parser("config", help="configuration")
+    p.add_argument("action", choices=["show"], help="show: the effective configuration")
+    _common(p)
+
+    sub.add_parser("version", help="the versions of OCCO's packages")
     return parser
+
+
+def run(args: argparse.Namespace, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    handler: Callable[..., int] = getattr(commands, f"cmd_{args.command}")
+    return handler(args, out, err)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    log_handler = setup_logging(level)
+    try:
+        return run(args)
+    except OccoError as exc:
+        message = str(exc)
+        if getattr(args, "json", False):
+            from .render import print_json
+            print_json({"error": exc.to_dict(), "exit_code": exc.exit_code}, sys.stderr)
+        else:
+            print(f"occo: error: {message}", file=sys.stderr)
+        return exc.exit_code if exc.exit_code in (EXIT_FAILED, EXIT_BAD_INPUT) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("occo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        logging.getLogger("occo").removeHandler(log_handler)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,284 @@
+"""What each ``occo`` subcommand does (argument parsing is in cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Callable, Iterator, TextIO
+
+from occo.util.errors import EXIT_INTERRUPTED
+
+from .config import load_config
+from .core import Occo
+from .errors import UsageError
+from .render import Progress, print_json, status_table, table
+from .about import version_text
+
+
+def _open(args: argparse.Namespace) -> Occo:
+    config = load_config(getattr(args, "config", None), state=getattr(args, "state", None))
+    return Occo(config, auth_data=getattr(args, "auth_data", None))
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a long command the way Ctrl-C does (start nothing new, roll back)."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (tests calling run() from a thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _in_background(work: Callable[[], Any], on_interrupt: Callable[[], None],
+                   err: TextIO) -> tuple[Any, bool]:
+    """Run ``work`` in a thread; Ctrl-C / SIGTERM calls ``on_interrupt`` and waits for the
+    work to wind down. Returns (result, interrupted); re-raises the work's exception."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:  # handed to the main thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="occo-command", daemon=True)
+    interrupted = False
+    with _sigterm_as_interrupt():
+        thread.start()
+        while thread.is_alive():
+            try:
+                thread.join(0.2)
+            except KeyboardInterrupt:
+                if not interrupted:
+                    interrupted = True
+                    err.write("\ninterrupted: starting nothing new, rolling back what is in "
+                              "flight (interrupt again to leave at once)\n")
+                    err.flush()
+                    on_interrupt()
+                else:
+                    raise
+    if "error" in box:
+        raise box["error"]
+    return box.get("result"), interrupted
+
+
+def cmd_version(args, out, err) -> int:
+    out.write(version_text() + "\n")
+    return 0
+
+
+def cmd_validate(args, out, err) -> int:
+    with _open(args) as occo:
+        description = occo.validate(args.infra, args.nodes)
+    if args.json:
+        print_json({"ok": True, "summary": description.summary(),
+                    "warnings": list(description.warnings)}, out)
+    else:
+        out.write(f"OK {description.summary()}\n")
+        for warning in description.warnings:
+            out.write(f"warning: {warning}\n")
+    return 0
+
+
+def cmd_import(args, out, err) -> int:
+    with _open(args) as occo:
+        imported = occo.import_node_definitions(args.files)
+    if args.json:
+        print_json({"imported": imported}, out)
+    else:
+        out.write(f"imported {len(imported)} node type(s): "
+                  + ", ".join(f"{t} ({n} implementation{'s' if n != 1 else ''})"
+                              for t, n in sorted(imported.items())) + "\n")
+    return 0
+
+
+def cmd_plan(args, out, err) -> int:
+    if not args.infra and not args.infra_id:
+        raise UsageError("plan needs a description file or -i INFRA_ID")
+    with _open(args) as occo:
+        plan = occo.plan(args.infra, args.nodes, infra_id=args.infra_id)
+    if args.json:
+        print_json(plan, out)
+        return 0
+    target = plan["infra_id"] or "a new infrastructure"
+    out.write(f"plan for {plan['name']} ({target}): {plan['creates']} to create, "
+              f"{plan['drops']} to drop\n")
+    rows = [[node, entry["create"], entry["drop"], "; ".join(entry["reasons"])]
+            for node, entry in plan["nodes"].items()]
+    if rows:
+        out.write(table(rows, ["NODE", "CREATE", "DROP", "WHY"]) + "\n")
+    for event in plan["events"]:
+        if event.get("message"):
+            out.write(f"warning: {event['message']}\n")
+    return 0
+
+
+def cmd_build(args, out, err) -> int:
+    with _open(args) as occo:
+        progress = Progress(occo.store, err if args.json else out)
+        started: dict[str, str] = {}
+
+        def registered(record) -> None:
+            started["infra_id"] = record.infra_id
+            if not args.json:
+                out.write(f"building {record.name} ({record.infra_id})\n")
+                out.flush()
+            progress.follow(record.infra_id)
+
+        def cancel() -> None:
+            if "infra_id" in started:
+                occo.cancel(started["infra_id"])
+
+        try:
+            result, interrupted = _in_background(
+                lambda: occo.build(args.infra, args.nodes, infra_id=args.infra_id,
+                                   keep_on_failure=args.keep_on_failure,
+                                   on_registered=registered), cancel, err)
+        finally:
+            progress.stop()
+        status = occo.status(result["infra_id"]) if result["status"] != "destroyed" else None
+    if args.json:
+        print_json({"result": result, "status": status}, out)
+    else:
+        if status:
+            out.write(status_table(status) + "\n")
+        for failure in result.get("failures", []):
+            out.write(f"failed: {failure['node']}: {failure['reason']}\n")
+        out.write(f"infrastructure id: {result['infra_id']} ({result['status']})\n")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if result["status"] == "ready" else 1
+
+
+def cmd_maintain(args, out, err) -> int:
+    with _open(args) as occo:
+        if args.interval is None:
+            outcomes = occo.maintain(args.infra_id, once=True)
+            if args.json:
+                print_json(outcomes, out)
+            else:
+                for o in outcomes:
+                    out.write(f"{o['infra_id']}: {o['status']} (created {o['created']}, "
+                              f"dropped {o['dropped']}, replaced {o['replaced']})\n")
+            return 0 if all(o["status"] in ("ready", "unchanged") for o in outcomes) else 1
+        occo.system.enactor.config = replace(occo.system.enactor.config,
+                                             interval=args.interval)
+        stop = threading.Event()
+        out.write(f"maintaining {args.infra_id or 'attached infrastructures'} every "
+                  f"{args.interval:g} s; Ctrl-C to stop\n")
+        out.flush()
+        _, interrupted = _in_background(lambda: occo.maintain(args.infra_id, once=False,
+                                                              stop=stop), stop.set, err)
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def cmd_scale(args, out, err) -> int:
+    with _open(args) as occo:
+        result = occo.scale(args.infra_id, args.node, change=args.change, to=args.to,
+                            remove=args.remove, apply=not args.queue_only)
+    if args.json:
+        print_json(result, out)
+    else:
+        for warning in result["warnings"]:
+            err.write(f"warning: {warning}\n")
+        if result["applied"]:
+            o = result["outcome"]
+            out.write(f"{args.node}: target {result.get('target')}; {o['status']} "
+                      f"(created {o['created']}, dropped {o['dropped']})\n")
+        else:
+            out.write(f"{args.node}: request queued for the next maintenance pass\n")
+    if result["applied"] and result["outcome"]["status"] not in ("ready", "unchanged"):
+        return 1
+    return 0
+
+
+def cmd_destroy(args, out, err) -> int:
+    with _open(args) as occo:
+        result, interrupted = _in_background(lambda: occo.destroy(args.infra_id),
+                                             lambda: None, err)
+    if args.json:
+        print_json(result, out)
+    else:
+        out.write(f"{result['name']} ({args.infra_id}): {result['status']}, "
+                  f"{result['dropped']} node(s) dropped\n")
+        for failure in result.get("drop_failures", []):
+            out.write(f"drop failed: {failure['node']} {failure['instance_id']}: "
+                      f"{failure['reason']}\n")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if result["status"] == "destroyed" else 1
+
+
+def cmd_status(args, out, err) -> int:
+    with _open(args) as occo:
+        status = occo.status(args.infra_id)
+    if args.json:
+        print_json(status, out)
+    else:
+        out.write(status_table(status) + "\n")
+    return 0
+
+
+def cmd_list(args, out, err) -> int:
+    with _open(args) as occo:
+        items = occo.list()
+    if args.json:
+        print_json(items, out)
+    elif not items:
+        out.write("no infrastructures\n")
+    else:
+        out.write(table([[i["infra_id"], i["name"], i["status"], f"{i['ready']}/{i['instances']}",
+                          "yes" if i["maintained"] else "no"] for i in items],
+                        ["INFRA ID", "NAME", "STATUS", "READY", "MAINTAINED"]) + "\n")
+    return 0
+
+
+def cmd_events(args, out, err) -> int:
+    with _open(args) as occo:
+        events = occo.events(args.infra_id, after=args.after, limit=args.limit)
+    if args.json:
+        print_json(events, out)
+    else:
+        import datetime
+        for e in events:
+            when = datetime.datetime.fromtimestamp(e["time"]).strftime("%H:%M:%S")
+            who = " ".join(x for x in (e["node_name"], (e["instance_id"] or "")[:8]) if x)
+            details = ", ".join(f"{k}={v}" for k, v in e["details"].items() if v not in
+                                (None, [], {}))
+            out.write(f"{e['position']:5d} {when} {e['type']:18s} {who} {details}".rstrip()
+                      + "\n")
+    return 0
+
+
+def cmd_config(args, out, err) -> int:
+    config = load_config(args.config, state=args.state)
+    shown = config.show()
+    if args.json:
+        print_json(shown, out)
+    else:
+        import yaml
+        out.write(f"# effective configuration (file: {config.source or 'none, defaults'})\n")
+        out.write(yaml.safe_dump(shown, sort_keys=False))
+    return 0
+
+
+def cmd_serve(args, out, err) -> int:
+    from .rest import serve
+    config = load_config(args.config, state=args.state)
+    return serve(config, auth_data=args.auth_data, host=args.host, port=args.port, out=out)
+
+
+def cmd_worker(args, out, err) -> int:
+    from .worker import run_worker
+    config = load_config(args.config, state=args.state)
+    return run_worker(config, args.endpoint, auth_data=args.auth_data, out=out)

@@ -1,0 +1,330 @@
+"""The Python API: ``occo.api.Occo``. The CLI and the REST service are thin layers over it.
+
+Identity of an infrastructure: ``build`` with an explicit ``infra_id`` works on that one;
+without, it works on the infrastructure of the same ``infra_name`` if the store has one
+(so rerunning a build, after a crash or a change, continues it instead of creating a
+second copy that costs money), and creates a new one otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from occo.compiler import DEFINITION_FILES, StaticDescription, compile_infrastructure
+from occo.compiler import load_node_definitions
+from occo.enactor import Decision, LeaseHeld
+from occo.infobroker import (Event, InfraRecord, InstanceState, Intent, NotFound,
+                             ScalingRequest)
+from occo.util import InputError, OccoError, is_template, new_id
+from occo.util.instructions import DropInfrastructure
+
+from .config import Config, load_config
+from .errors import BuildFailed, UnknownInfrastructure
+from .system import System
+
+__all__ = ["Occo"]
+
+log = logging.getLogger(__name__)
+
+LIVE = (Intent.CREATING, Intent.CREATED)
+
+
+class Occo:
+    """Build, maintain, scale and destroy infrastructures described in Occopus's format."""
+
+    def __init__(self, config: Config | None = None, *, auth_data: str | Path | None = None,
+                 system: System | None = None) -> None:
+        self.config = config or load_config()
+        self.system = system or System(self.config, auth_data=auth_data)
+        self.store = self.system.store
+
+    def close(self) -> None:
+        self.system.close()
+
+    def __enter__(self) -> "Occo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ descriptions
+
+    def _definitions(self, infra: Any, nodes: Sequence[str | Path] | None) -> Any:
+        if nodes:
+            return [Path(n) for n in nodes]
+        if isinstance(infra, (str, Path)):
+            base = Path(infra).parent
+            if any((base / rel).is_file() for rel in DEFINITION_FILES):
+                return None  # the compiler finds them, and names them in its errors
+        stored = self.store.list_node_definitions()
+        return stored or None
+
+    def validate(self, infra: str | Path | Mapping[str, Any],
+                 nodes: Sequence[str | Path] | None = None) -> StaticDescription:
+        """Load and compile; raise the located errors (exit status 2) of a bad input."""
+        includes = self.config.section("includes")
+        return compile_infrastructure(infra, self._definitions(infra, nodes),
+                                      allow_outside=bool(includes.get("allow_outside")))
+
+    def import_node_definitions(self, paths: Sequence[str | Path]) -> dict[str, int]:
+        """Check node definition files and store them; ``{type: implementations}``."""
+        defs = load_node_definitions([Path(p) for p in paths])
+        for node_type, definition in defs.items():
+            self.store.put_node_definition(
+                node_type, [impl.to_dict() for impl in definition.implementations])
+        return {t: len(d.implementations) for t, d in defs.items()}
+
+    # ------------------------------------------------------------------ infrastructures
+
+    def _find(self, infra_id: str) -> InfraRecord:
+        try:
+            return self.store.get_infrastructure(infra_id)
+        except NotFound:
+            raise UnknownInfrastructure(f"no infrastructure {infra_id!r} in the store "
+                                        "(occo list shows those there are)",
+                                        infra_id=infra_id) from None
+
+    def _by_name(self, name: str) -> InfraRecord | None:
+        found = [r for r in self.store.list_infrastructures() if r.name == name]
+        return max(found, key=lambda r: r.created_at) if found else None
+
+    def _preflight(self, description: StaticDescription) -> None:
+        """Every resource has a backend and matching credentials, before anything is made."""
+        problems: list[OccoError] = []
+        seen: set[str] = set()
+        backends = self.system.cloud.call("backends", timeout=60)
+        for node in description:
+            for impl in node.implementations:
+                resource = impl.to_dict()["resource"]
+                if any(is_template(v) for v in resource.values()):
+                    continue  # known only once rendered
+                key = repr(sorted(resource.items(), key=str))
+                if key in seen:
+                    continue
+                seen.add(key)
+                try:
+                    self.system.cloud.call("endpoint_key", resource=resource, timeout=60)
+                except OccoError as exc:
+                    problems.append(InputError(f"node {node.name!r}: {exc.message}",
+                                               node=node.name))
+        if problems:
+            names = ", ".join(sorted(backends)) if isinstance(backends, Mapping) else ""
+            raise BuildFailed("cannot build: " + "; ".join(p.message for p in problems)
+                              + (f" (clouds with a backend: {names})" if names else ""),
+                              exit_code=2)
+
+    def register(self, description: StaticDescription, *, infra_id: str | None = None
+                 ) -> InfraRecord:
+        """Store the description: update the named (or same-named) one, or create it."""
+        existing = self._find(infra_id) if infra_id else self._by_name(description.infra_name)
+        if existing is None:
+            record = InfraRecord(infra_id=new_id(), name=description.infra_name,
+                                 user_id=description.user_id,
+                                 description=description.to_dict(), status="building")
+            self.store.create_infrastructure(record)
+            self.store.append_event(Event(type="infra.created", infra_id=record.infra_id,
+                                          details={"name": record.name}))
+            return record
+        return self.store.update_infrastructure(existing.infra_id, expected_version=None,
+                                                description=description.to_dict(),
+                                                status="building")
+
+    def plan(self, infra: str | Path | Mapping[str, Any] | None = None,
+             nodes: Sequence[str | Path] | None = None, *, infra_id: str | None = None
+             ) -> dict[str, Any]:
+        """What build (for a description) or maintain (for a stored one) would do now."""
+        if infra is None:
+            if not infra_id:
+                raise InputError("plan needs a description or an infrastructure id")
+            record = self._find(infra_id)
+            decision = self.system.enactor.plan(record.infra_id)
+            return _plan_dict(record.infra_id, record.name, decision)
+        description = self.validate(infra, nodes)
+        existing = self._find(infra_id) if infra_id else self._by_name(description.infra_name)
+        if existing is not None:
+            # what would change if this description replaced the stored one
+            from occo.enactor import decide
+            decision = decide(description, self.store.list_instances(existing.infra_id),
+                              infra_id=existing.infra_id,
+                              targets=self.store.get_scaling_targets(existing.infra_id),
+                              requests=self.store.peek_scaling_requests(existing.infra_id),
+                              timers=self.store.get_failure_timers(existing.infra_id),
+                              now=time.time(), config=self.system.maintenance,
+                              choose=self.system.enactor.chooser.choose)
+            return _plan_dict(existing.infra_id, description.infra_name, decision)
+        from occo.enactor import decide
+        decision = decide(description, [], infra_id="(new)", targets={}, now=time.time(),
+                          config=self.system.maintenance,
+                          choose=self.system.enactor.chooser.choose)
+        return _plan_dict(None, description.infra_name, decision)
+
+    def build(self, infra: str | Path | Mapping[str, Any],
+              nodes: Sequence[str | Path] | None = None, *, infra_id: str | None = None,
+              keep_on_failure: bool = False,
+              on_registered: Callable[[InfraRecord], None] | None = None) -> dict[str, Any]:
+        """Compile, store and build; returns the outcome with the infrastructure id.
+
+        On failure the partial infrastructure is rolled back unless ``keep_on_failure``.
+        """
+        description = self.validate(infra, nodes)
+        self._preflight(description)
+        record = self.register(description, infra_id=infra_id)
+        if on_registered is not None:
+            on_registered(record)
+        outcome = self.system.enactor.maintain_once(record.infra_id,
+                                                    keep_on_failure=keep_on_failure)
+        status = {"unchanged": "ready"}.get(outcome["status"], outcome["status"])
+        self.store.update_infrastructure(record.infra_id, expected_version=None, status=status)
+        return {**outcome, "infra_id": record.infra_id, "name": record.name, "status": status}
+
+    def cancel(self, infra_id: str) -> bool:
+        """Ask a running build of ``infra_id`` in this system to stop and roll back."""
+        return bool(self.system.processor_client.call("cancel", infra_id=infra_id, timeout=30))
+
+    def maintain_once(self, infra_id: str) -> dict[str, Any]:
+        self._find(infra_id)
+        outcome = self.system.enactor.maintain_once(infra_id)
+        if outcome["status"] not in ("unchanged",):
+            status = "ready" if outcome["status"] == "ready" else outcome["status"]
+            self.store.update_infrastructure(infra_id, expected_version=None, status=status)
+        return outcome
+
+    def maintain(self, infra_id: str | None = None, *, once: bool = True,
+                 stop: Any = None) -> list[dict[str, Any]]:
+        """One pass over ``infra_id`` (or every stored infrastructure), or a loop until
+        ``stop`` (a threading.Event) is set."""
+        if once:
+            ids = [infra_id] if infra_id else [r.infra_id for r in
+                                               self.store.list_infrastructures()]
+            return [self.maintain_once(i) for i in ids]
+        if infra_id:
+            self._find(infra_id)
+        self.system.enactor.loop(
+            lambda: [infra_id] if infra_id else
+            [r.infra_id for r in self.store.list_infrastructures() if r.maintained],
+            stop)
+        return []
+
+    def scale(self, infra_id: str, node: str, *, change: int | None = None,
+              to: int | None = None, remove: str | None = None, apply: bool = True
+              ) -> dict[str, Any]:
+        """Queue a scaling request; with ``apply``, carry it out now unless a maintainer
+        holds the infrastructure (then it applies it on its next pass)."""
+        record = self._find(infra_id)
+        description = StaticDescription.from_dict(record.description)
+        if node not in description:
+            raise InputError(f"infrastructure {infra_id} has no node {node!r}; nodes: "
+                             f"{', '.join(description.node_names)}", infra_id=infra_id)
+        if sum(x is not None for x in (change, to, remove)) != 1:
+            raise InputError("give exactly one of a change (+N/-N), a count, or an instance "
+                             "id or address to remove")
+        if remove is not None:
+            by_address = "." in remove or ":" in remove
+            req = ScalingRequest(infra_id=infra_id, node_name=node, kind="destroy",
+                                 instance_id=None if by_address else remove,
+                                 address=remove if by_address else None)
+        elif to is not None:
+            if to < 0:
+                raise InputError(f"a node count must be >= 0, got {to}")
+            req = ScalingRequest(infra_id=infra_id, node_name=node, kind="set", count=to)
+        else:
+            kind = "create" if change >= 0 else "destroy"
+            req = ScalingRequest(infra_id=infra_id, node_name=node, kind=kind, count=abs(change))
+        self.store.push_scaling_request(req)
+        result: dict[str, Any] = {"infra_id": infra_id, "node": node, "queued": req.to_dict(),
+                                  "applied": False, "warnings": []}
+        if not apply:
+            return result
+        decisions: list[Decision] = []
+        try:
+            outcome = self.system.enactor.maintain_once(infra_id, on_decision=decisions.append)
+        except LeaseHeld as exc:
+            result["warnings"].append(f"{exc}; it applies the request on its next pass")
+            return result
+        for decision in decisions:
+            result["warnings"] += [e["message"] for e in decision.events
+                                   if e["type"] == "scaling.clamped"]
+            result["target"] = decision.targets.get(node)
+        result.update(applied=True, outcome=outcome)
+        return result
+
+    def destroy(self, infra_id: str) -> dict[str, Any]:
+        """Drop every node of the infrastructure, then forget it (kept if a drop failed)."""
+        record = self._find(infra_id)
+        self.store.update_infrastructure(infra_id, expected_version=None, status="destroying")
+        with self.system.enactor.lease(infra_id):
+            outcome = self.system.processor_client.call(
+                "execute", infra_id=infra_id,
+                instructions=[DropInfrastructure(infra_id=infra_id).to_dict()],
+                timeout=self.system.enactor.call_timeout)
+        if outcome["status"] == "destroyed":
+            self.store.delete_infrastructure(infra_id)
+        else:
+            self.store.update_infrastructure(infra_id, expected_version=None,
+                                             status=outcome["status"])
+        return {**outcome, "name": record.name}
+
+    def attach(self, infra_id: str, maintained: bool = True) -> dict[str, Any]:
+        """Mark the infrastructure as maintained by ``occo serve`` / ``occo maintain``."""
+        self._find(infra_id)
+        rec = self.store.update_infrastructure(infra_id, expected_version=None,
+                                               maintained=maintained)
+        return {"infra_id": infra_id, "maintained": rec.maintained}
+
+    # ------------------------------------------------------------------ reading
+
+    def list(self) -> list[dict[str, Any]]:
+        out = []
+        for rec in sorted(self.store.list_infrastructures(), key=lambda r: r.created_at):
+            instances = self.store.list_instances(rec.infra_id)
+            out.append({"infra_id": rec.infra_id, "name": rec.name, "status": rec.status,
+                        "maintained": rec.maintained, "created_at": rec.created_at,
+                        "instances": len(instances),
+                        "ready": sum(i.state == InstanceState.READY for i in instances)})
+        return out
+
+    def status(self, infra_id: str) -> dict[str, Any]:
+        """Nodes, their instances (state, addresses) and scaling: actual, target, min, max."""
+        record = self._find(infra_id)
+        description = StaticDescription.from_dict(record.description)
+        targets = self.store.get_scaling_targets(infra_id)
+        instances = self.store.list_instances(infra_id)
+        nodes = []
+        for node in description:
+            mine = sorted((i for i in instances if i.node_name == node.name),
+                          key=lambda i: i.created_at)
+            nodes.append({
+                "name": node.name, "type": node.type,
+                "scaling": {"actual": sum(i.intent in LIVE for i in mine),
+                            "target": targets.get(node.name, node.scaling.min),
+                            "min": node.scaling.min, "max": node.scaling.max},
+                "instances": [{"instance_id": i.instance_id, "state": str(i.state),
+                               "intent": str(i.intent), "addresses": i.addresses,
+                               "private_addresses": i.private_addresses,
+                               "created_at": i.created_at, "ready_at": i.ready_at,
+                               "failure": (i.failure or {}).get("reason")} for i in mine]})
+        return {"infra_id": infra_id, "name": record.name, "status": record.status,
+                "maintained": record.maintained, "nodes": nodes,
+                "ready": sum(i.state == InstanceState.READY for i in instances),
+                "instances": len(instances)}
+
+    def events(self, infra_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        self._find(infra_id)
+        return [e.to_dict() for e in self.store.read_events(infra_id, after=after, limit=limit)]
+
+
+def _plan_dict(infra_id: str | None, name: str, decision: Decision) -> dict[str, Any]:
+    per_node: dict[str, dict[str, Any]] = {}
+    for ins in decision.instructions:
+        node = getattr(ins, "node_name", None)
+        entry = per_node.setdefault(node, {"create": 0, "drop": 0, "reasons": []})
+        kind = "create" if ins.kind == "create_node" else "drop"
+        entry[kind] += 1
+        if ins.reason and ins.reason not in entry["reasons"]:
+            entry["reasons"].append(ins.reason)
+    return {"infra_id": infra_id, "name": name, "targets": decision.targets, "nodes": per_node,
+            "events": decision.events,
+            "creates": len(decision.creates), "drops": len(decision.drops)}

@@ -1,0 +1,30 @@
+"""Errors of occo-api.
+
+    OccoError (occo.util)
+    ├── InputError
+    │   ├── UnknownInfrastructure   no such infrastructure id (REST 404)
+    │   └── UsageError              a command line the CLI cannot run (exit 2)
+    └── BuildFailed                 a build could not start or did not finish (exit 1 or 2)
+"""
+
+from __future__ import annotations
+
+from occo.util import InputError, OccoError
+
+__all__ = ["UnknownInfrastructure", "UsageError", "BuildFailed"]
+
+
+class UnknownInfrastructure(InputError):
+    """The store has no infrastructure of this id."""
+
+
+class UsageError(InputError):
+    """The command line cannot be carried out as given."""
+
+
+class BuildFailed(OccoError):
+    """The build did not start (``exit_code`` 2: bad input) or did not finish (1)."""
+
+    def __init__(self, message: str, *, exit_code: int = 1, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.exit_code = exit_code

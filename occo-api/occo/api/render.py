@@ -1,0 +1,152 @@
+"""How the CLI shows things: tables, JSON, and the live progress of a build."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from typing import Any, Iterable, Sequence, TextIO
+
+from occo.infobroker import Store
+
+__all__ = ["table", "print_json", "status_table", "Progress"]
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """A plain text table with a header and aligned columns."""
+    cells = [[str(c) for c in header]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def status_table(status: dict[str, Any]) -> str:
+    rows = []
+    for node in status["nodes"]:
+        s = node["scaling"]
+        scaling = f"{s['actual']}/{s['target']} ({s['min']}-{s['max']})"
+        if not node["instances"]:
+            rows.append([node["name"], scaling, "-", "-", "-"])
+        for i, inst in enumerate(node["instances"]):
+            rows.append([node["name"] if i == 0 else "", scaling if i == 0 else "",
+                         inst["instance_id"], inst["state"] + ("" if inst["intent"] != "dropping"
+                                                               else " (dropping)"),
+                         ", ".join(inst["addresses"] or inst["private_addresses"]) or "-"])
+    head = (f"infrastructure {status['name']} ({status['infra_id']}): {status['status']}, "
+            f"{status['ready']}/{status['instances']} instances ready")
+    return head + "\n" + table(rows, ["NODE", "SCALING act/tgt (min-max)", "INSTANCE", "STATE",
+                                      "ADDRESSES"])
+
+
+class Progress:
+    """Follows an infrastructure's events while a long command runs.
+
+    On a terminal: one live line (nodes ready of total, what is happening, elapsed time).
+    Otherwise: one plain line per event worth reading.
+    """
+
+    SHOWN = {"node.ready", "node.failed", "node.dropped", "node.drop_failed", "healing",
+             "healing.braked", "scaling", "scaling.clamped", "infra.failing",
+             "infra.cancelling", "infra.resumed"}
+
+    def __init__(self, store: Store, stream: TextIO, *, tty: bool | None = None,
+                 interval: float = 0.2) -> None:
+        self.store = store
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.interval = interval
+        self.infra_id: str | None = None
+        self.after = 0
+        self.started = time.monotonic()
+        self.ready = 0
+        self.total = 0
+        self.busy = 0
+        self.last = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def follow(self, infra_id: str, *, after: int | None = None) -> None:
+        self.infra_id = infra_id
+        if after is None:
+            last = self.store.read_events(infra_id, after=0, limit=1_000_000)
+            after = last[-1].position if last else 0
+        self.after = after
+        self.ready = sum(1 for i in self.store.list_instances(infra_id) if str(i.state) == "ready")
+        self._thread = threading.Thread(target=self._run, name="occo-progress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+        self.poll()
+
+    def poll(self) -> None:
+        if self.infra_id is None:
+            return
+        try:
+            events = self.store.read_events(self.infra_id, after=self.after, limit=10_000)
+            targets = self.store.get_scaling_targets(self.infra_id)
+        except Exception:  # the progress line must never break the command
+            return
+        self.total = sum(targets.values()) or self.total
+        for event in events:
+            self.after = event.position
+            self._count(event.type)
+            self.last = _describe(event)
+            if not self.tty and event.type in self.SHOWN:
+                self._line(self.last)
+        if self.tty:
+            elapsed = time.monotonic() - self.started
+            text = (f"\r{self.ready}/{self.total} nodes ready  {self.busy} in progress  "
+                    f"{int(elapsed // 60):02d}:{int(elapsed % 60):02d}  {self.last[:60]}")
+            self.stream.write(text.ljust(110))
+            self.stream.flush()
+
+    def _count(self, kind: str) -> None:
+        if kind == "node.creating":
+            self.busy += 1
+        elif kind == "node.ready":
+            self.ready += 1
+            self.busy = max(0, self.busy - 1)
+        elif kind == "node.failed":
+            self.busy = max(0, self.busy - 1)
+        elif kind == "node.dropped" and self.ready > 0:
+            pass
+
+    def _line(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        self.stream.write(f"[{elapsed:6.1f}s] {self.ready}/{self.total} ready  {text}\n")
+        self.stream.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _describe(event: Any) -> str:
+    d = event.details or {}
+    who = f"{event.node_name} {str(event.instance_id or '')[:8]}".strip()
+    reason = d.get("reason") or d.get("message") or ""
+    words = {"node.creating": "creating", "node.created": "created", "node.ready": "ready",
+             "node.failed": "failed", "node.dropping": "dropping", "node.dropped": "dropped",
+             "node.drop_failed": "drop failed"}
+    if event.type in words:
+        text = f"{who}: {words[event.type]}"
+        if event.type == "node.ready" and d.get("addresses"):
+            text += f" at {', '.join(d['addresses'])}"
+        return text + (f" ({reason})" if reason and event.type != "node.creating" else "")
+    return f"{event.type}{': ' + reason if reason else ''}"
+
+
+def lines(items: Iterable[str]) -> str:
+    return "\n".join(items)
