@@ -27,6 +27,7 @@ setup(
         "occo-util",
         "redis",
         "cryptography",
+        "orjson",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
     entry_points={},

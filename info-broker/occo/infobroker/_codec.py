@@ -18,19 +18,22 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
+import orjson
+
 from occo.util.secrets import redact
 
 from .errors import InvalidRecord
-from .model import (SCALING_KINDS, Event, InfraRecord, InstanceRecord, InstanceState, Intent,
-                    ScalingRequest)
+from .model import (INSTANCE_FIELDS, SCALING_KINDS, Event, InfraRecord, InstanceRecord,
+                    InstanceState, Intent, ScalingRequest)
 from .secretbox import SECRET_MARK, SecretBox
 
-__all__ = ["SCHEMA_VERSION", "Codec", "InfraRow", "InstanceRow", "dumps"]
+__all__ = ["SCHEMA_VERSION", "Codec", "InfraRow", "InstanceRow", "dumps", "loads"]
 
 SCHEMA_VERSION = 1
 """The version of the stored layout and JSON; a store written by a newer one is refused."""
@@ -38,12 +41,51 @@ SCHEMA_VERSION = 1
 _IMPL_CACHE_SIZE = 512
 
 
-def dumps(value: Any, what: str = "value") -> str:
-    """Compact JSON; anything that is not plain JSON is an :class:`InvalidRecord`."""
+_LONG_DIGITS = re.compile(r"\d{19}")
+_STATES = {str(s): s for s in InstanceState}
+_INTENTS = {str(i): i for i in Intent}
+_new = object.__new__
+_INSTANCE_SLOTS = tuple((name, vars(InstanceRecord)[name].__set__) for name in INSTANCE_FIELDS)
+
+
+def _plain(value: Any, what: str) -> str:
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidRecord(f"{what} is not JSON-able: {exc}") from exc
+
+
+def _marked(text: str) -> str:
+    return " " + text if _LONG_DIGITS.search(text) else text
+
+
+def dumps(value: Any, what: str = "value") -> str:
+    """Compact JSON; anything that is not plain JSON is an :class:`InvalidRecord`.
+
+    Written with the standard library (strict: no NaN, no foreign types). Text with a run
+    of 19 or more digits (an integer orjson would read back as a float) gets a leading
+    space, which is valid JSON and tells :func:`loads` to use the standard library.
+    """
+    return _marked(_plain(value, what))
+
+
+def loads(text: str) -> Any:
+    """Read stored JSON: orjson (several times faster, and reading 10,000 records is the
+    hot path of a status query), or the standard library for texts :func:`dumps` marked."""
+    if text[:1] == " ":
+        return json.loads(text)
+    return orjson.loads(text)
+
+
+def _instance(values: dict) -> InstanceRecord:
+    """Build a stored (already checked) InstanceRecord from a dict by setting its slots
+    directly. It skips the frozen ``__init__`` (keyword parsing and one
+    ``object.__setattr__`` per field) and is about three times faster, which matters when
+    a status query decodes 10,000 records."""
+    rec = _new(InstanceRecord)
+    for name, set_slot in _INSTANCE_SLOTS:
+        set_slot(rec, values[name])
+    return rec
 
 
 @dataclass(slots=True)
@@ -104,7 +146,7 @@ def _bool(name: str, value: Any) -> bool:
 
 
 def _strings(name: str, value: Any) -> list[str]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+    if not isinstance(value, (list, tuple)):
         raise InvalidRecord(f"{name} must be a list of strings, not {value!r}")
     out = list(value)
     if not all(isinstance(item, str) for item in out):
@@ -183,8 +225,8 @@ class Codec:
                         dumps(description, "the description"))
 
     def infra_record(self, row: InfraRow) -> InfraRecord:
-        body = json.loads(row.body)
-        description = json.loads(row.description)
+        body = loads(row.body)
+        description = loads(row.description)
         if SECRET_MARK in row.description:
             description = self.box.unseal(description)
         return InfraRecord(infra_id=row.infra_id, description=description, **body)
@@ -203,7 +245,7 @@ class Codec:
                      now: float | None = None) -> InfraRow:
         """``row`` with ``changes`` applied, its version raised and ``updated_at`` set."""
         _check_changes("infrastructure", changes, [*_INFRA_CHECKS, "description"])
-        body = json.loads(row.body)
+        body = loads(row.body)
         for name, value in changes.items():
             if name != "description":
                 body[name] = _INFRA_CHECKS[name](name, value)
@@ -222,12 +264,13 @@ class Codec:
     def _impl(self, implementation: Any) -> tuple[str, str]:
         """(digest, stored text) of an implementation; cached by its plain text."""
         implementation = _mapping("implementation", implementation)
-        plain = dumps(implementation, "the implementation")
+        plain = _plain(implementation, "the implementation")
         hit = self._impls.get(plain)
         if hit is not None:
             self._impls.move_to_end(plain)
             return hit
-        sealed = dumps(self.box.seal(implementation)) if _may_hold_secrets(plain) else plain
+        sealed = _marked(_plain(self.box.seal(implementation), "the implementation")
+                         if _may_hold_secrets(plain) else plain)
         digest = hashlib.sha256(sealed.encode()).hexdigest()[:32]
         self._impls[plain] = (digest, sealed)
         if len(self._impls) > _IMPL_CACHE_SIZE:
@@ -235,7 +278,7 @@ class Codec:
         return digest, sealed
 
     def implementation(self, text: str) -> dict:
-        value = json.loads(text)
+        value = loads(text)
         return self.box.unseal(value) if SECRET_MARK in text else value
 
     # --------------------------------------------------------------- instances
@@ -261,16 +304,17 @@ class Codec:
     def instance_record(self, instance_id: str, infra_id: str, body_text: str,
                         implementation: Callable[[str], dict]) -> InstanceRecord:
         """Decode a stored body; ``implementation(digest)`` gives the decoded implementation."""
-        body = json.loads(body_text)
+        body = loads(body_text)
         if SECRET_MARK in body_text:
             for name in ("resource", "failure"):
                 if body.get(name) is not None:
                     body[name] = self.box.unseal(body[name])
-        impl = implementation(body.pop("impl"))
-        body["state"] = InstanceState(body["state"])
-        body["intent"] = Intent(body["intent"])
-        return InstanceRecord(instance_id=instance_id, infra_id=infra_id,
-                              implementation=impl, **body)
+        body["implementation"] = implementation(body["impl"])
+        body["state"] = _STATES[body["state"]]
+        body["intent"] = _INTENTS[body["intent"]]
+        body["instance_id"] = instance_id
+        body["infra_id"] = infra_id
+        return _instance(body)
 
     @staticmethod
     def check_instance_changes(changes: Mapping[str, Any]) -> None:
@@ -287,7 +331,7 @@ class Codec:
         """``row`` with ``changes`` applied, its version raised and ``updated_at`` set;
         ``impl_json`` is set only when the implementation changed."""
         _check_changes("instance", changes, [*_INSTANCE_CHECKS, "implementation"])
-        body = json.loads(row.body)
+        body = loads(row.body)
         for name, value in changes.items():
             if name == "implementation":
                 continue
@@ -308,7 +352,7 @@ class Codec:
     @staticmethod
     def row_from_body(instance_id: str, infra_id: str, body_text: str) -> InstanceRow:
         """An :class:`InstanceRow` rebuilt from a stored body (Redis keeps only that)."""
-        body = json.loads(body_text)
+        body = loads(body_text)
         return InstanceRow(instance_id, infra_id, body["node_name"], body["state"],
                            body["intent"], body["version"], body["created_at"], body["impl"],
                            body_text)
@@ -333,7 +377,7 @@ class Codec:
 
     @staticmethod
     def request(text: str) -> ScalingRequest:
-        return ScalingRequest.from_dict(json.loads(text))
+        return ScalingRequest.from_dict(loads(text))
 
     @staticmethod
     def event_json(event: Event) -> str:
@@ -351,7 +395,7 @@ class Codec:
 
     @staticmethod
     def event(text: str, position: int) -> Event:
-        return Event(position=position, **json.loads(text))
+        return Event(position=position, **loads(text))
 
     @staticmethod
     def with_position(event: Event, position: int) -> Event:

@@ -74,6 +74,8 @@ class SQLiteStore(Store):
     (default: the key file under the user's configuration directory).
     """
 
+    _lists_in_order = True
+
     def __init__(self, path: str | os.PathLike[str], *, secrets: SecretBox | None = None,
                  busy_timeout: float = 60.0, durable: bool = True,
                  clock: Callable[[], float] = time.time) -> None:
@@ -365,12 +367,13 @@ class SQLiteStore(Store):
         with self._read() as conn:
             self._need(conn, infra_id)
             if node_name is None:
-                bodies = conn.execute("SELECT instance_id, body FROM instances "
-                                      "WHERE infra_id = ?", (infra_id,)).fetchall()
+                bodies = conn.execute("SELECT instance_id, body FROM instances WHERE "
+                                      "infra_id = ? ORDER BY created_at, instance_id",
+                                      (infra_id,)).fetchall()
             else:
-                bodies = conn.execute("SELECT instance_id, body FROM instances "
-                                      "WHERE infra_id = ? AND node_name = ?",
-                                      (infra_id, node_name)).fetchall()
+                bodies = conn.execute("SELECT instance_id, body FROM instances WHERE "
+                                      "infra_id = ? AND node_name = ? ORDER BY created_at, "
+                                      "instance_id", (infra_id, node_name)).fetchall()
             impls = dict(conn.execute("SELECT digest, body FROM implementations "
                                       "WHERE infra_id = ?", (infra_id,)))
         return bodies, impls

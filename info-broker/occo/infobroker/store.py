@@ -32,6 +32,12 @@ from .secretbox import SecretBox
 __all__ = ["Store"]
 
 InfraApply = Callable[[InfraRow], InfraRow]
+
+
+def _age(rec: InstanceRecord) -> tuple[float, str]:
+    return rec.created_at, rec.instance_id
+
+
 InstanceApply = Callable[[InstanceRow], InstanceRow]
 
 
@@ -40,6 +46,8 @@ class Store(abc.ABC):
 
     #: how the store is named in messages (a path or a URL without password)
     url: str = ""
+    #: whether ``_list_instances`` returns bodies oldest first already
+    _lists_in_order: bool = False
 
     def __init__(self, *, secrets: SecretBox) -> None:
         self.codec = Codec(secrets)
@@ -168,7 +176,8 @@ class Store(abc.ABC):
                    for instance_id, body in bodies]
         if node_name is not None:
             records = [r for r in records if r.node_name == node_name]
-        records.sort(key=lambda r: (r.created_at, r.instance_id))
+        if not self._lists_in_order:
+            records.sort(key=_age)
         return records
 
     def update_instance(self, instance_id: str, /, *, expected_version: int | None = None,
