@@ -590,3 +590,22 @@ def test_bad_event_is_refused(store):
     with pytest.raises(InvalidRecord, match="type must be a non-empty string"):
         store.append_event(Event(type="", infra_id="e"))
     assert store.read_events("e") == []
+
+
+def test_integers_beyond_64_bits_and_unicode_round_trip(store):
+    big = {"huge": 2 ** 70, "negative": -(2 ** 65), "id": "12345678901234567890123",
+           "text": "árvíztűrő tükörfúrógép ✓"}
+    make_infra(store, "big", description={"variables": big})
+    store.add_instances([make_instance("big", 0, resource=big, impl={"type": "w", **big})])
+    assert store.get_infrastructure("big").description == {"variables": big}
+    rec = store.list_instances("big")[0]
+    assert rec.resource == big and rec.implementation == {"type": "w", **big}
+    assert type(rec.resource["huge"]) is int
+
+
+def test_a_resource_with_an_impl_key_does_not_confuse_reads(store):
+    make_infra(store, "k")
+    store.add_instances([make_instance("k", 0, resource={"impl": "0123abcd", "x": 1})])
+    store.update_instance(make_instance("k", 0).instance_id, implementation=IMPL_DB)
+    rec = store.get_instance(make_instance("k", 0).instance_id)
+    assert rec.resource == {"impl": "0123abcd", "x": 1} and rec.implementation == IMPL_DB

@@ -296,7 +296,7 @@ class Codec:
                 body[name] = self.box.seal(body[name])
         digest, impl_json = self._impl(rec.implementation)
         body["version"] = 1
-        body["impl"] = digest
+        body["impl"] = digest       # the last key: the Redis store's read script relies on it
         return InstanceRow(rec.instance_id, rec.infra_id, body["node_name"], body["state"],
                            body["intent"], 1, body["created_at"], digest,
                            dumps(body, f"instance {rec.instance_id}"), impl_json)

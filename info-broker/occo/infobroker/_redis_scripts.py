@@ -200,6 +200,19 @@ for g, grp in ipairs(groups) do
 end
 """ + _finish("table.concat(firsts, ',')")
 
+# A read in one round trip. KEYS: instidx   ARGV: prefix, instance_id
+# -> {infra_id, body, implementation text} or nil. It builds the names of the
+# infrastructure's keys itself (the infrastructure is known only inside the script).
+GET_INSTANCE = """
+local infra = redis.call('HGET', KEYS[1], ARGV[2])
+if not infra then return false end
+local body = redis.call('HGET', ARGV[1] .. ':inst:' .. infra, ARGV[2])
+if not body then return false end
+local digest = string.match(body, '"impl":"(%x+)"}$')  -- the body's last key
+local impl = redis.call('HGET', ARGV[1] .. ':impl:' .. infra, digest) or '{}'
+return {infra, body, impl}
+"""
+
 # KEYS: lease   ARGV: holder, ttl in ms   -> 1 taken or renewed, 0 held by another
 ACQUIRE_LEASE = """
 local current = redis.call('GET', KEYS[1])

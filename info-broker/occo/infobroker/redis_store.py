@@ -314,18 +314,13 @@ class RedisStore(Store):
         self._refused(result)
 
     def _get_instance(self, instance_id: str) -> tuple[InstanceRow, str] | None:
-        infra_id = self._do("finding an instance",
-                            lambda: self._redis.hget(self._k("instidx"), instance_id))
-        if infra_id is None:
+        run = self._scripts["GET_INSTANCE"]
+        found = self._do("reading an instance", lambda: run(
+            keys=[self._k("instidx")], args=[self.prefix, instance_id]))
+        if not found:
             return None
-        body = self._do("reading an instance",
-                        lambda: self._redis.hget(self._k("inst", infra_id), instance_id))
-        if body is None:
-            return None
-        row = Codec.row_from_body(instance_id, infra_id, body)
-        text = self._do("reading an implementation",
-                        lambda: self._redis.hget(self._k("impl", infra_id), row.impl))
-        return row, text or "{}"
+        infra_id, body, text = found
+        return Codec.row_from_body(instance_id, infra_id, body), text
 
     def _list_instances(self, infra_id: str, node_name: str | None
                         ) -> tuple[list[tuple[str, str]], dict[str, str]]:
