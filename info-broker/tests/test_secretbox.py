@@ -110,7 +110,7 @@ def test_a_key_file_readable_by_others_is_refused(tmp_path):
     key = tmp_path / "store.key"
     key.write_bytes(Fernet.generate_key())
     key.chmod(0o644)
-    with pytest.raises(SecretKeyError, match=rf"readable by others \(mode 644\); run: chmod 600"):
+    with pytest.raises(SecretKeyError, match=r"readable by others \(mode 644\); run: chmod 600"):
         SecretBox(key).seal({"password": "x"})
 
 

@@ -194,5 +194,11 @@ def test_each_thread_uses_its_own_connection(tmp_path, key_path):
         t.join(timeout=60)
     assert errors == []
     assert len(store.list_instances("i")) == 80
-    assert len(store._connections) >= 4
+    assert len(store._connections) == 5          # the main thread's and four threads'
+    # the finished threads' connections are closed when the next thread connects
+    late = threading.Thread(target=store.list_infrastructures)
+    late.start()
+    late.join(timeout=60)
+    assert [t for t, _ in store._connections] == [threading.main_thread(), late]
     store.close()
+    assert store._connections == []

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -210,6 +211,7 @@ class Codec:
     def __init__(self, box: SecretBox) -> None:
         self.box = box
         self._impls: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._impls_lock = threading.Lock()
 
     # --------------------------------------------------------------- infrastructures
 
@@ -265,16 +267,18 @@ class Codec:
         """(digest, stored text) of an implementation; cached by its plain text."""
         implementation = _mapping("implementation", implementation)
         plain = _plain(implementation, "the implementation")
-        hit = self._impls.get(plain)
-        if hit is not None:
-            self._impls.move_to_end(plain)
-            return hit
+        with self._impls_lock:
+            hit = self._impls.get(plain)
+            if hit is not None:
+                self._impls.move_to_end(plain)
+                return hit
         sealed = _marked(_plain(self.box.seal(implementation), "the implementation")
                          if _may_hold_secrets(plain) else plain)
         digest = hashlib.sha256(sealed.encode()).hexdigest()[:32]
-        self._impls[plain] = (digest, sealed)
-        if len(self._impls) > _IMPL_CACHE_SIZE:
-            self._impls.popitem(last=False)
+        with self._impls_lock:
+            self._impls[plain] = (digest, sealed)
+            if len(self._impls) > _IMPL_CACHE_SIZE:
+                self._impls.popitem(last=False)
         return digest, sealed
 
     def implementation(self, text: str) -> dict:

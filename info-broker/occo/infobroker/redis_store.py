@@ -346,7 +346,7 @@ class RedisStore(Store):
                     raise NotFound("instance", instance_id)
                 groups.setdefault(infra_id, []).append(instance_id)
             order = list(groups.items())
-            found = self._pipeline("reading instances", lambda pipe: [
+            found = self._pipeline("reading instances", lambda pipe, order=order: [
                 pipe.hmget(self._k("inst", infra_id), group) for infra_id, group in order])
             new: dict[str, InstanceRow] = {}
             keys: list[str] = []
@@ -383,8 +383,9 @@ class RedisStore(Store):
             if with_impl:
                 for row in new.values():
                     key = self._k("impl", row.infra_id)
-                    row.impl_json = self._do("reading an implementation",
-                                             lambda: self._redis.hget(key, row.impl)) or "{}"
+                    row.impl_json = self._do(
+                        "reading an implementation",
+                        lambda key=key, digest=row.impl: self._redis.hget(key, digest)) or "{}"
             return new
         raise StoreError(f"instances kept changing under {_CAS_ATTEMPTS} attempts to update "
                          f"them")

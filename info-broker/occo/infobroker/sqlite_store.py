@@ -86,7 +86,7 @@ class SQLiteStore(Store):
         self.durable = durable
         self.clock = clock
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._conn_lock = threading.Lock()
         self._closed = False
         self._prepare()
@@ -191,17 +191,23 @@ class SQLiteStore(Store):
                 raise self._translate(exc, "opening") from exc
             local.conn, local.pid = conn, os.getpid()
             with self._conn_lock:
-                self._connections.append(conn)
+                # close the connections of threads that have ended (a long-running
+                # server must not collect one per thread it ever had)
+                alive = []
+                for thread, other in self._connections:
+                    if thread.is_alive():
+                        alive.append((thread, other))
+                    else:
+                        _close_quietly(other)
+                alive.append((threading.current_thread(), conn))
+                self._connections = alive
         return conn
 
     def close(self) -> None:
         self._closed = True
         with self._conn_lock:
-            for conn in self._connections:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
+            for _, conn in self._connections:
+                _close_quietly(conn)
             self._connections.clear()
 
     def verify(self) -> None:
@@ -530,6 +536,13 @@ class SQLiteStore(Store):
             return conn.execute("SELECT position, body FROM events WHERE infra_id = ? AND "
                                 "position > ? ORDER BY position LIMIT ?",
                                 (infra_id, after, limit)).fetchall()
+
+
+def _close_quietly(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
