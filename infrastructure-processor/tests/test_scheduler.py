@@ -66,7 +66,7 @@ def test_intent_is_recorded_before_any_cloud_call():
         assert seen and all(s == (Intent.CREATING, InstanceState.PENDING) for s in seen)
         kinds = [e.type for e in w.events()]
         assert kinds.count("node.creating") == 4 and kinds.count("node.ready") == 4
-        assert kinds.index("node.creating") < kinds.index("node.created")
+        assert kinds.index("node.creating") < kinds.index("node.ready")
     finally:
         w.close()
 

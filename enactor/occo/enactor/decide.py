@@ -139,6 +139,7 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
                                "cloud and the nodes' health checks")
 
     wanted: dict[str, int] = {}
+    missing: dict[str, tuple[int, int, int]] = {}
     for node in description:
         recs = by_node[node.name]
         smin, smax = node.scaling.min, node.scaling.max
@@ -178,24 +179,21 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
                 decision.instructions.append(DropNode(
                     infra_id=infra_id, instance_id=rec.instance_id, node_name=node.name,
                     reason=f"scale down to {target}"))
-        missing = target - len(keep)
-        if missing > 0:
-            node_dict = node.to_dict()
-            impl_dicts: dict[int, dict] = {}
-            reason = f"{len(keep)} of {target} wanted"
-            for _ in range(missing):
-                index, impl = choose(node)
-                if index not in impl_dicts:
-                    impl_dicts[index] = impl.to_dict()
-                decision.instructions.append(CreateNode(
-                    infra_id=infra_id, instance_id=new_instance_id(), node=node_dict,
-                    implementation=impl_dicts[index], waits_for=(), reason=reason))
-    # wait only for dependencies that will have instances
-    waits = {name: tuple(d for d in description.dependencies_of(name) if wanted[d] > 0)
-             for name in description.node_names}
-    decision.instructions = [
-        CreateNode(infra_id=i.infra_id, instance_id=i.instance_id, node=i.node,
-                   implementation=i.implementation, waits_for=waits[i.node_name],
-                   reason=i.reason) if isinstance(i, CreateNode) else i
-        for i in decision.instructions]
+        missing[node.name] = (target - len(keep), len(keep), target)
+    # creates wait only for the dependencies that will have instances
+    for node in description:
+        count, kept, target = missing.get(node.name, (0, 0, 0))
+        if count <= 0:
+            continue
+        node_dict = node.to_dict()
+        waits = tuple(d for d in description.dependencies_of(node.name) if wanted[d] > 0)
+        impl_dicts: dict[int, dict] = {}
+        reason = f"{kept} of {target} wanted"
+        for _ in range(count):
+            index, impl = choose(node)
+            if index not in impl_dicts:
+                impl_dicts[index] = impl.to_dict()
+            decision.instructions.append(CreateNode(
+                infra_id=infra_id, instance_id=new_instance_id(), node=node_dict,
+                implementation=impl_dicts[index], waits_for=waits, reason=reason))
     return decision

@@ -63,12 +63,14 @@ class Run:
         self.outstanding = 0                                 # calls not yet reported back
         self.inflight: dict[str, int] = defaultdict(int)     # cloud calls per endpoint
         self.polling: set[str] = set()                       # endpoints with a state call out
+        self.start_latency: dict[str, float] = {}            # learned per endpoint (EWMA)
         self.polls: list[tuple[float, int, Slot]] = []        # when to look at a slot again
         self.backoffs: list[tuple[float, int, Slot]] = []     # slots waiting out a backoff
         self.seq = itertools.count()
         self.pending: dict[str, int] = defaultdict(int)      # creates of this run per node
         self.ready: dict[str, int] = defaultdict(int)        # ready instances per node
         self.recheck_waiting = True
+        self.more_to_admit = False
         self.stopping: str | None = None                     # "failed" / "cancelled"
         self.failures: list[dict] = []
         self.drop_failures: list[dict] = []
@@ -209,7 +211,8 @@ class Run:
         return self._finish()
 
     def _next_wake(self) -> float:
-        if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING]:
+        if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING] or \
+                self.more_to_admit:
             return 0.0
         wake = self.config.poll_interval
         for heap in (self.polls, self.backoffs):
@@ -288,8 +291,13 @@ class Run:
         for slot in self.phases[Phase.QUEUED].values():
             if slot.not_before <= now:
                 by_endpoint[slot.endpoint].append(slot)
+        wave = max(1, self.config.batch_size) * 4  # per round, so calls start while
+        self.more_to_admit = False                     # later intents are still written
         for endpoint, waiting in by_endpoint.items():
             room = self.config.max_parallel - self.inflight[endpoint]
+            if room > wave and len(waiting) > wave:
+                room = wave
+                self.more_to_admit = True
             granted = self._bucket(endpoint).take(min(room, len(waiting))) if room > 0 else 0
             for slot in waiting[:granted]:
                 self.inflight[endpoint] += 1
@@ -375,14 +383,15 @@ class Run:
             self.counts["created"] += 1
             self.ledger.change(slot.instance_id, resource=slot.ref,
                                state=InstanceState.STARTING)
-            self.ledger.event("node.created", node_name=slot.node_name,
-                              instance_id=slot.instance_id)
             if self.stopping:
                 self._queue_drop(slot, f"rolled back ({self.stopping})")
                 continue
             self._move(slot, Phase.STARTING)
             slot.since, slot.poll_gap = now, self.config.first_poll
-            self._poll_at(slot, now + slot.poll_gap)
+            # nothing starts faster than this endpoint's nodes did: look shortly before
+            learned = self.start_latency.get(slot.endpoint)
+            first = max(self.config.first_poll, 0.8 * learned) if learned else slot.poll_gap
+            self._poll_at(slot, now + min(first, self.config.create_timeout))
 
     def _call_failed(self, slot: Slot, error: dict, doing: str) -> None:
         """A create-side call failed: retry it, or give up on this instance."""
@@ -459,6 +468,7 @@ class Run:
             if state == "running":
                 self._move(slot, Phase.ADDRESSING)
                 running.append(slot)
+                self._learn(slot.endpoint, now - slot.since)
             elif state in BAD_STATES:
                 detail = status.get("detail")
                 self._fail(slot, f"the cloud reports the node {state}"
@@ -471,6 +481,11 @@ class Run:
         if running:
             self._submit(self.cloud, "get_addresses", lambda f, c=running: self._addressed(c, f),
                          refs=[s.ref for s in running])
+
+    def _learn(self, endpoint: str, latency: float) -> None:
+        """Keep a moving average of how long this endpoint's nodes take to start."""
+        old = self.start_latency.get(endpoint)
+        self.start_latency[endpoint] = latency if old is None else 0.8 * old + 0.2 * latency
 
     def _addressed(self, chunk: list[Slot], future: Future) -> None:
         now = self._now()

@@ -1,5 +1,11 @@
-"""occo.api: the occo command, the Occopus-compatible commands, the REST service and the Python API."""
+"""occo.api: the Python API (``Occo``), the ``occo`` command, the Occopus-compatible commands
+and the REST service; the only package that wires OCCO's parts together."""
 
+from .config import Config, load_config
+from .core import Occo
+from .errors import BuildFailed, UnknownInfrastructure, UsageError
+from .system import System
 from .version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "Occo", "Config", "load_config", "System", "BuildFailed",
+           "UnknownInfrastructure", "UsageError"]

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 

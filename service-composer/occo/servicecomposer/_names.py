@@ -10,7 +10,8 @@ undefined value stays an error.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from jinja2 import Undefined
 from jinja2.utils import missing

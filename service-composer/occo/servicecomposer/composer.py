@@ -15,7 +15,8 @@ limits (time, size). ``health_check`` is rendered per health round, with ``ip`` 
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterable
 
 from occo.util import NodeSpec
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import threading
 from abc import ABC
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import yaml
 

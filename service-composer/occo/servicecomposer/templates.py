@@ -18,7 +18,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from jinja2 import TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.environment import Template, TemplateExpression

@@ -41,9 +41,10 @@ class CreateNode:
         return str(self.node["name"])
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["waits_for"] = list(self.waits_for)
-        return out
+        # shallow: node and implementation are shared by thousands of instructions
+        return {"kind": self.kind, "infra_id": self.infra_id, "instance_id": self.instance_id,
+                "node": self.node, "implementation": self.implementation,
+                "waits_for": list(self.waits_for), "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

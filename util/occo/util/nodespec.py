@@ -9,7 +9,7 @@ travel in messages or land in the store.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 __all__ = ["NodeSpec", "TAG_INFRA", "TAG_NODE", "TAG_INSTANCE", "endpoint_key"]
@@ -51,7 +51,10 @@ class NodeSpec:
                 TAG_INSTANCE: self.instance_id}
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON form. Shallow: the mappings are shared with this spec, not copied."""
+        return {"instance_id": self.instance_id, "infra_id": self.infra_id,
+                "node_name": self.node_name, "node_type": self.node_type,
+                "resource": self.resource, "context": self.context, "tags": self.tags}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "NodeSpec":
