@@ -10,6 +10,7 @@ Two mechanisms work together:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from typing import Any
@@ -27,9 +28,14 @@ _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 
+@functools.lru_cache(maxsize=4096)
+def _names_secret(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key))
+
+
 def is_secret_key(key: Any) -> bool:
     """Whether a mapping key names a secret value."""
-    return isinstance(key, str) and bool(_SECRET_KEY.search(key))
+    return isinstance(key, str) and _names_secret(key)
 
 
 def register_secret(value: Any) -> None:
