@@ -180,11 +180,13 @@ def test_each_thread_uses_its_own_connection(tmp_path, key_path):
     store = open_at(tmp_path / "state.sqlite", key_path)
     store.create_infrastructure(InfraRecord(infra_id="i", name="x"))
     errors: list[BaseException] = []
+    all_connected = threading.Barrier(4, timeout=60)
 
     def work(n: int) -> None:
         try:
             store.add_instances([InstanceRecord(instance_id=f"t{n}-{k}", infra_id="i",
                                                 node_name="web") for k in range(20)])
+            all_connected.wait()     # no thread ends before all have their connection
         except BaseException as exc:  # reported below
             errors.append(exc)
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
