@@ -31,9 +31,19 @@ setup(
         "occo-infraprocessor",
         "occo-cloudhandler",
         "occo-servicecomposer",
+        "flask",
+        "waitress",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
     entry_points={
-        "console_scripts": ["occo = occo.api.cli:main"],
+        "console_scripts": [
+            "occo = occo.api.cli:main",
+            "occopus-build = occo.api.occopus:build_main",
+            "occopus-destroy = occo.api.occopus:destroy_main",
+            "occopus-maintain = occo.api.occopus:maintain_main",
+            "occopus-scale = occo.api.occopus:scale_main",
+            "occopus-import = occo.api.occopus:import_main",
+            "occopus-rest-service = occo.api.occopus:rest_service_main",
+        ],
     },
 )
