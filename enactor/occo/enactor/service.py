@@ -34,6 +34,20 @@ def lease_name(infra_id: str) -> str:
     return f"maintain:{infra_id}"
 
 
+def _dead_here(holder: str) -> bool:
+    """Whether ``holder`` (``host:pid:nonce``) was a process of this host that has ended."""
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Enactor:
     """Decides and drives maintenance passes of infrastructures in the store."""
 
@@ -75,9 +89,17 @@ class Enactor:
         name, ttl = lease_name(infra_id), self.config.lease_ttl
         if not self.store.acquire_lease(name, self.holder, ttl):
             holder = self.store.lease_holder(name)
-            raise LeaseHeld(f"infrastructure {infra_id} is being maintained by "
-                            f"{holder[0] if holder else 'another process'}",
-                            infra_id=infra_id)
+            if holder and _dead_here(holder[0]):
+                # a process of this machine that held it is gone (killed): no need to wait
+                # for its lease to expire
+                log.warning("taking over the lease of %s from %s, which is no longer running",
+                            infra_id, holder[0])
+                self.store.release_lease(name, holder[0])
+            if not self.store.acquire_lease(name, self.holder, ttl):
+                holder = self.store.lease_holder(name)
+                raise LeaseHeld(f"infrastructure {infra_id} is being maintained by "
+                                f"{holder[0] if holder else 'another process'}",
+                                infra_id=infra_id)
         stop = threading.Event()
 
         def renew() -> None:
