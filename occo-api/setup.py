@@ -33,8 +33,9 @@ setup(
         "occo-servicecomposer",
         "flask",
         "waitress",
+        "PyYAML",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "moto[server]", "boto3"]},
     entry_points={
         "console_scripts": [
             "occo = occo.api.cli:main",

@@ -1,0 +1,115 @@
+"""Build, plan, scale, heal and destroy end to end on the dummy cloud (Python API)."""
+
+from __future__ import annotations
+
+import pytest
+
+from e2e import Setup, cloud_nodes, write_description
+
+DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.05}}]
+
+
+@pytest.fixture
+def setup(tmp_path):
+    s = Setup(tmp_path)
+    s.write_config()
+    return s
+
+
+def three_tier(directory, app_min=3, app_max=6):
+    return write_description(directory, "shop", {
+        "db": {"type": "db_t"},
+        "app": {"type": "app_t", "scaling": {"min": app_min, "max": app_max}},
+        "lb": {"type": "lb_t"}}, [("app", "db"), ("lb", "app")],
+        {"db_t": DUMMY, "app_t": DUMMY,
+         "lb_t": [{"resource": {"type": "dummy", "create_latency": 0.05},
+                   "contextualisation": {"type": "basic",
+                                         "attributes": {"backends": "{{ getipall('app') }}"}}}]})
+
+
+def test_build_then_status_then_destroy(setup, tmp_path):
+    infra = three_tier(tmp_path / "d")
+    with setup.occo() as occo:
+        result = occo.build(infra)
+        assert result["status"] == "ready" and result["ready"] == 5
+        status = occo.status(result["infra_id"])
+        by_node = {n["name"]: n for n in status["nodes"]}
+        assert by_node["app"]["scaling"] == {"actual": 3, "target": 3, "min": 3, "max": 6}
+        assert all(i["state"] == "ready" and i["addresses"] for n in status["nodes"]
+                   for i in n["instances"])
+        lb_ready = [e for e in occo.events(result["infra_id"]) if e["type"] == "node.ready"
+                    and e["node_name"] == "lb"][0]
+        app_ready = [e["time"] for e in occo.events(result["infra_id"])
+                     if e["type"] == "node.ready" and e["node_name"] == "app"]
+        assert max(app_ready) <= lb_ready["time"], "lb waited for every app"
+        description = occo.store.get_infrastructure(result["infra_id"]).description
+        assert len(cloud_nodes(setup, description, result["infra_id"])) == 5
+        gone = occo.destroy(result["infra_id"])
+        assert gone["status"] == "destroyed" and gone["dropped"] == 5
+        assert occo.list() == []
+        assert cloud_nodes(setup, description, result["infra_id"]) == []
+
+
+def test_rebuilding_the_same_description_continues_it(setup, tmp_path):
+    infra = three_tier(tmp_path / "d")
+    with setup.occo() as occo:
+        first = occo.build(infra)
+        plan = occo.plan(infra)
+        assert plan["infra_id"] == first["infra_id"] and plan["creates"] == plan["drops"] == 0
+        again = occo.build(infra)
+        assert again["infra_id"] == first["infra_id"] and again["created"] == 0
+        bigger = three_tier(tmp_path / "d", app_min=5, app_max=8)
+        plan = occo.plan(bigger)
+        assert plan["creates"] == 2 and plan["nodes"]["app"]["create"] == 2
+        grown = occo.build(bigger)
+        assert grown["infra_id"] == first["infra_id"] and grown["created"] == 2
+        assert len(occo.store.list_instances(first["infra_id"])) == 7
+
+
+def test_scaling_requests_with_clamping_and_youngest_first(setup, tmp_path):
+    with setup.occo() as occo:
+        infra_id = occo.build(three_tier(tmp_path / "d"))["infra_id"]
+        up = occo.scale(infra_id, "app", change=+10)
+        assert up["applied"] and up["target"] == 6
+        assert up["warnings"] == ["app: 13 instances requested, clamped to 6 (min 3, max 6)"]
+        apps = sorted((i for i in occo.store.list_instances(infra_id) if i.node_name == "app"),
+                      key=lambda i: i.created_at)
+        assert len(apps) == 6
+        down = occo.scale(infra_id, "app", change=-1)
+        left = {i.instance_id for i in occo.store.list_instances(infra_id)
+                if i.node_name == "app"}
+        assert down["target"] == 5 and apps[-1].instance_id not in left, "youngest first"
+        named = sorted(left)[0]
+        occo.scale(infra_id, "app", remove=named)
+        assert named not in {i.instance_id for i in occo.store.list_instances(infra_id)}
+        address = occo.store.list_instances(infra_id, "app")[0].addresses[0]
+        occo.scale(infra_id, "app", remove=address)
+        assert all(address not in i.addresses for i in occo.store.list_instances(infra_id))
+        assert occo.status(infra_id)["nodes"][1]["scaling"]["target"] == 3
+        to = occo.scale(infra_id, "app", to=5)
+        assert to["target"] == 5 and len(occo.store.list_instances(infra_id, "app")) == 5
+
+
+def test_a_vanished_node_is_replaced_by_maintenance(setup, tmp_path):
+    with setup.occo() as occo:
+        infra_id = occo.build(three_tier(tmp_path / "d"))["infra_id"]
+        victim = occo.store.list_instances(infra_id, "app")[0]
+        cloud = setup.cloud()
+        cloud.drop_nodes([victim.resource])  # the cloud loses it behind OCCO's back
+        outcome = occo.maintain_once(infra_id)
+        assert outcome["created"] == 1
+        ids = {i.instance_id for i in occo.store.list_instances(infra_id, "app")}
+        assert victim.instance_id not in ids and len(ids) == 3
+        kinds = [e["type"] for e in occo.events(infra_id)]
+        assert "healing" in kinds and "node.failed" in kinds
+        assert occo.maintain_once(infra_id)["status"] == "unchanged"
+
+
+def test_scale_request_for_an_unknown_node_is_refused(setup, tmp_path):
+    from occo.util import InputError
+    with setup.occo() as occo:
+        infra_id = occo.build(three_tier(tmp_path / "d"))["infra_id"]
+        with pytest.raises(InputError, match="has no node 'cache'; nodes: db, app, lb"):
+            occo.scale(infra_id, "cache", change=1)
+        with pytest.raises(InputError, match="a node count must be >= 0, got -2"):
+            occo.scale(infra_id, "app", to=-2)
