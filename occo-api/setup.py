@@ -33,6 +33,7 @@ setup(
         "occo-servicecomposer",
         "flask",
         "waitress",
+        "flask-cors",
         "PyYAML",
     ],
     extras_require={"test": ["pytest", "pytest-timeout", "moto[server]", "boto3"]},
