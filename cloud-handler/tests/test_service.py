@@ -121,3 +121,22 @@ def test_the_service_answers_through_a_comm_endpoint_in_json(tmp_path):
         assert info.value.exit_code == 2 and info.value.retryable is False
         assert "unknown resource type 'zzz'" in str(info.value)
     service.close()
+
+
+def test_preflight_checks_backend_and_credentials_before_anything_is_created():
+    from occo.cloudhandler import CloudHandlerService
+    from occo.util import InputError, credentials_from_text
+
+    ec2 = {"type": "ec2", "endpoint": "http://127.0.0.1:9", "regionname": "r",
+           "image_id": "ami-1", "instance_type": "t3.micro"}
+    bare = CloudHandlerService()
+    with pytest.raises(InputError, match="node 'master': its resource section \\(type 'ec2'\\) "
+                                         "needs credentials"):
+        bare.preflight(ec2, node="master")
+    with pytest.raises(InputError, match="unknown resource type 'ec3'; types with a backend"):
+        bare.preflight({"type": "ec3"}, node="master")
+    assert bare.preflight({"type": "dummy"}, node="db") == bare.endpoint_key({"type": "dummy"})
+    creds = credentials_from_text("resource:\n  - type: ec2\n    auth_data: "
+                                  "{accesskey: AKIAX, secretkey: very-secret-key}\n")
+    assert CloudHandlerService(credentials=creds).preflight(ec2, node="master") \
+        .startswith("ec2")

@@ -45,7 +45,7 @@ class CloudHandlerService:
     """
 
     RPC_METHODS = ("create_node", "create_nodes", "drop_node", "drop_nodes", "get_states",
-                   "get_addresses", "list_nodes", "endpoint_key", "backends")
+                   "get_addresses", "list_nodes", "endpoint_key", "backends", "preflight")
 
     def __init__(self, config: Mapping[str, Any] | None = None,
                  credentials: Credentials | None = None, *, clock: Clock | None = None) -> None:
@@ -81,7 +81,8 @@ class CloudHandlerService:
         cls = self.handler_class(resource.get("type"), node=node)
         endpoint = cls.endpoint_key(resource)
         auth = None
-        if cls.needs_credentials:
+        if cls.needs_credentials or (cls.accepts_credentials and
+                                     self.credentials.candidates("resource", resource)):
             auth = self.credentials.match("resource", resource, node=node)
             key: tuple = (cls.type_name, endpoint, auth.index)
         else:
@@ -100,6 +101,16 @@ class CloudHandlerService:
     def endpoint_key(self, resource: Mapping[str, Any]) -> str:
         """The endpoint a resource section talks to, for per-endpoint concurrency limits."""
         return self.handler_class(resource.get("type")).endpoint_key(resource)
+
+    def preflight(self, resource: Mapping[str, Any], node: str | None = None) -> str:
+        """Check, before anything is created, that ``resource`` has a backend and (where
+        it needs them) exactly one matching credentials entry; returns its endpoint key.
+        Raises the same errors a create would, naming ``node``."""
+        cls = self.handler_class(resource.get("type"), node=node)
+        if cls.needs_credentials or (cls.accepts_credentials and
+                                     self.credentials.candidates("resource", resource)):
+            self.credentials.match("resource", resource, node=node)
+        return cls.endpoint_key(resource)
 
     def backends(self) -> dict[str, list[str]]:
         """Installed backends and resource schemas, by name."""
@@ -240,7 +251,8 @@ class CloudHandlerService:
                 handler = known.get(key)
                 if handler is None:
                     handler = self._route(ref)
-                    if not handler.needs_credentials and key[0] and key[1]:
+                    if not (handler.needs_credentials or handler.accepts_credentials) \
+                            and key[0] and key[1]:
                         known[key] = handler
             except OccoError as exc:
                 errors[i] = {"error": encode_error(exc)}

@@ -106,10 +106,10 @@ class Occo:
                     continue
                 seen.add(key)
                 try:
-                    self.system.cloud.call("endpoint_key", resource=resource, timeout=60)
+                    self.system.cloud.call("preflight", resource=resource, node=node.name,
+                                           timeout=60)
                 except OccoError as exc:
-                    problems.append(InputError(f"node {node.name!r}: {exc.message}",
-                                               node=node.name))
+                    problems.append(exc)
         if problems:
             names = ", ".join(sorted(backends)) if isinstance(backends, Mapping) else ""
             raise BuildFailed("cannot build: " + "; ".join(p.message for p in problems)
