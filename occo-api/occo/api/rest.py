@@ -1,0 +1,410 @@
+"""The REST service (``occo serve``, ``occopus-rest-service``): Occopus's paths over the
+Python API, with JSON bodies, real status codes and a bearer token.
+
+- ``POST /infrastructures/``: a description (YAML or JSON) -> 202 ``{"infraid": ...}``;
+  the build runs in the background and the infrastructure is maintained afterwards.
+- ``GET /infrastructures/``, ``GET|DELETE /infrastructures/<id>``,
+  ``POST /infrastructures/<id>/attach|detach``,
+  ``POST /infrastructures/<id>/scaleup|scaledown|scaleto/<node>[/...]``,
+  ``GET /infrastructures/<id>/events``, ``GET /health``, ``GET /openapi.json``.
+
+Errors are JSON: ``{"error": type, "message": ..., "status": code}`` plus the located
+errors (``errors``: file, line, column, path, message) of a bad description. Status codes:
+400 bad input, 401 no valid token, 404 unknown infrastructure, node or instance, 409 busy,
+413 body too large, 500 failure (details in the service's log only). Every answer is
+redacted (:func:`occo.util.redact`); nothing but ``/health`` answers without the token.
+See docs/rest.rst.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from occo.enactor import LeaseHeld
+from occo.infobroker import StoreUnavailable
+from occo.util import InputError, Location, OccoError, load_yaml_text, redact
+from occo.util.comm import RemoteError
+
+from .config import Config
+from .core import Occo
+from .errors import Busy, UnknownInfrastructure
+from .rest_auth import ensure_token, token_matches
+from .rest_jobs import Work
+from .rest_openapi import openapi_document
+from .rest_state import description_of, occopus_status, queue_scaling
+from .version import __version__
+
+__all__ = ["create_app", "serve", "RestService", "BODY_SOURCE", "status_of", "is_loopback",
+           "read_description"]
+
+log = logging.getLogger(__name__)
+
+BODY_SOURCE = "request body"
+PUBLIC = frozenset({"health"})
+BUSY_KINDS = frozenset({"InfrastructureBusy", "LeaseHeld", "Busy"})
+
+
+# ---------------------------------------------------------------------- errors
+
+def status_of(exc: OccoError) -> int:
+    """The HTTP status for an OCCO error."""
+    if isinstance(exc, UnknownInfrastructure):
+        return 404
+    if isinstance(exc, (Busy, LeaseHeld)) or (isinstance(exc, RemoteError)
+                                              and exc.kind in BUSY_KINDS):
+        return 409
+    if isinstance(exc, StoreUnavailable):
+        return 503
+    if exc.exit_code == 2:
+        return 400
+    return 500
+
+
+def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+           ) -> Response:
+    response = jsonify(redact({**body, "status": status}))
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _occo_error(exc: OccoError) -> Response:
+    status = status_of(exc)
+    if status == 500:
+        log.error("request %s %s failed: %s", request.method, request.path, exc)
+    headers = {"Retry-After": "5"} if status in (409, 503) else None
+    return _error(status, exc.to_dict(), headers)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    name = "".join(exc.name.split())
+    message = exc.description or exc.name
+    if isinstance(exc, RequestEntityTooLarge):
+        message = f"the request body is larger than {request.max_content_length} bytes"
+    return _error(exc.code or 500, {"error": name, "message": message})
+
+
+def _internal_error(exc: Exception) -> Response:
+    log.exception("request %s %s failed", request.method, request.path)
+    return _error(500, {"error": "InternalError",
+                        "message": "internal error; the service's log has the details"})
+
+
+# ---------------------------------------------------------------------- input
+
+def _flag(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"query parameter {name}: expected true or false, got {raw!r}")
+
+
+def _count(raw: str, what: str, minimum: int) -> int:
+    if not raw.isdigit() or int(raw) < minimum:
+        raise InputError(f"{what} must be an integer >= {minimum}, got {raw!r}")
+    return int(raw)
+
+
+def _int_arg(name: str, default: int, minimum: int) -> int:
+    raw = request.args.get(name)
+    return default if raw is None else _count(raw.strip(), f"query parameter {name}", minimum)
+
+
+def read_description() -> dict[str, Any]:
+    """The request body as a description mapping (YAML or JSON), or a located error."""
+    raw = request.get_data(cache=False)
+    where = Location(file=BODY_SOURCE)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the request body is not UTF-8 text (byte {exc.start})",
+                         location=where) from None
+    data = load_yaml_text(text, source=BODY_SOURCE)
+    if data is None:
+        raise InputError("the request body is empty: send an infrastructure description "
+                         "(YAML or JSON)", location=where)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        raise InputError(f"the request body must be an infrastructure description (a "
+                         f"mapping with infra_name and nodes), got {kind}",
+                         location=Location(file=BODY_SOURCE, line=1, column=1))
+    return data
+
+
+# ---------------------------------------------------------------------- the application
+
+def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
+               cors_origins: list[str] | None = None) -> Flask:
+    """The Flask application of the service (served by waitress in :class:`RestService`)."""
+    app = Flask("occo.api.rest")
+    app.config["MAX_CONTENT_LENGTH"] = max_body
+    app.json.sort_keys = True  # type: ignore[attr-defined]
+    app.url_map.strict_slashes = False
+    if cors_origins:
+        from flask_cors import CORS
+        CORS(app, origins=list(cors_origins), allow_headers=["Authorization", "Content-Type"],
+             methods=["GET", "POST", "DELETE"], supports_credentials=False, max_age=600)
+
+    app.register_error_handler(OccoError, _occo_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _internal_error)
+
+    @app.before_request
+    def guard() -> Response | None:
+        if request.endpoint in PUBLIC or request.method == "OPTIONS":
+            return None
+        if not token_matches(request.headers.get("Authorization"), token):
+            return _error(401, {"error": "Unauthorized",
+                                "message": "a valid token is needed: send the header "
+                                           "'Authorization: Bearer <token>' (the token is in "
+                                           "the file named by rest.token_file)"},
+                          {"WWW-Authenticate": 'Bearer realm="occo"'})
+        length = request.content_length
+        if length is not None and length > max_body:
+            return _error(413, {"error": "RequestEntityTooLarge",
+                                "message": f"the request body has {length} bytes; the limit "
+                                           f"is {max_body} (rest.max_body)"})
+        return None
+
+    def route(rule: str, endpoint: str, view: Callable[..., Any], methods: list[str]) -> None:
+        app.add_url_rule(rule, endpoint, view, methods=methods)
+
+    def health() -> Response:
+        try:
+            occo.store.lease_holder("health")
+        except StoreUnavailable as exc:
+            return _error(503, {"error": "StoreUnavailable", "message": exc.message,
+                                "version": __version__})
+        return jsonify({"status": "ok", "version": __version__})
+
+    def openapi() -> Response:
+        return jsonify(openapi_document(__version__))
+
+    def list_infrastructures() -> Response:
+        items = occo.list()
+        for item in items:
+            item["busy"] = work.busy(item["infra_id"])
+        return jsonify(redact({"infrastructures": [i["infra_id"] for i in items],
+                               "items": items}))
+
+    def create() -> tuple[Response, int]:
+        data = read_description()
+        result = work.start_build(data, infra_id=request.args.get("infraid") or None,
+                                  keep_on_failure=_flag("keep_on_failure", False),
+                                  maintain=_flag("maintain", True))
+        response = jsonify(redact(result))
+        response.headers["Location"] = f"/infrastructures/{result['infraid']}"
+        return response, 202
+
+    def show(infra_id: str) -> Response:
+        status = occo.status(infra_id)
+        if request.args.get("format") == "occo":
+            return jsonify(redact({**status, "busy": work.busy(infra_id)}))
+        if request.args.get("format") not in (None, "occopus"):
+            raise InputError(f"query parameter format: expected occopus or occo, got "
+                             f"{request.args.get('format')!r}")
+        return jsonify(redact(occopus_status(status)))
+
+    def delete(infra_id: str) -> tuple[Response, int]:
+        return jsonify(work.start_destroy(infra_id)), 202
+
+    def attach(infra_id: str) -> Response:
+        return jsonify({"infraid": infra_id,
+                        "maintained": occo.attach(infra_id, True)["maintained"]})
+
+    def detach(infra_id: str) -> Response:
+        return jsonify({"infraid": infra_id,
+                        "maintained": occo.attach(infra_id, False)["maintained"]})
+
+    def scaled(infra_id: str, node: str, method: str, **how: Any) -> tuple[Response, int]:
+        result = queue_scaling(occo, infra_id, node, **how)
+        body = {"infraid": infra_id, "nodename": node, "method": method, **result}
+        if how.get("change") is not None:
+            body["count"] = abs(how["change"])
+        elif how.get("to") is not None:
+            body["count"] = how["to"]
+        for warning in result["warnings"]:
+            log.warning("scaling %s of %s: %s", node, infra_id, warning)
+        return jsonify(redact(body)), 202
+
+    def scaleup(infra_id: str, node: str, count: str = "1") -> tuple[Response, int]:
+        return scaled(infra_id, node, "scaleup", change=_count(count, "count", 1))
+
+    def scaledown(infra_id: str, node: str, nodeid: str | None = None
+                  ) -> tuple[Response, int]:
+        if nodeid is None:
+            return scaled(infra_id, node, "scaledown", change=-1)
+        return scaled(infra_id, node, "scaledown", remove=nodeid)
+
+    def scaleto(infra_id: str, node: str, count: str) -> tuple[Response, int]:
+        return scaled(infra_id, node, "scaleto", to=_count(count, "count", 0))
+
+    def events(infra_id: str) -> Response:
+        after = _int_arg("after", 0, 0)
+        limit = min(_int_arg("limit", 1000, 1), 10_000)
+        items = occo.events(infra_id, after=after, limit=limit)
+        return jsonify(redact({"infraid": infra_id, "events": items,
+                               "last": items[-1]["position"] if items else after}))
+
+    def notify(infra_id: str) -> Response:
+        description_of(occo, infra_id)
+        return _error(501, {"error": "NotImplemented",
+                            "message": "notifications are not supported by OCCO; follow "
+                                       f"GET /infrastructures/{infra_id}/events instead"})
+
+    I = "/infrastructures/<infra_id>"
+    route("/health", "health", health, ["GET"])
+    route("/openapi.json", "openapi", openapi, ["GET"])
+    route("/infrastructures/", "list", list_infrastructures, ["GET"])
+    route("/infrastructures/", "create", create, ["POST"])
+    route(I, "show", show, ["GET"])
+    route(I, "delete", delete, ["DELETE"])
+    route(f"{I}/attach", "attach", attach, ["POST"])
+    route(f"{I}/detach", "detach", detach, ["POST"])
+    route(f"{I}/scaleup/<node>", "scaleup", scaleup, ["POST"])
+    route(f"{I}/scaleup/<node>/<count>", "scaleup_n", scaleup, ["POST"])
+    route(f"{I}/scaledown/<node>", "scaledown", scaledown, ["POST"])
+    route(f"{I}/scaledown/<node>/<nodeid>", "scaledown_one", scaledown, ["POST"])
+    route(f"{I}/scaleto/<node>/<count>", "scaleto", scaleto, ["POST"])
+    route(f"{I}/events", "events", events, ["GET"])
+    route(f"{I}/notify", "notify", notify, ["POST"])
+    return app
+
+
+# ---------------------------------------------------------------------- the service
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RestService:
+    """The application served by waitress, plus the maintenance loop, in this process."""
+
+    def __init__(self, config: Config, *, auth_data: str | Path | None = None,
+                 host: str | None = None, port: int | None = None,
+                 occo: Occo | None = None) -> None:
+        import waitress
+
+        settings = config.rest
+        self.host = host or settings["host"]
+        self.token_file = Path(settings["token_file"]).expanduser()
+        self.token, self.token_created = ensure_token(self.token_file)
+        self.stop_event = threading.Event()
+        self._own_occo = occo is None
+        self.occo = occo or Occo(config, auth_data=auth_data)
+        try:
+            self.work = Work(self.occo, self.stop_event)
+            self.app = create_app(self.occo, self.work, token=self.token,
+                                  max_body=settings["max_body"],
+                                  cors_origins=settings["cors_origins"])
+            try:
+                self.server = waitress.create_server(
+                    self.app, host=self.host, port=settings["port"] if port is None else port,
+                    threads=settings["threads"], ident="occo",
+                    max_request_body_size=max(4 * settings["max_body"], 1 << 20),
+                    clear_untrusted_proxy_headers=True)
+            except OSError as exc:
+                raise OccoError(f"cannot listen on {self.host}:{port or settings['port']}: "
+                                f"{exc.strerror or exc}") from exc
+        except BaseException:
+            if self._own_occo:
+                self.occo.close()
+            raise
+        self.port = int(self.server.effective_port)
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        for name, target in (("occo-rest-http", self.server.run),
+                             ("occo-rest-maintain", self.work.maintain)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> list[str]:
+        """Stop answering and maintaining; wait up to ``timeout`` s for builds and destroys.
+
+        Returns the ids of jobs still running (left to the next maintenance pass, as their
+        infrastructures are attached); the system is closed only when there are none.
+        """
+        from waitress import wasyncore
+
+        self.stop_event.set()
+        server = self.server
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        for thread in self._threads:
+            thread.join(timeout)
+        server.task_dispatcher.shutdown(timeout=5)
+        left = self.work.wait(timeout)
+        alive = [t.name for t in self._threads if t.is_alive()]
+        if left or alive:
+            log.warning("stopping with work in progress (%s); attached infrastructures are "
+                        "resumed by the next maintenance pass", ", ".join(left + alive))
+        elif self._own_occo:
+            self.occo.close()
+        return left
+
+
+def serve(config: Config, *, auth_data: str | Path | None = None, host: str | None = None,
+          port: int | None = None, out: TextIO | None = None,
+          stop: threading.Event | None = None) -> int:
+    """Run the REST service until SIGINT/SIGTERM (or ``stop``); the exit status."""
+    out = out or sys.stdout
+    service = RestService(config, auth_data=auth_data, host=host, port=port)
+    stop = stop or threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        service.start()
+        if service.token_created:
+            out.write(f"a new REST token was made and stored in {service.token_file} "
+                      f"(mode 0600); clients send it as 'Authorization: Bearer <token>':\n"
+                      f"  {service.token}\n")
+        else:
+            out.write(f"REST token: in {service.token_file}\n")
+        out.write(f"OCCO REST service listening on {service.url}/ (OpenAPI document at "
+                  f"/openapi.json); maintaining attached infrastructures; stop with Ctrl-C "
+                  "or SIGTERM\n")
+        if not is_loopback(service.host):
+            out.write(f"warning: {service.host} is reachable from other machines; the token "
+                      "is the only protection and HTTP is not encrypted (put a TLS proxy in "
+                      "front)\n")
+        out.flush()
+        stop.wait()
+        out.write("stopping\n")
+        out.flush()
+        left = service.stop()
+        out.write(f"stopped ({len(left)} build(s)/destroy(s) left to resume)\n" if left
+                  else "stopped\n")
+        out.flush()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+

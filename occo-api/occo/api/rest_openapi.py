@@ -1,0 +1,177 @@
+"""The OpenAPI 3.0 document of the REST service (``GET /openapi.json``).
+
+Written out by hand, next to the routes it describes; a test checks that every route of
+the application appears here with its methods, so the two cannot drift apart silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["openapi_document"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERR = _ref("Error")
+ERRORS = {
+    "400": _json(ERR, "bad input; a bad description lists its located errors"),
+    "401": _json(ERR, "no valid token (send 'Authorization: Bearer <token>')"),
+    "404": _json(ERR, "no such infrastructure, node or instance"),
+    "409": _json(ERR, "the infrastructure is being built, destroyed or maintained; retry"),
+    "413": _json(ERR, "the request body is larger than rest.max_body"),
+    "500": _json(ERR, "the operation failed; the service's log has the details"),
+}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: ERRORS[code] for code in ("401", *codes, "500")}
+
+
+def _param(name: str, where: str, description: str, schema: dict[str, Any] | None = None,
+           required: bool | None = None) -> dict[str, Any]:
+    return {"name": name, "in": where, "description": description,
+            "required": where == "path" if required is None else required,
+            "schema": schema or {"type": "string"}}
+
+
+INFRA = _param("infra_id", "path", "the infrastructure id")
+NODE = _param("node", "path", "the node's name in the description")
+COUNT = _param("count", "path", "a number of instances", {"type": "integer", "minimum": 0})
+
+
+def _scale(summary: str, *params: dict[str, Any]) -> dict[str, Any]:
+    return {"post": {"summary": summary, "parameters": [INFRA, NODE, *params],
+                     "responses": {"202": _json(_ref("ScalingQueued"),
+                                                "queued for the next maintenance pass; "
+                                                "warnings say if the count was clamped"),
+                                   **_errors("400", "404")}}}
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    """The OpenAPI document of this service version."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "OCCO REST API", "version": version,
+                 "description": "Build, maintain, scale and destroy infrastructures described "
+                                "in Occopus's format. Occopus's paths, JSON bodies, real "
+                                "status codes; every path but /health needs the bearer token."},
+        "security": [{"bearerAuth": []}],
+        "paths": {
+            "/health": {"get": {"summary": "liveness and store reachability", "security": [],
+                                "responses": {"200": _json(_ref("Health"), "serving"),
+                                              "503": _json(ERR, "the store is unreachable")}}},
+            "/openapi.json": {"get": {"summary": "this document",
+                                      "responses": {"200": {"description": "OpenAPI 3.0"},
+                                                    **_errors()}}},
+            "/infrastructures/": {
+                "get": {"summary": "the infrastructures in the store",
+                        "responses": {"200": _json(_ref("InfraList"), "ids and summaries"),
+                                      **_errors()}},
+                "post": {"summary": "build an infrastructure in the background",
+                         "description": "The body is an infrastructure description (YAML or "
+                                        "JSON; include tags are refused). Node definitions "
+                                        "come from those imported (occo import, "
+                                        "occopus-import). A description whose infra_name is "
+                                        "in the store continues that infrastructure.",
+                         "parameters": [
+                             _param("infraid", "query", "rebuild this infrastructure"),
+                             _param("keep_on_failure", "query", "keep what is ready when the "
+                                    "build fails (default: roll back)", {"type": "boolean"}),
+                             _param("maintain", "query", "maintain it afterwards (default "
+                                    "true)", {"type": "boolean"})],
+                         "requestBody": {"required": True, "content": {
+                             "application/yaml": {"schema": {"type": "string"}},
+                             "application/json": {"schema": {"type": "object"}}}},
+                         "responses": {"202": _json(_ref("Accepted"), "registered; building"),
+                                       **_errors("400", "404", "409", "413")}}},
+            "/infrastructures/{infra_id}": {
+                "get": {"summary": "nodes, instances (address, state) and scaling",
+                        "parameters": [INFRA, _param("format", "query", "occopus (default): "
+                                                     "node name -> instances and scaling; "
+                                                     "occo: Occo.status", {
+                                                         "type": "string",
+                                                         "enum": ["occopus", "occo"]})],
+                        "responses": {"200": _json(_ref("Status"), "the status"),
+                                      **_errors("400", "404")}},
+                "delete": {"summary": "detach and destroy in the background",
+                           "parameters": [INFRA],
+                           "responses": {"202": _json(_ref("Accepted"), "destroying"),
+                                         **_errors("404", "409")}}},
+            "/infrastructures/{infra_id}/attach": {"post": {
+                "summary": "maintain it (kept in the store: survives a restart)",
+                "parameters": [INFRA],
+                "responses": {"200": _json(_ref("Maintained"), "attached"),
+                              **_errors("404")}}},
+            "/infrastructures/{infra_id}/detach": {"post": {
+                "summary": "stop maintaining it", "parameters": [INFRA],
+                "responses": {"200": _json(_ref("Maintained"), "detached"),
+                              **_errors("404")}}},
+            "/infrastructures/{infra_id}/scaleup/{node}": _scale("one more instance"),
+            "/infrastructures/{infra_id}/scaleup/{node}/{count}": _scale("count more", COUNT),
+            "/infrastructures/{infra_id}/scaledown/{node}": _scale(
+                "one instance fewer (the youngest)"),
+            "/infrastructures/{infra_id}/scaledown/{node}/{nodeid}": _scale(
+                "remove this instance", _param("nodeid", "path", "instance id or address")),
+            "/infrastructures/{infra_id}/scaleto/{node}/{count}": _scale("exactly count",
+                                                                         COUNT),
+            "/infrastructures/{infra_id}/events": {"get": {
+                "summary": "the event log, oldest first",
+                "parameters": [INFRA,
+                               _param("after", "query", "only events after this position",
+                                      {"type": "integer", "minimum": 0}),
+                               _param("limit", "query", "at most this many (<= 10000)",
+                                      {"type": "integer", "minimum": 1})],
+                "responses": {"200": _json(_ref("Events"), "events"),
+                              **_errors("400", "404")}}},
+            "/infrastructures/{infra_id}/notify": {"post": {
+                "summary": "Occopus's notifications: not supported (501)",
+                "parameters": [INFRA],
+                "responses": {"501": _json(ERR, "not supported"), **_errors("404")}}},
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message", "status"],
+                          "properties": {
+                              "error": {"type": "string"}, "message": {"type": "string"},
+                              "status": {"type": "integer"},
+                              "errors": {"type": "array", "items": _ref("LocatedError")},
+                              "infra_id": {"type": "string"}, "node": {"type": "string"}}},
+                "LocatedError": {"type": "object", "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"},
+                    "file": {"type": "string"}, "line": {"type": "integer"},
+                    "column": {"type": "integer"}, "path": {"type": "string"}}},
+                "Health": {"type": "object", "properties": {
+                    "status": {"type": "string"}, "version": {"type": "string"}}},
+                "Accepted": {"type": "object", "required": ["infraid"], "properties": {
+                    "infraid": {"type": "string"}, "status": {"type": "string"},
+                    "name": {"type": "string"}, "maintained": {"type": "boolean"}}},
+                "InfraList": {"type": "object", "properties": {
+                    "infrastructures": {"type": "array", "items": {"type": "string"}},
+                    "items": {"type": "array", "items": {"type": "object"}}}},
+                "Status": {"type": "object", "description": "node name -> {type, scaling: "
+                           "{actual, target, min, max}, instances: {instance id -> "
+                           "{resource_address, state, addresses, intent, ...}}}",
+                           "additionalProperties": {"type": "object"}},
+                "Maintained": {"type": "object", "properties": {
+                    "infraid": {"type": "string"}, "maintained": {"type": "boolean"}}},
+                "ScalingQueued": {"type": "object", "properties": {
+                    "infraid": {"type": "string"}, "nodename": {"type": "string"},
+                    "method": {"type": "string"}, "count": {"type": "integer"},
+                    "target": {"type": "integer"}, "requested": {"type": "integer"},
+                    "min": {"type": "integer"}, "max": {"type": "integer"},
+                    "maintained": {"type": "boolean"},
+                    "warnings": {"type": "array", "items": {"type": "string"}}}},
+                "Events": {"type": "object", "properties": {
+                    "infraid": {"type": "string"}, "last": {"type": "integer"},
+                    "events": {"type": "array", "items": {"type": "object"}}}},
+            },
+        },
+    }

@@ -1,0 +1,175 @@
+"""What the REST service and the ``occopus-*`` commands read and predict, over the public
+:class:`~occo.api.Occo` methods and the store.
+
+- :func:`occopus_status`: an infrastructure's status in Occopus's shape (node name ->
+  instances by id with ``resource_address`` and ``state``, and ``scaling``), with OCCO's
+  fields added inside each node and instance entry, so that clients written for Occopus
+  keep working and new ones see more.
+- :func:`predict_scaling`: the target a queued scaling request will lead to, and the
+  clamping warning if it leaves ``[min, max]``, computed from the description, the current
+  target and the requests already queued, without acting (the maintenance pass applies it
+  with the same rules, :func:`occo.enactor.apply_requests`).
+- :func:`find_instance`: an instance of a node by id or address (a scale-down naming an
+  instance that does not exist is refused at once instead of being dropped later).
+- :func:`import_definitions`: store node definitions so that a later build compiles them
+  again (only the sections that are present are stored).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from occo.compiler import Node, StaticDescription, load_node_definitions
+from occo.enactor import Decision, apply_requests
+from occo.infobroker import InstanceRecord, Intent, NotFound, ScalingRequest
+from occo.util import InputError
+
+from .core import Occo
+from .errors import InstanceNotFound, NodeNotFound, UnknownInfrastructure
+
+__all__ = ["occopus_status", "predict_scaling", "find_instance", "import_definitions",
+           "description_of", "request_for", "check_node", "queue_scaling"]
+
+
+def description_of(occo: Occo, infra_id: str) -> StaticDescription:
+    """The stored, compiled description of ``infra_id`` (UnknownInfrastructure if none)."""
+    try:
+        record = occo.store.get_infrastructure(infra_id)
+    except NotFound:
+        raise UnknownInfrastructure(f"no infrastructure {infra_id!r} in the store "
+                                    "(GET /infrastructures/ or occo list shows those there are)",
+                                    infra_id=infra_id) from None
+    return StaticDescription.from_dict(record.description)
+
+
+def check_node(description: StaticDescription, infra_id: str, node: str) -> Node:
+    """The node ``node`` of the description, or NodeNotFound."""
+    if node not in description:
+        raise NodeNotFound(f"infrastructure {infra_id} has no node {node!r}; nodes: "
+                           f"{', '.join(description.node_names)}", infra_id=infra_id,
+                           node=node)
+    return description.node(node)
+
+
+def occopus_status(status: dict[str, Any]) -> dict[str, Any]:
+    """Occopus's ``GET /infrastructures/<id>`` shape, from :meth:`Occo.status`."""
+    out: dict[str, Any] = {}
+    for node in status["nodes"]:
+        instances = {}
+        for inst in node["instances"]:
+            addresses = inst["addresses"] or inst["private_addresses"] or []
+            instances[inst["instance_id"]] = {
+                "resource_address": addresses[0] if addresses else None,
+                "state": inst["state"],
+                "intent": inst["intent"],
+                "addresses": inst["addresses"],
+                "private_addresses": inst["private_addresses"],
+                "created_at": inst["created_at"],
+                "ready_at": inst["ready_at"],
+                "failure": inst["failure"],
+            }
+        out[node["name"]] = {"type": node["type"], "scaling": dict(node["scaling"]),
+                             "instances": instances}
+    return out
+
+
+def _live(occo: Occo, infra_id: str, node: str) -> list[InstanceRecord]:
+    return [r for r in occo.store.list_instances(infra_id, node) if r.intent != Intent.DROPPING]
+
+
+def find_instance(occo: Occo, infra_id: str, node: str, key: str) -> InstanceRecord:
+    """The live instance of ``node`` whose id or address is ``key``."""
+    description = description_of(occo, infra_id)
+    check_node(description, infra_id, node)
+    for rec in _live(occo, infra_id, node):
+        if key == rec.instance_id or key in (rec.addresses or []) \
+                or key in (rec.private_addresses or []):
+            return rec
+    raise InstanceNotFound(f"node {node!r} of infrastructure {infra_id} has no instance "
+                           f"with the id or address {key!r}", infra_id=infra_id, node=node)
+
+
+def request_for(infra_id: str, node: str, *, change: int | None = None, to: int | None = None,
+                remove: str | None = None) -> ScalingRequest:
+    """The request :meth:`Occo.scale` queues for these arguments (same rules)."""
+    if remove is not None:
+        by_address = "." in remove or ":" in remove
+        return ScalingRequest(infra_id=infra_id, node_name=node, kind="destroy",
+                              instance_id=None if by_address else remove,
+                              address=remove if by_address else None)
+    if to is not None:
+        return ScalingRequest(infra_id=infra_id, node_name=node, kind="set", count=to)
+    if change is None:
+        raise InputError("give a change (+N/-N), a count, or an instance to remove")
+    return ScalingRequest(infra_id=infra_id, node_name=node,
+                          kind="create" if change >= 0 else "destroy", count=abs(change))
+
+
+def predict_scaling(occo: Occo, infra_id: str, node: str, request: ScalingRequest,
+                    queued: Iterable[ScalingRequest] | None = None) -> dict[str, Any]:
+    """Where ``node``'s target goes once ``request`` (after ``queued``) is applied.
+
+    ``queued`` defaults to the requests waiting in the store now. Returns ``target`` (after
+    clamping), ``requested`` (before), ``min``, ``max`` and ``warnings``.
+    """
+    description = description_of(occo, infra_id)
+    spec = check_node(description, infra_id, node)
+    smin, smax = spec.scaling.min, spec.scaling.max
+    waiting = occo.store.peek_scaling_requests(infra_id) if queued is None else list(queued)
+    start = occo.store.get_scaling_targets(infra_id).get(node, smin)
+    mine = [r for r in waiting if r.node_name == node] + [request]
+    requested, _ = apply_requests(start, _live(occo, infra_id, node), mine, Decision(), node)
+    target = min(max(requested, smin), smax)
+    warnings = []
+    if target != requested:
+        warnings.append(f"{node}: {requested} instances requested, clamped to {target} "
+                        f"(min {smin}, max {smax})")
+    return {"node": node, "before": start, "requested": requested, "target": target,
+            "min": smin, "max": smax, "warnings": warnings}
+
+
+def queue_scaling(occo: Occo, infra_id: str, node: str, *, change: int | None = None,
+                  to: int | None = None, remove: str | None = None) -> dict[str, Any]:
+    """Queue a scaling request for the next maintenance pass; say what it will lead to.
+
+    Unknown infrastructures, nodes and instances are refused at once. The result holds
+    the queued ``request``, the predicted ``target`` (see :func:`predict_scaling`) and
+    ``warnings``: the clamping, and a note when nothing maintains the infrastructure.
+    """
+    description = description_of(occo, infra_id)
+    check_node(description, infra_id, node)
+    if to is not None and to < 0:
+        raise InputError(f"a node count must be >= 0, got {to}", infra_id=infra_id, node=node)
+    if change == 0:
+        raise InputError("a change of 0 instances changes nothing: give +N or -N",
+                         infra_id=infra_id, node=node)
+    if remove is not None:
+        find_instance(occo, infra_id, node, remove)
+    request = request_for(infra_id, node, change=change, to=to, remove=remove)
+    prediction = predict_scaling(occo, infra_id, node, request,
+                                 occo.store.peek_scaling_requests(infra_id))
+    queued = occo.scale(infra_id, node, change=change, to=to, remove=remove, apply=False)
+    maintained = occo.store.get_infrastructure(infra_id).maintained
+    warnings = list(prediction.pop("warnings"))
+    if not maintained:
+        warnings.append(f"infrastructure {infra_id} is not maintained: the request waits "
+                        "until a maintenance pass runs (attach it to the REST service, or "
+                        f"run occo maintain -i {infra_id})")
+    prediction.pop("node")
+    return {**prediction, "queued": True, "request": queued["queued"],
+            "maintained": maintained, "warnings": warnings}
+
+
+def import_definitions(occo: Occo, paths: Sequence[str | Path]) -> dict[str, int]:
+    """Check node definition files and store them; ``{type: implementations}``.
+
+    Like :meth:`Occo.import_node_definitions`, but sections an implementation does not
+    have are left out of the stored form (stored as ``null`` they would not compile again).
+    """
+    definitions = load_node_definitions([Path(p) for p in paths])
+    for node_type, definition in definitions.items():
+        occo.store.put_node_definition(node_type, [
+            {k: v for k, v in impl.to_dict().items() if v is not None}
+            for impl in definition.implementations])
+    return {t: len(d.implementations) for t, d in definitions.items()}
