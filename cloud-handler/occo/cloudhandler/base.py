@@ -108,6 +108,9 @@ class CloudHandler(ABC):
     - ``type_name``: the resource ``type`` it serves;
     - ``schema``: the :class:`~occo.util.Schema` of its resource section;
     - ``needs_credentials``: whether an ``auth_data`` entry must match its resources;
+    - ``accepts_credentials``: (with ``needs_credentials`` False) whether an entry is used
+      when one matches, the handler running without one otherwise (docker: registry
+      logins are optional);
     - ``ref_keys``: the resource keys a ref keeps (None: all but secret-named ones);
     - ``STATE_MAP``: the backend's raw states mapped to :class:`ResourceState`.
     """
@@ -115,6 +118,7 @@ class CloudHandler(ABC):
     type_name: ClassVar[str]
     schema: ClassVar[Schema]
     needs_credentials: ClassVar[bool] = True
+    accepts_credentials: ClassVar[bool] = False
     ref_keys: ClassVar[tuple[str, ...] | None] = None
     STATE_MAP: ClassVar[Mapping[str, ResourceState]] = {}
 
