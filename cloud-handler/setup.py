@@ -28,6 +28,8 @@ setup(
         "occo-infobroker",
         "boto3",
         "botocore",
+        "docker",
+        "requests",
     ],
     extras_require={"test": ["pytest", "pytest-timeout", "moto[server]"]},
     entry_points={
@@ -35,6 +37,7 @@ setup(
             "dummy = occo.cloudhandler.dummy:DummyCloudHandler",
             "local = occo.cloudhandler.local:LocalCloudHandler",
             "ec2 = occo.cloudhandler.ec2:EC2CloudHandler",
+            "docker = occo.cloudhandler.dockerengine:DockerCloudHandler",
         ],
         "occo.resource_schema": [
             "ec2 = occo.cloudhandler.schemas:EC2",

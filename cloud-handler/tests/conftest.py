@@ -29,3 +29,19 @@ def clock() -> FakeClock:
 def _no_leftover_secrets():
     yield
     forget_secrets()
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory):
+    """A real Docker engine with the test images and network (tests/dockerenv.py):
+    found, or started as root under CI=true (installed first if need be), and stopped
+    with its directories removed at the end, whatever happened."""
+    import dockerenv
+
+    engine = dockerenv.provide(tmp_path_factory.mktemp("docker"))
+    if isinstance(engine, str):
+        pytest.skip(engine)
+    try:
+        yield engine
+    finally:
+        engine.shutdown()

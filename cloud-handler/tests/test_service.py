@@ -15,13 +15,14 @@ from occo.util.comm import InProcessTransport, RemoteError
 from ec2env import free_port
 
 
-@pytest.mark.parametrize("kind", ["nova", "docker", "cloudsigma"])
+@pytest.mark.parametrize("kind", ["nova", "cloudsigma"])
 def test_a_type_with_a_schema_but_no_backend_names_the_types_that_have_one(clock, kind):
     service = CloudHandlerService(clock=clock)
     with pytest.raises(NoBackend) as info:
         service.create_node(make_spec({"type": kind}, infra_id="i", node="web"))
     assert str(info.value) == (f"node 'web': no cloud handler is installed for resource type "
-                               f"{kind!r}; types with a backend: dummy, ec2, local")
+                               f"{kind!r}; types with a backend: docker, dummy, ec2, "
+                               "local")
     assert info.value.retryable is False
 
 
@@ -30,7 +31,7 @@ def test_an_unknown_or_missing_type_is_an_input_error(clock):
     with pytest.raises(InputError) as info:
         service.create_node(make_spec({"type": "ec3"}, infra_id="i", node="db"))
     assert str(info.value) == ("node 'db': unknown resource type 'ec3'; types with a backend: "
-                               "dummy, ec2, local")
+                               "docker, dummy, ec2, local")
     with pytest.raises(InputError, match="node 'db': the resource section has no 'type'"):
         service.create_node(make_spec({}, infra_id="i", node="db"))
     with pytest.raises(InputError, match="a node spec needs instance_id, infra_id, node_name"):
@@ -57,7 +58,7 @@ def test_handlers_are_kept_per_endpoint_and_credentials(clock):
     assert service.handler_for({"type": "dummy", "name": "x", "seed": 3}) is d1
     assert service.handler_for({"type": "dummy", "name": "y"}) is not d1
     assert service.endpoint_key(first) == "ec2:http://127.0.0.1:1|r"
-    assert service.backends() == {"handlers": ["dummy", "ec2", "local"],
+    assert service.backends() == {"handlers": ["docker", "dummy", "ec2", "local"],
                                   "schemas": ["cloudsigma", "docker", "dummy", "ec2", "local",
                                               "nova"]}
 

@@ -12,6 +12,8 @@ retries bounded (EC2: botocore's retry configuration, see docs/cloudhandlers.rst
     │   ├── ImageNotFound            the image (or local command) does not exist
     │   ├── CapacityExceeded         no room: quota, instance limit, dummy capacity
     │   ├── PermissionDenied         the credentials are valid but not allowed to do this
+    │   ├── ResourceConflict         the name OCCO gives a resource is held by one OCCO did
+    │   │                            not create (docker: a container named occo-<id>)
     │   └── NoBackend                a resource type with a schema but no installed backend
     └── InputError (occo.util)       exit 2: the user's input is wrong
         ├── CredentialsRejected      (also a CloudError) the cloud did not accept the
@@ -30,7 +32,7 @@ from typing import Iterable
 from occo.util import InputError, OccoError
 
 __all__ = ["CloudError", "Throttled", "CloudUnavailable", "ImageNotFound", "CapacityExceeded",
-           "PermissionDenied", "NoBackend", "CredentialsRejected", "UserDataTooLarge",
+           "PermissionDenied", "ResourceConflict", "NoBackend", "CredentialsRejected", "UserDataTooLarge",
            "BadResource"]
 
 
@@ -67,6 +69,11 @@ class CapacityExceeded(CloudError):
 
 class PermissionDenied(CloudError):
     """The credentials were accepted but may not perform this action."""
+
+
+class ResourceConflict(CloudError):
+    """A resource under the name OCCO would use exists but was not made by OCCO for this
+    instance; it is refused, never adopted (it may be someone else's)."""
 
 
 class NoBackend(CloudError):

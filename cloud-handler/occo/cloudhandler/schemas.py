@@ -4,7 +4,8 @@ Registered in the entry point group ``occo.resource_schema`` (name = resource ``
 where the compiler finds them to validate node definitions before anything is created.
 ``ec2``, ``nova``, ``docker`` and ``cloudsigma`` keep the keys Occopus defined, so every
 Occopus node definition stays valid; ``dummy`` and ``local`` are OCCO's own
-(docs/cloudhandlers.rst). ``nova``, ``docker`` and ``cloudsigma`` have no backend yet:
+(docs/cloudhandlers.rst; docker: docs/docker.rst, which adds the optional ``network``
+and ``tags``). ``nova`` and ``cloudsigma`` have no backend yet:
 creating such a node fails with :class:`~occo.cloudhandler.errors.NoBackend`.
 """
 
@@ -52,13 +53,20 @@ NOVA = Schema("nova resource", (
 
 DOCKER = Schema("docker resource", (
     _TYPE,
-    Field("endpoint", "str", required=True, doc="the Docker Engine API URL or socket"),
-    Field("origin", "str", required=True, doc="where the image comes from"),
-    Field("image", "str", required=True),
-    Field("tag", "str", required=True),
-    Field("network_mode", "str", doc="accepted as some Occopus versions did"),
+    Field("endpoint", "str", required=True,
+          doc="the Docker Engine API: unix:///var/run/docker.sock, tcp://host:2375, "
+              "https://host:2376"),
+    Field("origin", "str", required=True,
+          doc="where the image comes from: dockerhub (pull), local (already on the "
+              "engine), or a file:// or http(s):// URL of an image tarball"),
+    Field("image", "str", required=True, doc="the image's repository name"),
+    Field("tag", "str", required=True, doc="the image's tag"),
+    Field("network", "str", doc="the Docker network the container joins (an existing "
+                                "one, or host / none); default: the engine's default"),
+    Field("network_mode", "str", doc="the same, under the name some Occopus versions used"),
+    _TAGS,
     _NAME,
-), doc="A Docker container (its backend comes in a later release).")
+), doc="A Docker container on a Docker Engine (docs/docker.rst).")
 
 CLOUDSIGMA = Schema("cloudsigma resource", (
     _TYPE,

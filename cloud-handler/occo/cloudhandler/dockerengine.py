@@ -1,0 +1,564 @@
+"""``docker``: each node instance is a container on a Docker Engine (docker SDK).
+
+- One container per node instance, named ``occo-<instance id>``, so a repeated create
+  finds the same container; labelled with OCCO's tags (``occo:infra_id``,
+  ``occo:node``, ``occo:instance_id``) and the user's. A container that holds the name
+  without OCCO's label for that instance is refused
+  (:class:`~occo.cloudhandler.errors.ResourceConflict`), never adopted or removed.
+- Everything after the create finds containers by label, not by name: one
+  ``GET /containers/json`` per poll round for many nodes (label filter on the
+  infrastructure when the round concerns one, else on ``occo:instance_id``).
+- Drop = stop (``stop_timeout`` seconds of grace), then remove; what is gone is success.
+- States: ``created``/``restarting`` -> pending, ``running`` -> running, ``paused`` ->
+  stopped, ``removing`` -> stopping, ``exited``/``dead`` -> failed (detail: exit code and
+  the last lines of the container's log), no container -> missing.
+- Addresses: the container's addresses on its networks; with ``network: host`` the
+  engine host's address (127.0.0.1 for a local engine), marked not checkable since it
+  does not tell containers apart.
+- Images by ``origin`` (:mod:`occo.cloudhandler._dockerimages`); the contextualisation
+  of type ``docker`` gives ``env`` and ``command``.
+
+Handler config (``docker:`` in the service config, docs/docker.rst): ``timeout`` (60 s per
+API call), ``stop_timeout`` (10 s), ``init`` (true: docker-init runs as PID 1 so the
+command gets SIGTERM), ``max_parallel`` (4 creates or drops at once), ``api_version``
+(``auto``), ``download_timeout``, ``max_download_bytes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import docker
+import requests
+from docker import errors as docker_errors
+
+from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CredentialEntry, NodeSpec,
+                       OccoError, scrub)
+
+from ._dockerimages import ImageStore, Origin, parse_origin
+from .base import Clock, CloudHandler, NodeAddresses, NodeStatus, ResourceState, about_node
+from .errors import (BadResource, CloudError, CloudUnavailable, ImageNotFound,
+                     PermissionDenied, ResourceConflict)
+from .schemas import DOCKER
+
+__all__ = ["DockerCloudHandler", "NAME_PREFIX", "container_name", "OCCO_ENV"]
+
+log = logging.getLogger(__name__)
+
+NAME_PREFIX = "occo-"
+OCCO_ENV = ("OCCO_INSTANCE_ID", "OCCO_INFRA_ID", "OCCO_NODE_NAME", "OCCO_NODE_TYPE")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+_SCHEMES = ("unix", "tcp", "http", "https")
+_SPECIAL_NETWORKS = ("host", "none", "bridge", "default")
+_LOG_LINES = 15
+_LOG_BYTES = 2048
+_ADDRESS_TTL = 60.0
+_GONE = ("removing",)
+
+
+def container_name(instance_id: str) -> str:
+    """The container name of an instance: ``occo-<instance id>``."""
+    return NAME_PREFIX + instance_id
+
+
+def _operation(method: str, url: str) -> str:
+    """``GET /containers/{id}/json``: an Engine API request, ids left out, for counting."""
+    path = re.sub(r"^/v[0-9.]+", "", urlsplit(url).path)
+    parts = path.strip("/").split("/")
+    if len(parts) > 1 and parts[0] in ("containers", "images", "networks") and \
+            parts[1] not in ("json", "create", "load", "prune"):
+        last = parts[-1] if len(parts) > 2 else ""
+        known = ("json", "start", "stop", "logs", "wait", "tag", "get", "kill", "history")
+        return f"{method} /{parts[0]}/{{id}}" + (f"/{last}" if last in known else "")
+    return f"{method} {path}"
+
+
+class _CountingClient(docker.APIClient):
+    """The SDK's low-level client; counts every Engine API request it sends."""
+
+    def __init__(self, calls: Counter[str], lock: threading.Lock, **kwargs: Any) -> None:
+        self._occo_calls = calls
+        self._occo_lock = lock
+        super().__init__(**kwargs)
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        with self._occo_lock:
+            self._occo_calls[_operation(method, url)] += 1
+        return super().request(method, url, *args, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One container to create, checked before any call."""
+
+    spec: NodeSpec
+    name: str
+    image: str
+    tag: str
+    origin: Origin
+    network: str | None
+    environment: list[str]
+    command: str | list[str] | None
+    labels: dict[str, str]
+
+
+class DockerCloudHandler(CloudHandler):
+    """One Docker Engine, reached through its API socket or URL."""
+
+    type_name = "docker"
+    schema = DOCKER
+    needs_credentials = False
+    accepts_credentials = True   # a registry login, when an auth_data entry matches
+    STATE_MAP = {"created": ResourceState.PENDING, "restarting": ResourceState.PENDING,
+                 "running": ResourceState.RUNNING, "paused": ResourceState.STOPPED,
+                 "removing": ResourceState.STOPPING, "exited": ResourceState.FAILED,
+                 "dead": ResourceState.FAILED}
+
+    def __init__(self, resource: Mapping[str, Any], *, config: Mapping[str, Any] | None = None,
+                 auth: CredentialEntry | None = None, clock: Clock | None = None) -> None:
+        super().__init__(resource, config=config, auth=auth, clock=clock)
+        self.url = str(resource.get("endpoint") or "")
+        scheme = urlsplit(self.url).scheme
+        if scheme not in _SCHEMES or self.url.rstrip("/") in ("unix:", "tcp:"):
+            raise BadResource(f"resource.endpoint {self.url!r} is not a Docker endpoint: use "
+                              "unix:///var/run/docker.sock, tcp://host:2375, http://host:port "
+                              "or https://host:2376")
+        self.timeout = float(self.config.get("timeout", 60))
+        self.stop_timeout = int(self.config.get("stop_timeout", 10))
+        self.init = bool(self.config.get("init", True))
+        self.max_parallel = max(1, int(self.config.get("max_parallel", 4)))
+        self.api_version = str(self.config.get("api_version", "auto"))
+        self.calls: Counter[str] = Counter()    # Engine API requests, by operation
+        self._calls_lock = threading.Lock()
+        self._client: docker.APIClient | None = None
+        self._lock = threading.Lock()
+        self._networks: set[str] = set()
+        self._failures: dict[str, NodeStatus] = {}   # container id -> its failed status
+        self._addresses: dict[str, tuple[float, NodeAddresses]] = {}
+        self.images = ImageStore(
+            self, download_timeout=float(self.config.get("download_timeout", 300)),
+            max_download_bytes=int(self.config.get("max_download_bytes", 8 << 30)))
+
+    @classmethod
+    def endpoint_key(cls, resource: Mapping[str, Any]) -> str:
+        return f"docker:{resource.get('endpoint')}"
+
+    # --------------------------------------------------------------- engine calls
+
+    def api(self) -> docker.APIClient:
+        """The SDK client, made on first use (its version check is the first call)."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._client = _CountingClient(
+                        self.calls, self._calls_lock, base_url=self.url,
+                        version=self.api_version, timeout=self.timeout,
+                        tls=urlsplit(self.url).scheme == "https",
+                        max_pool_size=max(10, self.max_parallel * 2))
+                except docker_errors.DockerException as exc:
+                    raise self._unreachable(exc, "connect") from exc
+            return self._client
+
+    def _unreachable(self, exc: BaseException, what: str) -> CloudUnavailable:
+        reason = scrub(str(exc))
+        reason = reason.removeprefix("Error while fetching server API version: ")
+        return CloudUnavailable(f"the Docker engine at {self.url} is unreachable ({what}): "
+                                f"{reason}")
+
+    def call(self, what: str, fn: Callable[..., Any], *args: Any,
+             passthrough: Sequence[int | None] = (), **kwargs: Any) -> Any:
+        """One engine call with its errors translated; statuses in ``passthrough`` are
+        raised as the SDK's own errors for the caller to handle."""
+        try:
+            return fn(*args, **kwargs)
+        except docker_errors.APIError as exc:
+            if exc.status_code in passthrough:
+                raise
+            raise self._translate(exc, what) from exc
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise self._unreachable(exc, what) from exc
+        except docker_errors.DockerException as exc:
+            raise CloudError(f"the Docker engine at {self.url} failed to {what}: "
+                             f"{scrub(str(exc))}") from exc
+
+    def _translate(self, exc: docker_errors.APIError, what: str) -> OccoError:
+        status = exc.status_code
+        said = scrub(str(exc.explanation or exc))
+        where = f"the Docker engine at {self.url}"
+        if isinstance(exc, docker_errors.ImageNotFound):
+            return ImageNotFound(f"{where} has no such image ({what}): {said}")
+        if status == 400:
+            return BadResource(f"{where} refused to {what}: {said}")
+        if status in (401, 403):
+            return PermissionDenied(f"{where} does not allow to {what}: {said}")
+        if status in (502, 503, 504):
+            return CloudUnavailable(f"{where} failed to {what} (HTTP {status}): {said}")
+        return CloudError(f"{where} failed to {what} (HTTP {status}): {said}")
+
+    # --------------------------------------------------------------- planning
+
+    def _plan(self, spec: NodeSpec) -> _Plan:
+        """Every input check, before any engine call."""
+        res = spec.resource
+        if not _SAFE_ID.match(spec.instance_id):
+            raise CloudError(f"docker: instance id {spec.instance_id!r} cannot name a "
+                             "container")
+        try:
+            origin = parse_origin(res.get("origin"))
+        except ValueError as exc:
+            raise self.bad_resource(spec, str(exc)) from None
+        for key in ("image", "tag"):
+            if not isinstance(res.get(key), str) or not res[key].strip():
+                raise self.bad_resource(spec, f"resource.{key} must be a non-empty string")
+        network, mode = res.get("network"), res.get("network_mode")
+        if network and mode and network != mode:
+            raise self.bad_resource(spec, f"resource.network {network!r} and "
+                                          f"resource.network_mode {mode!r} differ; give one")
+        environment, command = self._context(spec)
+        return _Plan(spec=spec, name=container_name(spec.instance_id),
+                     image=res["image"].strip(), tag=res["tag"].strip(), origin=origin,
+                     network=network or mode or None, environment=environment,
+                     command=command, labels=self._labels(spec))
+
+    def _context(self, spec: NodeSpec) -> tuple[list[str], str | list[str] | None]:
+        context = spec.context or {}
+        kind = context.get("type")
+        if kind not in (None, "docker"):
+            raise self.bad_resource(spec, f"contextualisation type {kind!r} is for virtual "
+                                          "machines; a container takes type 'docker' (env, "
+                                          "command)")
+        env: dict[str, str] = {}
+        items = context.get("env") or []
+        if not isinstance(items, list):
+            raise self.bad_resource(spec, "contextualisation env must be a list of "
+                                          "KEY=VALUE strings")
+        for item in items:
+            key, sep, value = str(item).partition("=")
+            if not isinstance(item, str) or not sep or not key.strip():
+                raise self.bad_resource(spec, f"contextualisation env entry {item!r} is not "
+                                              "KEY=VALUE")
+            env[key] = value
+        env.update({"OCCO_INSTANCE_ID": spec.instance_id, "OCCO_INFRA_ID": spec.infra_id,
+                    "OCCO_NODE_NAME": spec.node_name, "OCCO_NODE_TYPE": spec.node_type})
+        command = context.get("command")
+        if command is not None and not (
+                (isinstance(command, str) and command.strip()) or
+                (isinstance(command, list) and command
+                 and all(isinstance(c, str) for c in command))):
+            raise self.bad_resource(spec, "contextualisation command must be a non-empty "
+                                          "string or list of strings")
+        return [f"{k}={v}" for k, v in env.items()], command
+
+    def _labels(self, spec: NodeSpec) -> dict[str, str]:
+        user = {str(k): str(v) for k, v in (spec.resource.get("tags") or {}).items()}
+        user.update({str(k): str(v) for k, v in spec.tags.items()})
+        for key in user:
+            if key.startswith("occo:"):
+                raise self.bad_resource(spec, f"tag {key!r}: the prefix occo: is reserved")
+        return {**user, **spec.occo_tags()}
+
+    # ---------------------------------------------------------------- creating
+
+    def _create_node(self, spec: NodeSpec) -> dict[str, Any]:
+        plan = self._plan(spec)
+        self._prepare_engine(plan)
+        return self._create(plan)
+
+    def create_nodes(self, specs: Sequence[NodeSpec]) -> list[dict[str, Any] | OccoError]:
+        """Create several: checks first, each image and network once, then up to
+        ``max_parallel`` creates at a time."""
+        out: list[dict[str, Any] | OccoError | None] = [None] * len(specs)
+        plans: list[tuple[int, _Plan]] = []
+        for i, spec in enumerate(specs):
+            try:
+                self.check_resource(spec)
+                plan = self._plan(spec)
+                self._prepare_engine(plan)
+                plans.append((i, plan))
+            except OccoError as exc:
+                out[i] = about_node(exc, spec.node_name, spec.infra_id, spec.instance_id)
+
+        def one(plan: _Plan) -> dict[str, Any] | OccoError:
+            try:
+                return self._create(plan)
+            except OccoError as exc:
+                spec = plan.spec
+                return about_node(exc, spec.node_name, spec.infra_id, spec.instance_id)
+        for (i, _), result in zip(plans, self._parallel(one, [p for _, p in plans])):
+            out[i] = result
+        return out  # type: ignore[return-value]
+
+    def _parallel(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if len(items) <= 1 or self.max_parallel == 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.max_parallel, len(items)),
+                                thread_name_prefix="occo-docker") as pool:
+            return list(pool.map(fn, items))
+
+    def _prepare_engine(self, plan: _Plan) -> None:
+        """The image and the network are there (each checked once per handler)."""
+        auth = self.auth.auth_data if self.auth is not None else None
+        self.images.ensure(plan.image, plan.tag, plan.origin,
+                           auth if isinstance(auth, Mapping) else None)
+        network = plan.network
+        if network is None or network in _SPECIAL_NETWORKS or network in self._networks or \
+                network.startswith("container:"):
+            return
+        api = self.api()
+        try:
+            self.call(f"inspect network {network}", api.inspect_network, network,
+                      passthrough=(404,))
+        except docker_errors.NotFound:
+            raise self.bad_resource(plan.spec, f"resource.network {network!r}: the Docker "
+                                               f"engine at {self.url} has no such network; "
+                                               "create it first (docker network create)") \
+                from None
+        with self._lock:
+            self._networks.add(network)
+
+    def _create(self, plan: _Plan) -> dict[str, Any]:
+        api = self.api()
+        host_config = api.create_host_config(network_mode=plan.network, init=self.init)
+        try:
+            created = self.call(
+                "create container", api.create_container, f"{plan.image}:{plan.tag}",
+                command=plan.command, name=plan.name, environment=plan.environment,
+                labels=plan.labels, host_config=host_config, use_config_proxy=False,
+                passthrough=(404, 409))
+        except docker_errors.ImageNotFound as exc:
+            self.images.forget(f"{plan.image}:{plan.tag}")
+            raise ImageNotFound(f"the Docker engine at {self.url} no longer has the image "
+                                f"{plan.image}:{plan.tag}: {scrub(str(exc.explanation))}") \
+                from exc
+        except docker_errors.APIError as exc:
+            if exc.status_code == 409:
+                return self._adopt(plan)
+            raise self._translate(exc, "create container") from exc
+        container = str(created["Id"])
+        try:
+            self.call("start container", api.start, container)
+        except OccoError:
+            self._remove(container)   # nothing half-created
+            raise
+        log.info("node %s (%s): container %s (%s) on %s", plan.spec.node_name,
+                 plan.spec.instance_id, plan.name, container[:12], self.url)
+        return self.make_ref(plan.spec, container, name=plan.name)
+
+    def _adopt(self, plan: _Plan) -> dict[str, Any]:
+        """The container that holds the instance's name: OCCO's (adopted) or not (refused)."""
+        api = self.api()
+        try:
+            info = self.call("inspect container", api.inspect_container, plan.name,
+                             passthrough=(404,))
+        except docker_errors.NotFound:   # removed in between: create it again
+            return self._create(plan)
+        labels = (info.get("Config") or {}).get("Labels") or {}
+        if labels.get(TAG_INSTANCE) != plan.spec.instance_id or \
+                labels.get(TAG_INFRA) != plan.spec.infra_id:
+            image = (info.get("Config") or {}).get("Image")
+            raise ResourceConflict(
+                f"the Docker engine at {self.url} already has a container named {plan.name} "
+                f"({str(info.get('Id'))[:12]}, image {image}) that OCCO did not create for "
+                f"this instance (it lacks the label {TAG_INSTANCE}={plan.spec.instance_id}); "
+                "it is left alone: remove or rename it to let OCCO create the node")
+        container = str(info["Id"])
+        if (info.get("State") or {}).get("Status") == "created":
+            self.call("start container", api.start, container)
+        return self.make_ref(plan.spec, container, name=plan.name)
+
+    # ---------------------------------------------------------------- watching
+
+    def _find(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        """OCCO's containers of each ref's instance id, from one list call."""
+        wanted = {str(r.get("instance_id")) for r in refs}
+        infras = {str(r.get("infra_id")) for r in refs if r.get("infra_id")}
+        label = f"{TAG_INFRA}={next(iter(infras))}" if len(infras) == 1 and \
+            all(r.get("infra_id") for r in refs) else TAG_INSTANCE
+        api = self.api()
+        listing = self.call("list containers", api.containers, all=True,
+                            filters={"label": [label]})
+        found: dict[str, list[dict[str, Any]]] = {}
+        for item in listing:
+            iid = (item.get("Labels") or {}).get(TAG_INSTANCE)
+            if iid in wanted:
+                found.setdefault(iid, []).append(item)
+        for items in found.values():
+            items.sort(key=lambda c: (c.get("State") != "running", -int(c.get("Created", 0))))
+        return found
+
+    def _get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeStatus]:
+        found = self._find(refs)
+        now = time.monotonic()
+        out: dict[str, NodeStatus] = {}
+        for ref in refs:
+            iid = str(ref["instance_id"])
+            items = found.get(iid)
+            if not items:
+                out[iid] = NodeStatus(ResourceState.MISSING, f"the Docker engine at {self.url} "
+                                      "has no container for this instance")
+                self._addresses.pop(iid, None)
+                continue
+            item = items[0]
+            raw = str(item.get("State") or "")
+            state = self.map_state(raw)
+            if state == ResourceState.FAILED:
+                out[iid] = self._failure(item)
+            else:
+                self._failures.pop(str(item.get("Id")), None)
+                out[iid] = NodeStatus(state, raw=raw)
+            addresses = self._addresses_of(item) if state == ResourceState.RUNNING else None
+            if addresses is not None:
+                self._addresses[iid] = (now, addresses)
+            else:
+                self._addresses.pop(iid, None)
+        return out
+
+    def _failure(self, item: Mapping[str, Any]) -> NodeStatus:
+        """Why a container stopped: its exit code and the last lines of its log (asked
+        once per container)."""
+        container = str(item.get("Id"))
+        known = self._failures.get(container)
+        if known is not None:
+            return known
+        raw = str(item.get("State"))
+        api = self.api()
+        name = (item.get("Names") or [container[:12]])[0].lstrip("/")
+        try:
+            info = self.call("inspect container", api.inspect_container, container)
+            state = info.get("State") or {}
+            code = state.get("ExitCode")
+            tail = self.call("read the log", api.logs, container, stdout=True, stderr=True,
+                             tail=_LOG_LINES)
+        except OccoError as exc:
+            return NodeStatus(ResourceState.FAILED, f"container {name} is {raw}; its exit code "
+                              f"could not be read: {exc}", raw=raw)
+        text = tail.decode("utf-8", "replace") if isinstance(tail, bytes) else str(tail)
+        text = text[-_LOG_BYTES:].rstrip()
+        detail = f"container {name} is {raw}, exit code {code}"
+        if state.get("OOMKilled"):
+            detail += " (killed: out of memory)"
+        if state.get("Error"):
+            detail += f" ({state['Error']})"
+        detail += f"; last lines of its log:\n{text}" if text else "; its log is empty"
+        status = NodeStatus(ResourceState.FAILED, detail, raw=raw,
+                            exit_code=int(code) if isinstance(code, int) else None)
+        self._failures[container] = status
+        return status
+
+    def _addresses_of(self, item: Mapping[str, Any]) -> NodeAddresses | None:
+        networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
+        found = [str(n.get("IPAddress")) for n in networks.values() if n.get("IPAddress")]
+        if found:
+            return NodeAddresses(tuple(found), tuple(found))
+        if (item.get("HostConfig") or {}).get("NetworkMode") == "host":
+            host = self._engine_host()
+            return NodeAddresses((host,), (host,), checkable=False)
+        return None
+
+    def _engine_host(self) -> str:
+        """Where a container on the host's network is: the engine's machine."""
+        parts = urlsplit(self.url)
+        if parts.scheme == "unix" or parts.hostname in (None, "localhost"):
+            return "127.0.0.1"
+        return parts.hostname
+
+    def _get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeAddresses]:
+        now = time.monotonic()
+        out: dict[str, NodeAddresses] = {}
+        ask = []
+        for ref in refs:
+            iid = str(ref["instance_id"])
+            seen = self._addresses.get(iid)
+            if seen is not None and now - seen[0] < _ADDRESS_TTL:
+                out[iid] = seen[1]
+            else:
+                ask.append(ref)
+        if ask:
+            for iid, items in self._find(ask).items():
+                if items[0].get("State") == "running":
+                    addresses = self._addresses_of(items[0])
+                    if addresses is not None:
+                        out[iid] = addresses
+        return out
+
+    def _list_nodes(self, infra_id: str) -> list[dict[str, Any]]:
+        api = self.api()
+        listing = self.call("list containers", api.containers, all=True,
+                            filters={"label": [f"{TAG_INFRA}={infra_id}"]})
+        out = []
+        for item in listing:
+            labels = dict(item.get("Labels") or {})
+            iid = labels.get(TAG_INSTANCE)
+            if not iid or item.get("State") in _GONE:
+                continue
+            out.append({"instance_id": iid, "infra_id": infra_id,
+                        "node_name": labels.get(TAG_NODE, ""), "type": self.type_name,
+                        "endpoint": self.endpoint,
+                        "resource": {"type": self.type_name, "endpoint": self.url},
+                        "resource_id": str(item.get("Id")),
+                        "name": (item.get("Names") or [""])[0].lstrip("/"), "tags": labels})
+        return out
+
+    # ---------------------------------------------------------------- dropping
+
+    def _drop_nodes(self, refs: Sequence[Mapping[str, Any]]) -> list[OccoError | None]:
+        found = self._find(refs)
+        victims = [(iid, str(item["Id"])) for iid, items in found.items() for item in items]
+        errors: dict[str, OccoError] = {}
+
+        def drop(victim: tuple[str, str]) -> tuple[str, OccoError | None]:
+            iid, container = victim
+            try:
+                self._stop(container)
+                self._remove(container, quiet=False)
+            except OccoError as exc:
+                return iid, exc
+            return iid, None
+        for iid, error in self._parallel(drop, victims):
+            if error is not None:
+                errors.setdefault(iid, error)
+        for iid, container in victims:
+            self._addresses.pop(iid, None)
+            self._failures.pop(container, None)
+        return [errors.get(str(r.get("instance_id"))) for r in refs]
+
+    def _stop(self, container: str) -> None:
+        api = self.api()
+        try:
+            self.call("stop container", api.stop, container, timeout=self.stop_timeout,
+                      passthrough=(304, 404))
+        except docker_errors.APIError:
+            pass   # not running (304) or gone (404): nothing to stop
+
+    def _remove(self, container: str, *, quiet: bool = True) -> None:
+        api = self.api()
+        try:
+            self.call("remove container", api.remove_container, container, v=True,
+                      force=True, passthrough=(404, 409))
+        except docker_errors.APIError as exc:
+            if exc.status_code == 409 and "already in progress" not in str(exc.explanation):
+                if not quiet:
+                    raise self._translate(exc, "remove container") from exc
+                log.warning("container %s could not be removed: %s", container[:12],
+                            scrub(str(exc.explanation)))
+        except OccoError as exc:
+            if not quiet:
+                raise
+            log.warning("container %s could not be removed: %s", container[:12], exc)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
