@@ -154,8 +154,9 @@ def queue_scaling(occo: Occo, infra_id: str, node: str, *, change: int | None = 
     warnings = list(prediction.pop("warnings"))
     if not maintained:
         warnings.append(f"infrastructure {infra_id} is not maintained: the request waits "
-                        "until a maintenance pass runs (attach it to the REST service, or "
-                        f"run occo maintain -i {infra_id})")
+                        "until a maintenance pass runs: attach it (POST /infrastructures/"
+                        f"{infra_id}/attach), or run occopus-maintain -i {infra_id} or "
+                        f"occo maintain -i {infra_id}")
     prediction.pop("node")
     return {**prediction, "queued": True, "request": queued["queued"],
             "maintained": maintained, "warnings": warnings}
