@@ -21,8 +21,8 @@ setup(
     long_description_content_type="text/x-rst",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_namespace_packages(include=["occo.*"]),
-    include_package_data=True,
+    packages=find_namespace_packages(include=["occo.*"], exclude=["occo.demo.examples*"]),
+    package_data={"occo.demo": ["examples/*/*.yaml", "examples/*/*.rst"]},
     install_requires=[
         "occo-util",
         "occo-compiler",
@@ -32,7 +32,8 @@ setup(
         "occo-cloudhandler",
         "occo-servicecomposer",
         "occo-api",
+        "pyyaml",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "sphinx"]},
     entry_points={},
 )

@@ -10,8 +10,9 @@
     ``net.ipv4.ping_group_range`` admits the user, else a raw socket as root) and with
     UDP datagrams to the receiver's port, which work everywhere. It writes what it
     reached to ``ping-result.txt`` (the tutorial's file) and serves the same report on
-    ``http://OCCO_NODE_IP:REPORT_PORT/`` (default 8000): 200 once the receiver was
-    reached, 503 until then. The node definition's health check fetches that URL, so the
+    ``http://OCCO_NODE_IP:REPORT_PORT/`` (default 8000): 200 once the receiver's program
+    answered, 503 until then (an ICMP answer alone does not count: on loopback every
+    address answers it). The node definition's health check fetches that URL, so the
     sender is ready only when it has reached the receiver. Rounds repeat every
     ``PING_INTERVAL`` seconds (default 5).
 """
@@ -158,7 +159,9 @@ class PingReport:
 
     @property
     def reached(self) -> bool:
-        return any(p.received for p in self.probes)
+        """The receiver's program answered (ICMP alone only shows that the address is up:
+        on loopback every address answers it)."""
+        return any(p.answer is not None for p in self.probes)
 
     def text(self) -> str:
         lines = [f"ping sender at {self.source} -> ping receiver at {self.target} "
