@@ -25,6 +25,7 @@ setup(
     include_package_data=True,
     install_requires=[
         "PyYAML",
+        "pika",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
     entry_points={},

@@ -1,4 +1,4 @@
-"""The endpoint contract: every transport passes these (issue 9 adds amqp)."""
+"""The endpoint contract: every transport passes these, in-process and over RabbitMQ."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import threading
 import pytest
 
 from occo.util import CallTimeoutError, InputError, Location, TransportError
-from occo.util.comm import InProcessTransport, RemoteError
+from occo.util.comm import AmqpTransport, InProcessTransport, RemoteError
+
+from amqp_support import AMQP_URL
 
 
 class Calculator:
@@ -38,11 +40,18 @@ class Calculator:
         return "secret"
 
 
-@pytest.fixture(params=["inprocess"])
+@pytest.fixture(params=["inprocess", "amqp"])
 def transport(request):
-    t = InProcessTransport(check_json=True)
+    if request.param == "inprocess":
+        t = InProcessTransport(check_json=True)
+    else:
+        queues = request.getfixturevalue("queues")  # RabbitMQ, a prefix, clean-up
+        t = AmqpTransport(AMQP_URL, prefix=queues.prefix, rpc_timeout=30,
+                          reconnect_timeout=10)
     yield t
     t.close()
+    if request.param == "amqp":
+        queues.endpoints.update(t.served)
 
 
 @pytest.fixture
