@@ -20,7 +20,7 @@ from .locate import STATE_FORMS, default_state_path, open_store
 from .memory_store import MemoryStore
 from .model import (SCALING_KINDS, Event, InfraRecord, InstanceRecord, InstanceState, Intent,
                     ScalingRequest)
-from .redis_store import RedisStore, redact_url
+from .redis_url import redact_url
 from .router import InfoProvider, InfoRouter, provides
 from .secretbox import SecretBox, default_key_path
 from .sqlite_store import SQLiteStore
@@ -41,3 +41,11 @@ __all__ = [
     "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "SecretKeyError", "BadStateLocation",
     "InfoKeyError", "InfoArgumentError",
 ]
+
+
+def __getattr__(name: str):
+    """``RedisStore`` is imported on first use: the redis client is slow to import."""
+    if name == "RedisStore":
+        from .redis_store import RedisStore
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,7 +23,7 @@ from occo.util.errors import Location
 
 from .errors import BadStateLocation
 from .memory_store import MemoryStore
-from .redis_store import RedisStore, parse_redis_url, redact_url
+from .redis_url import parse_redis_url, redact_url
 from .secretbox import SecretBox
 from .sqlite_store import SQLiteStore
 from .store import Store
@@ -86,7 +86,7 @@ def open_store(url_or_path: str | os.PathLike[str] | None = None, *,
 
 
 def _redis(value: str, shown: str, box: SecretBox | None,
-           location: Location | None) -> RedisStore:
+           location: Location | None) -> "RedisStore":
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
@@ -97,6 +97,7 @@ def _redis(value: str, shown: str, box: SecretBox | None,
     db = parts.path.strip("/")
     if db and not db.isdigit():
         raise _bad(f"the Redis database must be a number, not {db!r}", shown, location)
+    from .redis_store import RedisStore  # imports the redis client only when needed
     url, prefix = parse_redis_url(value)
     try:
         return RedisStore(url, prefix or "occo", secrets=box)

@@ -47,6 +47,7 @@ from ._codec import SCHEMA_VERSION, Codec, InfraRow, InstanceRow
 from ._redis_scripts import SCRIPTS
 from .errors import (AlreadyExists, BadStateLocation, NotFound, SchemaTooNew, StoreError,
                      StoreUnavailable, VersionConflict)
+from .redis_url import parse_redis_url, redact_url
 from .secretbox import SecretBox
 from .store import InfraApply, InstanceApply, Store
 
@@ -58,20 +59,6 @@ T = TypeVar("T")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 _OP_TTL = 600           # seconds a finished write remembers its result
 _CAS_ATTEMPTS = 200     # read-modify-write rounds before giving up under contention
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class RedisStore(Store):
@@ -506,10 +493,3 @@ class RedisStore(Store):
         return [(after + 1 + i, text) for i, text in enumerate(items)]
 
 
-def parse_redis_url(url: str) -> tuple[str, str | None]:
-    """Split ``redis://host:port/db?prefix=x`` into the connection URL and the prefix."""
-    parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    prefix = query.pop("prefix", [None])[-1]
-    rest = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), prefix
