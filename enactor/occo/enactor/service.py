@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from occo.compiler import ImplementationChooser, StaticDescription
-from occo.infobroker import Event, Store
+from occo.infobroker import Event, InstanceRecord, Intent, Store
 from occo.util import new_id
 from occo.util.comm import Client
 
@@ -64,7 +64,8 @@ class Enactor:
 
     # ------------------------------------------------------------------ planning
 
-    def decide(self, infra_id: str, *, consume: bool, refresh: bool) -> tuple[Decision, Any]:
+    def decide(self, infra_id: str, *, consume: bool, refresh: bool
+               ) -> tuple[Decision, list[InstanceRecord]]:
         infra = self.store.get_infrastructure(infra_id)
         description = StaticDescription.from_dict(infra.description)
         records = self.probe.refresh(infra_id, infra.description) if refresh \
@@ -75,7 +76,7 @@ class Enactor:
                           targets=self.store.get_scaling_targets(infra_id), requests=requests,
                           timers=self.store.get_failure_timers(infra_id), now=time.time(),
                           config=self.config, choose=self.chooser.choose)
-        return decision, infra
+        return decision, records
 
     def plan(self, infra_id: str) -> Decision:
         """What a pass would do now, without touching a cloud or consuming requests."""
@@ -123,7 +124,7 @@ class Enactor:
                       on_decision: Callable[[Decision], None] | None = None) -> dict:
         """One pass under the lease: refresh, decide, record, execute. Returns the outcome."""
         with self.lease(infra_id):
-            decision, infra = self.decide(infra_id, consume=True, refresh=True)
+            decision, records = self.decide(infra_id, consume=True, refresh=True)
             for node, target in decision.targets.items():
                 self.store.set_scaling_target(infra_id, node, target)
             if decision.events:
@@ -135,7 +136,9 @@ class Enactor:
                     for e in decision.events])
             if on_decision is not None:
                 on_decision(decision)
-            if not decision.instructions:
+            unfinished = any(r.intent == Intent.DROPPING or (r.intent == Intent.CREATING)
+                             for r in records)
+            if not decision.instructions and not unfinished:
                 return {"infra_id": infra_id, "status": "unchanged", "created": 0,
                         "ready": 0, "dropped": 0, "replaced": 0, "failures": [],
                         "drop_failures": []}
