@@ -41,7 +41,7 @@ def open_transport(config: Mapping[str, Any] | None = None, **overrides: Any) ->
         from .amqp import AmqpTransport
         return AmqpTransport.from_config(mapping, **overrides)
     if not isinstance(mapping, Mapping):
-        raise ConfigError(f"transport: must be a mapping, got {type(mapping).__name__}",
+        raise ConfigError(f"must be a mapping, got {type(mapping).__name__}",
                           location=location_of(mapping, path="transport"))
     raise ConfigError(f"unknown transport backend {backend!r}; choose one of "
                       f"{', '.join(BACKENDS)}",

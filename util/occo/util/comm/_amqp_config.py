@@ -20,7 +20,7 @@ import pika
 from ..errors import ConfigError, InputError, InputErrors
 from ..located import location_of
 from ..ratelimit import Backoff
-from ..schema import Field, Schema
+from ..schema import Field, Schema, is_template
 from ..secrets import register_secret
 
 __all__ = ["AmqpSettings", "DEFAULT_URL", "TRANSPORT_SCHEMA", "safe_url", "settings_from"]
@@ -121,7 +121,7 @@ def settings_from(mapping: Mapping[str, Any] | None = None, **overrides: Any) ->
         if isinstance(given, Mapping) else {}
     for key, value in values.items():
         kind = _NUMERIC.get(key)
-        if kind and isinstance(value, str):  # a template string passes the schema
+        if kind and is_template(value):  # the schema lets templates pass; numbers can't be
             problems.append(_located(given, key, f"must be {kind}, got {value!r}"))
     for key in ("rpc_timeout", "connect_timeout"):
         if isinstance(values.get(key), (int, float)) and values[key] == 0:
