@@ -1,0 +1,142 @@
+"""Crash safety: `occo build` killed with SIGKILL at random moments, then run again.
+
+For each round a 30-node build (1 db, 28 app, 1 lb) is started as a real `occo build`
+process and killed with SIGKILL once the store's event log reaches a randomly chosen
+position (plus a random few milliseconds), so the kills land in every phase: before any
+intent, between an intent and its cloud call, during creates, while polling, while
+dependents start. `occo build` is then run again to completion, and the cloud is counted
+against the store: every instance the store holds exists exactly once in the cloud, the
+cloud holds nothing the store does not know (0 orphans, 0 duplicates), and 30 nodes are
+ready. The infrastructure is destroyed before the next round and must leave nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+from collections import Counter
+
+import pytest
+
+from occo.infobroker import SQLiteStore
+
+from e2e import (Setup, ec2_auth_data, ec2_definition, local_definition, start_moto, wait_for,
+                 write_description)
+
+ROUNDS = 20
+APPS = 28
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server = start_moto()
+    yield server
+    server.stop()
+
+
+def description(directory, definition):
+    return write_description(directory, "crash", {
+        "db": {"type": "db_t"},
+        "app": {"type": "app_t", "scaling": {"min": APPS, "max": APPS}},
+        "lb": {"type": "lb_t"}}, [("app", "db"), ("lb", "app")],
+        {"db_t": [definition], "app_t": [definition], "lb_t": [definition]})
+
+
+def infra_of(store: SQLiteStore):
+    found = [r for r in store.list_infrastructures() if r.name == "crash"]
+    return found[0] if found else None
+
+
+def kill_at_random_moment(setup: Setup, infra, rng: random.Random, events_in_a_build: int):
+    """Start `occo build`, kill it with SIGKILL at a random point of its event log."""
+    target = rng.randint(0, events_in_a_build)
+    proc = setup.spawn("build", str(infra))
+    store = SQLiteStore(setup.state)
+    try:
+        def reached():
+            if proc.poll() is not None or target == 0:
+                return True
+            record = infra_of(store)
+            if record is None:
+                return False
+            return len(store.read_events(record.infra_id, after=0, limit=100_000)) >= target
+        wait_for(reached, timeout=120, interval=0.005, what=f"{target} events")
+        threading.Event().wait(rng.uniform(0, 0.03))  # land between events too
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        return target
+    finally:
+        store.close()
+
+
+def check_cloud_matches_store(setup: Setup, cloud_ids: list[str]):
+    """The store's instances exist once each in the cloud, and nothing else does."""
+    with setup.occo() as occo:
+        record = infra_of(occo.store)
+        instances = occo.store.list_instances(record.infra_id)
+        stored = {i.instance_id for i in instances}
+        counts = Counter(cloud_ids)
+        duplicates = [iid for iid, n in counts.items() if n > 1]
+        orphans = set(counts) - stored
+        missing = stored - set(counts)
+        assert (duplicates, orphans, missing) == ([], set(), set())
+        assert len(instances) == APPS + 2
+        assert [(i.node_name, str(i.state), str(i.intent), i.failure) for i in instances
+                if str(i.state) != "ready"] == []
+        return record.infra_id
+
+
+def run_rounds(setup: Setup, infra, cloud_ids, seed: int):
+    rng = random.Random(seed)
+    with setup.occo() as occo:  # one undisturbed build: how many events a build writes
+        full = occo.build(infra)
+        assert full["status"] == "ready"
+        events_in_a_build = len(occo.events(full["infra_id"]))
+        occo.destroy(full["infra_id"])
+    moments = []
+    for _ in range(ROUNDS):
+        moments.append(kill_at_random_moment(setup, infra, rng, events_in_a_build))
+        rerun = setup.cli("build", str(infra), "--json")
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        infra_id = check_cloud_matches_store(setup, cloud_ids(infra_id_of(setup)))
+        with setup.occo() as occo:
+            assert occo.destroy(infra_id)["status"] == "destroyed"
+        assert cloud_ids(infra_id) == [], "destroy left resources behind"
+    # the kills really were spread over the build
+    assert len(set(moments)) >= ROUNDS // 2
+    assert min(moments) < events_in_a_build // 4 and max(moments) > events_in_a_build // 2
+
+
+def infra_id_of(setup: Setup) -> str:
+    store = SQLiteStore(setup.state)
+    try:
+        return infra_of(store).infra_id
+    finally:
+        store.close()
+
+
+def test_killed_builds_on_the_local_cloud_leave_no_orphans_or_duplicates(tmp_path):
+    setup = Setup(tmp_path)
+    setup.write_config()
+    node = local_definition("exec sleep 600", health_check={"ping": False})
+    infra = description(tmp_path / "d", node)
+
+    def cloud_ids(infra_id):
+        return [ref["instance_id"] for ref in
+                setup.cloud().list_nodes(infra_id, [node["resource"]])]
+
+    run_rounds(setup, infra, cloud_ids, seed=20261128)
+
+
+def test_killed_builds_on_ec2_leave_no_orphans_or_duplicates(tmp_path, moto):
+    setup = Setup(tmp_path, auth_data=ec2_auth_data(tmp_path))
+    setup.write_config()
+    infra = description(tmp_path / "d", ec2_definition(moto))
+
+    def cloud_ids(infra_id):
+        return [next(t["Value"] for t in inst["Tags"] if t["Key"] == "occo:instance_id")
+                for inst in moto.occo_instances(infra_id)]
+
+    run_rounds(setup, infra, cloud_ids, seed=11)
