@@ -44,20 +44,24 @@ def _in_background(work: Callable[[], Any], on_interrupt: Callable[[], None],
     """Run ``work`` in a thread; Ctrl-C / SIGTERM calls ``on_interrupt`` and waits for the
     work to wind down. Returns (result, interrupted); re-raises the work's exception."""
     box: dict[str, Any] = {}
+    done = threading.Event()  # not Thread.join: an interrupted join can mark a live thread
+                              # as stopped (CPython gh-90882)
 
     def target() -> None:
         try:
             box["result"] = work()
         except BaseException as exc:  # handed to the main thread
             box["error"] = exc
+        finally:
+            done.set()
 
     thread = threading.Thread(target=target, name="occo-command", daemon=True)
     interrupted = False
     with _sigterm_as_interrupt():
         thread.start()
-        while thread.is_alive():
+        while not done.is_set():
             try:
-                thread.join(0.2)
+                done.wait(0.2)
             except KeyboardInterrupt:
                 if not interrupted:
                     interrupted = True
