@@ -288,3 +288,77 @@ def provide(workdir: Path, say: Callable[[str], None] = lambda _: None) -> Engin
         engine.shutdown()
         raise
     return engine
+
+
+@dataclass
+class Registry:
+    """A private Docker registry on 127.0.0.1 (Debian's docker-registry) with one htpasswd
+    user; only that user may pull or push. Plain HTTP: the engine treats 127.0.0.0/8
+    registries as insecure, tries HTTPS and falls back to HTTP, and reports the error of
+    its last try (behind TLS, an auth error would show as the fallback's reset
+    connection)."""
+
+    address: str
+    username: str
+    password: str
+    process: subprocess.Popen
+    directory: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _bcrypt(password: str) -> str:
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt   # libxcrypt's bcrypt, which the registry's htpasswd wants
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+
+
+def start_registry(say: Callable[[str], None] = lambda _: None) -> Registry | str:
+    """A private registry on a free loopback port, or the reason there is none."""
+    if shutil.which("docker-registry") is None:
+        allowed = os.environ.get("CI") == "true" or os.environ.get("OCCO_TEST_DOCKER") == "start"
+        if os.geteuid() != 0 or not allowed:
+            return ("no docker-registry binary; it is installed (Debian: docker-registry) "
+                    "only as root with CI=true or OCCO_TEST_DOCKER=start")
+        say("installing docker-registry with apt-get")
+        _apt_install(["docker-registry"])
+    import socket
+
+    directory = Path(tempfile.mkdtemp(prefix="occo-registry-"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    username, password = "occo-robot", uuid.uuid4().hex
+    (directory / "htpasswd").write_text(f"{username}:{_bcrypt(password)}\n")
+    (directory / "config.yml").write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {directory}/data}}}}\n"
+        f"http: {{addr: '127.0.0.1:{port}'}}\n"
+        f"auth: {{htpasswd: {{realm: occo-test, path: {directory}/htpasswd}}}}\n"
+        "log: {level: warn}\n")
+    log = open(directory / "registry.log", "wb")
+    process = subprocess.Popen(["docker-registry", "serve", str(directory / "config.yml")],
+                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    registry = Registry(f"127.0.0.1:{port}", username, password, process, directory)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return registry
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = (directory / "registry.log").read_text(errors="replace")[-1500:]
+                registry.stop()
+                raise RuntimeError(f"docker-registry did not start:\n{tail}")
+            time.sleep(0.05)   # polling a starting server, with a deadline
