@@ -245,3 +245,16 @@ def test_the_same_infrastructure_is_not_processed_twice_at_once():
         runner.join(10)
     finally:
         w.close()
+
+
+def test_an_orphan_is_dropped_by_its_reference_without_a_record(world):
+    from occo.util.instructions import DropNode
+    world.build({"web": 1})
+    world.cloud.create_nodes([{"instance_id": "stray", "node_name": "web"}])
+    ref = {"instance_id": "stray", "type": "sim", "id": "sim-stray"}
+    outcome = world.processor.execute("infra-1", [DropNode(
+        infra_id="infra-1", instance_id="stray", node_name="web", ref=ref,
+        reason="orphan").to_dict()])
+    assert outcome["status"] == "ready" and outcome["dropped"] == 1
+    assert "stray" not in {r.instance_id for r in world.cloud.alive()}
+    assert [r.instance_id for r in world.store.list_instances("infra-1")] == ["web-0"]

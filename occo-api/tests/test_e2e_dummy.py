@@ -113,3 +113,25 @@ def test_scale_request_for_an_unknown_node_is_refused(setup, tmp_path):
             occo.scale(infra_id, "cache", change=1)
         with pytest.raises(InputError, match="a node count must be >= 0, got -2"):
             occo.scale(infra_id, "app", to=-2)
+
+
+def test_drift_orphans_are_reported_and_cleaned_when_asked(setup, tmp_path):
+    with setup.occo() as occo:
+        infra_id = occo.build(three_tier(tmp_path / "d"))["infra_id"]
+        description = occo.store.get_infrastructure(infra_id).description
+        cloud = setup.cloud()  # someone else creates a node with this infrastructure's tags
+        cloud.create_nodes([{"instance_id": "stray-1", "infra_id": infra_id,
+                             "node_name": "app", "node_type": "app_t",
+                             "resource": {"type": "dummy", "create_latency": 0.05}}])
+        assert len(cloud_nodes(setup, description, infra_id)) == 6
+        reported = occo.maintain_once(infra_id)
+        assert reported["status"] == "unchanged"
+        drift = [e for e in occo.events(infra_id) if e["type"] == "drift.orphans"]
+        assert drift and drift[-1]["details"]["instances"] == ["stray-1"]
+        assert "--clean-orphans" in drift[-1]["details"]["message"]
+        assert len(cloud_nodes(setup, description, infra_id)) == 6, "reported, not dropped"
+        cleaned = occo.maintain_once(infra_id, clean_orphans=True)
+        assert cleaned["dropped"] == 1
+        left = {ref["instance_id"] for ref in cloud_nodes(setup, description, infra_id)}
+        assert "stray-1" not in left and len(left) == 5
+        assert left == {i.instance_id for i in occo.store.list_instances(infra_id)}

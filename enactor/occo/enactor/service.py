@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterator
 
 from occo.compiler import ImplementationChooser, StaticDescription
 from occo.infobroker import Event, InstanceRecord, Intent, Store
-from occo.util import new_id
+from occo.util import is_template, new_id
+from occo.util.instructions import DropNode
 from occo.util.comm import Client
 
 from .config import MaintenanceConfig
@@ -61,6 +62,7 @@ class Enactor:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
         self.chooser = ImplementationChooser(self.config.choice, seed=self.config.seed)
         self.call_timeout = call_timeout
+        self._orphans: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ planning
 
@@ -120,11 +122,49 @@ class Enactor:
             keeper.join()
             self.store.release_lease(name, self.holder)
 
+    def drift(self, infra_id: str, description: dict, records: list[InstanceRecord]
+              ) -> list[dict]:
+        """Resources carrying this infrastructure's tags that the store does not know."""
+        resources, seen = [], set()
+        for impl in [i for n in description.get("nodes", ()) for i in n["implementations"]] \
+                + [r.implementation for r in records if r.implementation]:
+            resource = impl.get("resource") or {}
+            key = repr(sorted(resource.items(), key=str))
+            if key not in seen and not any(is_template(v) for v in resource.values()):
+                seen.add(key)
+                resources.append(resource)
+        refs = self.probe.cloud.call("list_nodes", infra_id=infra_id, resources=resources,
+                               timeout=self.probe.timeout)
+        known = {r.instance_id for r in records}
+        return [ref for ref in refs if ref.get("instance_id") not in known]
+
     def maintain_once(self, infra_id: str, *, keep_on_failure: bool = False,
+                      clean_orphans: bool = False,
                       on_decision: Callable[[Decision], None] | None = None) -> dict:
-        """One pass under the lease: refresh, decide, record, execute. Returns the outcome."""
+        """One pass under the lease: refresh, decide, record, execute. Returns the outcome.
+
+        Drift is checked on every pass: resources with this infrastructure's tags that the
+        store does not know are reported (an event when the set changes) and, with
+        ``clean_orphans``, dropped. Instances the cloud no longer has are found by the
+        refresh and replaced like failed ones.
+        """
         with self.lease(infra_id):
             decision, records = self.decide(infra_id, consume=True, refresh=True)
+            infra = self.store.get_infrastructure(infra_id)
+            orphans = self.drift(infra_id, infra.description, records)
+            ids = sorted(ref["instance_id"] for ref in orphans)
+            if ids != self._orphans.get(infra_id, []):
+                self._orphans[infra_id] = ids
+                if ids:
+                    decision.event("drift.orphans", instances=ids, message=(
+                        f"{len(ids)} resource(s) carry this infrastructure's tags but are not "
+                        "in the store" + ("" if clean_orphans else
+                                          "; `occo maintain --clean-orphans` drops them")))
+            if clean_orphans:
+                decision.instructions += [
+                    DropNode(infra_id=infra_id, instance_id=ref["instance_id"],
+                             node_name=str(ref.get("node_name") or "?"), ref=ref,
+                             reason="orphan: not in the store") for ref in orphans]
             for node, target in decision.targets.items():
                 self.store.set_scaling_target(infra_id, node, target)
             if decision.events:

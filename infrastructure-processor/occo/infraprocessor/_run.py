@@ -125,6 +125,11 @@ class Run:
                 known = self._known(ins.instance_id)
                 if known is None or known.phase not in (Phase.DROP_QUEUED, Phase.DROPPING):
                     self._add_drop(records[ins.instance_id], ins.reason)
+            elif isinstance(ins, DropNode) and ins.ref and self._known(ins.instance_id) is None:
+                self._add(Slot(instance_id=ins.instance_id, node_name=ins.node_name,
+                               endpoint=endpoint_key(ins.ref.get("resource") or ins.ref),
+                               phase=Phase.DROP_QUEUED, ref=dict(ins.ref), reason=ins.reason,
+                               new=False, touched=True))  # an orphan: no record to change
             elif isinstance(ins, DropInfrastructure):
                 self.drop_infra = True
                 self.ledger.event("infra.destroying")
@@ -629,7 +634,8 @@ class Run:
                 continue
             self.inflight[slot.endpoint] += 1
             self._move(slot, Phase.DROP_RECORDING)
-            self.ledger.change(slot.instance_id, intent=Intent.DROPPING)
+            if slot.recorded:
+                self.ledger.change(slot.instance_id, intent=Intent.DROPPING)
             if slot.retries == 0:
                 self.ledger.event("node.dropping", node_name=slot.node_name,
                                   instance_id=slot.instance_id, reason=slot.reason)
@@ -646,7 +652,8 @@ class Run:
             if "error" not in result:
                 self._move(slot, Phase.DROPPED)
                 self.counts["dropped"] += 1
-                self.ledger.delete(slot.instance_id)
+                if slot.recorded:
+                    self.ledger.delete(slot.instance_id)
                 self.ledger.event("node.dropped", node_name=slot.node_name,
                                   instance_id=slot.instance_id, reason=slot.reason)
                 continue
@@ -661,8 +668,9 @@ class Run:
             self._move(slot, Phase.DROP_FAILED)
             self.drop_failures.append({"node": slot.node_name, "instance_id": slot.instance_id,
                                        "reason": text})
-            self.ledger.change(slot.instance_id, failure={"reason": f"drop failed: {text}",
-                                                          "since": time.time()})
+            if slot.recorded:
+                self.ledger.change(slot.instance_id, failure={"reason": f"drop failed: {text}",
+                                                              "since": time.time()})
             self.ledger.event("node.drop_failed", node_name=slot.node_name,
                               instance_id=slot.instance_id, reason=text)
 

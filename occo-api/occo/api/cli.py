@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one pass, then exit (default)")
     mode.add_argument("--interval", type=float, help="seconds between passes; run until stopped")
+    p.add_argument("--clean-orphans", action="store_true",
+                   help="drop resources with the infrastructure's tags that the store does "
+                        "not know (reported either way)")
     _common(p)
 
     p = sub.add_parser("scale", help="scale a node: queue a request and apply it")

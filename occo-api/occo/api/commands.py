@@ -167,7 +167,8 @@ def cmd_build(args, out, err) -> int:
 def cmd_maintain(args, out, err) -> int:
     with _open(args) as occo:
         if args.interval is None:
-            outcomes = occo.maintain(args.infra_id, once=True)
+            outcomes = occo.maintain(args.infra_id, once=True,
+                                     clean_orphans=args.clean_orphans)
             if args.json:
                 print_json(outcomes, out)
             else:

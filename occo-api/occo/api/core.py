@@ -184,22 +184,23 @@ class Occo:
         """Ask a running build of ``infra_id`` in this system to stop and roll back."""
         return bool(self.system.processor_client.call("cancel", infra_id=infra_id, timeout=30))
 
-    def maintain_once(self, infra_id: str) -> dict[str, Any]:
+    def maintain_once(self, infra_id: str, *, clean_orphans: bool = False) -> dict[str, Any]:
+        """One maintenance pass: heal, apply scaling requests, report (or clean) drift."""
         self._find(infra_id)
-        outcome = self.system.enactor.maintain_once(infra_id)
+        outcome = self.system.enactor.maintain_once(infra_id, clean_orphans=clean_orphans)
         if outcome["status"] not in ("unchanged",):
             status = "ready" if outcome["status"] == "ready" else outcome["status"]
             self.store.update_infrastructure(infra_id, expected_version=None, status=status)
         return outcome
 
     def maintain(self, infra_id: str | None = None, *, once: bool = True,
-                 stop: Any = None) -> list[dict[str, Any]]:
+                 stop: Any = None, clean_orphans: bool = False) -> list[dict[str, Any]]:
         """One pass over ``infra_id`` (or every stored infrastructure), or a loop until
         ``stop`` (a threading.Event) is set."""
         if once:
             ids = [infra_id] if infra_id else [r.infra_id for r in
                                                self.store.list_infrastructures()]
-            return [self.maintain_once(i) for i in ids]
+            return [self.maintain_once(i, clean_orphans=clean_orphans) for i in ids]
         if infra_id:
             self._find(infra_id)
         self.system.enactor.loop(

@@ -355,7 +355,15 @@ class RestService:
 
         self.stop_event.set()
         server = self.server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        serving = any(t.is_alive() for t in self._threads[:1])
+        try:
+            if serving:  # close the sockets in the server's own thread, which then ends
+                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError as exc:
+            log.warning("could not wake the HTTP server to stop it: %s", exc)
+            serving = False
+        if not serving:
+            wasyncore.close_all(server._map)
         for thread in self._threads:
             thread.join(timeout)
         server.task_dispatcher.shutdown(timeout=5)

@@ -49,10 +49,14 @@ class CreateNode:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DropNode:
+    """Drop one instance. ``ref`` is given for a resource the store does not know (an
+    orphan found by a drift check): the cloud handler's reference to drop it by."""
+
     infra_id: str
     instance_id: str
     node_name: str
     reason: str = ""
+    ref: Mapping[str, Any] | None = None
     kind: str = field(default="drop_node", init=False)
 
     def to_dict(self) -> dict[str, Any]:
