@@ -3,7 +3,7 @@
 #
 #   ./bootstrap.sh                      create env/dev and build every wheelhouse, in order
 #   ./bootstrap.sh test [PKG...]        run all tests, each package in its own virtualenv
-#   ./bootstrap.sh demo [--keep]        build the demo infrastructure on this machine
+#   ./bootstrap.sh demo [ping] [--keep] build, heal, scale and destroy the demo (--help)
 #   ./bootstrap.sh layout --link DIR    link the packages side by side into DIR
 #   ./bootstrap.sh layout --clone BASE DIR   clone BASE/<name>.git for each package into DIR
 set -eu
@@ -31,11 +31,11 @@ case "$command" in
         tool test "$@"
         ;;
     demo)
-        if [ -f occo-demo/occo/demo/__main__.py ]; then
-            tool dev >/dev/null
-            exec env/dev/bin/python -m occo.demo "$@"
-        fi
-        echo "bootstrap.sh: the demo is not written yet (occo-demo has no examples); nothing to do"
+        # env/dev first (quiet when it is up to date), then the demo in the foreground,
+        # so Ctrl-C reaches it and it destroys what it built (see docs/dev/demo.rst)
+        [ -x env/dev/bin/python ] || echo "setting up env/dev (every OCCO package, editable; the first time takes a minute or two)"
+        tool dev >/dev/null
+        exec env/dev/bin/python -m occo.demo "$@"
         ;;
     layout)
         tool layout "$@"
