@@ -14,7 +14,8 @@ import pytest
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler._dockerimages import Origin, parse_origin
 from occo.cloudhandler.contract import CloudHandlerContract, make_spec, wait_until
-from occo.cloudhandler.dockerengine import DockerCloudHandler, _operation
+from occo.cloudhandler._dockerapi import operation
+from occo.cloudhandler.dockerengine import DockerCloudHandler
 from occo.util import InputError, new_id, parse_credentials
 
 from ec2env import free_port
@@ -109,16 +110,16 @@ def test_origin_forms():
         parse_origin("ftp://x/y.tar")
 
 
-def test_engine_requests_are_counted_by_operation():
-    assert _operation("GET", "http+docker://localhost/v1.41/containers/json?all=1") == \
+def test_engine_requests_are_counted_byoperation():
+    assert operation("GET", "http+docker://localhost/v1.41/containers/json?all=1") == \
         "GET /containers/json"
-    assert _operation("POST", "http+docker://localhost/v1.41/containers/abc/start") == \
+    assert operation("POST", "http+docker://localhost/v1.41/containers/abc/start") == \
         "POST /containers/{id}/start"
-    assert _operation("DELETE", "http+docker://localhost/v1.41/containers/abc?v=1") == \
+    assert operation("DELETE", "http+docker://localhost/v1.41/containers/abc?v=1") == \
         "DELETE /containers/{id}"
-    assert _operation("GET", "http+docker://localhost/v1.41/images/occo-test/bb:1/json") == \
+    assert operation("GET", "http+docker://localhost/v1.41/images/occo-test/bb:1/json") == \
         "GET /images/{id}/json"
-    assert _operation("GET", "http+docker://localhost/version") == "GET /version"
+    assert operation("GET", "http+docker://localhost/version") == "GET /version"
 
 
 @pytest.mark.parametrize("endpoint", ["unix:///nonexistent/occo/docker.sock", "tcp"])
@@ -131,7 +132,7 @@ def test_an_unreachable_engine_is_a_clear_retryable_error(endpoint):
     [result] = svc.create_nodes([make_spec(res, infra_id=new_id(), node="web")])
     error = result["error"]
     assert error["type"] == "CloudUnavailable" and error["retryable"] is True
-    assert error["text"].startswith(f"node 'web' (")
+    assert error["text"].startswith("node 'web' (")
     assert f"the Docker engine at {endpoint} is unreachable (connect)" in error["text"]
     ref = {"instance_id": new_id(), "infra_id": "i", "resource": res, "lookup": True}
     status = svc.get_states([ref])[ref["instance_id"]]

@@ -16,7 +16,9 @@
   engine host's address (127.0.0.1 for a local engine), marked not checkable since it
   does not tell containers apart.
 - Images by ``origin`` (:mod:`occo.cloudhandler._dockerimages`); the contextualisation
-  of type ``docker`` gives ``env`` and ``command``.
+  of type ``docker`` gives ``env`` and ``command`` (input checks:
+  :mod:`occo.cloudhandler._dockerplan`; the SDK client and error translation:
+  :mod:`occo.cloudhandler._dockerapi`).
 
 Handler config (``docker:`` in the service config, docs/docker.rst): ``timeout`` (60 s per
 API call), ``stop_timeout`` (10 s), ``init`` (true: docker-init runs as PID 1 so the
@@ -27,12 +29,10 @@ command gets SIGTERM), ``max_parallel`` (4 creates or drops at once), ``api_vers
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -43,71 +43,25 @@ from docker import errors as docker_errors
 from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CredentialEntry, NodeSpec,
                        OccoError, scrub)
 
-from ._dockerimages import ImageStore, Origin, parse_origin
+from ._dockerapi import CountingClient, translate
+from ._dockerimages import ImageStore
+from ._dockerplan import NAME_PREFIX, OCCO_ENV, Plan, container_name, plan_container
 from .base import Clock, CloudHandler, NodeAddresses, NodeStatus, ResourceState, about_node
 from .errors import (BadResource, CloudError, CloudUnavailable, ImageNotFound,
-                     PermissionDenied, ResourceConflict)
+                     ResourceConflict)
 from .schemas import DOCKER
 
 __all__ = ["DockerCloudHandler", "NAME_PREFIX", "container_name", "OCCO_ENV"]
 
+
 log = logging.getLogger(__name__)
 
-NAME_PREFIX = "occo-"
-OCCO_ENV = ("OCCO_INSTANCE_ID", "OCCO_INFRA_ID", "OCCO_NODE_NAME", "OCCO_NODE_TYPE")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 _SCHEMES = ("unix", "tcp", "http", "https")
 _SPECIAL_NETWORKS = ("host", "none", "bridge", "default")
 _LOG_LINES = 15
 _LOG_BYTES = 2048
 _ADDRESS_TTL = 60.0
 _GONE = ("removing",)
-
-
-def container_name(instance_id: str) -> str:
-    """The container name of an instance: ``occo-<instance id>``."""
-    return NAME_PREFIX + instance_id
-
-
-def _operation(method: str, url: str) -> str:
-    """``GET /containers/{id}/json``: an Engine API request, ids left out, for counting."""
-    path = re.sub(r"^/v[0-9.]+", "", urlsplit(url).path)
-    parts = path.strip("/").split("/")
-    if len(parts) > 1 and parts[0] in ("containers", "images", "networks") and \
-            parts[1] not in ("json", "create", "load", "prune"):
-        last = parts[-1] if len(parts) > 2 else ""
-        known = ("json", "start", "stop", "logs", "wait", "tag", "get", "kill", "history")
-        return f"{method} /{parts[0]}/{{id}}" + (f"/{last}" if last in known else "")
-    return f"{method} {path}"
-
-
-class _CountingClient(docker.APIClient):
-    """The SDK's low-level client; counts every Engine API request it sends."""
-
-    def __init__(self, calls: Counter[str], lock: threading.Lock, **kwargs: Any) -> None:
-        self._occo_calls = calls
-        self._occo_lock = lock
-        super().__init__(**kwargs)
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        with self._occo_lock:
-            self._occo_calls[_operation(method, url)] += 1
-        return super().request(method, url, *args, **kwargs)
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """One container to create, checked before any call."""
-
-    spec: NodeSpec
-    name: str
-    image: str
-    tag: str
-    origin: Origin
-    network: str | None
-    environment: list[str]
-    command: str | list[str] | None
-    labels: dict[str, str]
 
 
 class DockerCloudHandler(CloudHandler):
@@ -161,7 +115,7 @@ class DockerCloudHandler(CloudHandler):
         with self._lock:
             if self._client is None:
                 try:
-                    self._client = _CountingClient(
+                    self._client = CountingClient(
                         self.calls, self._calls_lock, base_url=self.url,
                         version=self.api_version, timeout=self.timeout,
                         tls=urlsplit(self.url).scheme == "https",
@@ -193,80 +147,13 @@ class DockerCloudHandler(CloudHandler):
                              f"{scrub(str(exc))}") from exc
 
     def _translate(self, exc: docker_errors.APIError, what: str) -> OccoError:
-        status = exc.status_code
-        said = scrub(str(exc.explanation or exc))
-        where = f"the Docker engine at {self.url}"
-        if isinstance(exc, docker_errors.ImageNotFound):
-            return ImageNotFound(f"{where} has no such image ({what}): {said}")
-        if status == 400:
-            return BadResource(f"{where} refused to {what}: {said}")
-        if status in (401, 403):
-            return PermissionDenied(f"{where} does not allow to {what}: {said}")
-        if status in (502, 503, 504):
-            return CloudUnavailable(f"{where} failed to {what} (HTTP {status}): {said}")
-        return CloudError(f"{where} failed to {what} (HTTP {status}): {said}")
+        return translate(exc, what, self.url)
 
     # --------------------------------------------------------------- planning
 
-    def _plan(self, spec: NodeSpec) -> _Plan:
+    def _plan(self, spec: NodeSpec) -> Plan:
         """Every input check, before any engine call."""
-        res = spec.resource
-        if not _SAFE_ID.match(spec.instance_id):
-            raise CloudError(f"docker: instance id {spec.instance_id!r} cannot name a "
-                             "container")
-        try:
-            origin = parse_origin(res.get("origin"))
-        except ValueError as exc:
-            raise self.bad_resource(spec, str(exc)) from None
-        for key in ("image", "tag"):
-            if not isinstance(res.get(key), str) or not res[key].strip():
-                raise self.bad_resource(spec, f"resource.{key} must be a non-empty string")
-        network, mode = res.get("network"), res.get("network_mode")
-        if network and mode and network != mode:
-            raise self.bad_resource(spec, f"resource.network {network!r} and "
-                                          f"resource.network_mode {mode!r} differ; give one")
-        environment, command = self._context(spec)
-        return _Plan(spec=spec, name=container_name(spec.instance_id),
-                     image=res["image"].strip(), tag=res["tag"].strip(), origin=origin,
-                     network=network or mode or None, environment=environment,
-                     command=command, labels=self._labels(spec))
-
-    def _context(self, spec: NodeSpec) -> tuple[list[str], str | list[str] | None]:
-        context = spec.context or {}
-        kind = context.get("type")
-        if kind not in (None, "docker"):
-            raise self.bad_resource(spec, f"contextualisation type {kind!r} is for virtual "
-                                          "machines; a container takes type 'docker' (env, "
-                                          "command)")
-        env: dict[str, str] = {}
-        items = context.get("env") or []
-        if not isinstance(items, list):
-            raise self.bad_resource(spec, "contextualisation env must be a list of "
-                                          "KEY=VALUE strings")
-        for item in items:
-            key, sep, value = str(item).partition("=")
-            if not isinstance(item, str) or not sep or not key.strip():
-                raise self.bad_resource(spec, f"contextualisation env entry {item!r} is not "
-                                              "KEY=VALUE")
-            env[key] = value
-        env.update({"OCCO_INSTANCE_ID": spec.instance_id, "OCCO_INFRA_ID": spec.infra_id,
-                    "OCCO_NODE_NAME": spec.node_name, "OCCO_NODE_TYPE": spec.node_type})
-        command = context.get("command")
-        if command is not None and not (
-                (isinstance(command, str) and command.strip()) or
-                (isinstance(command, list) and command
-                 and all(isinstance(c, str) for c in command))):
-            raise self.bad_resource(spec, "contextualisation command must be a non-empty "
-                                          "string or list of strings")
-        return [f"{k}={v}" for k, v in env.items()], command
-
-    def _labels(self, spec: NodeSpec) -> dict[str, str]:
-        user = {str(k): str(v) for k, v in (spec.resource.get("tags") or {}).items()}
-        user.update({str(k): str(v) for k, v in spec.tags.items()})
-        for key in user:
-            if key.startswith("occo:"):
-                raise self.bad_resource(spec, f"tag {key!r}: the prefix occo: is reserved")
-        return {**user, **spec.occo_tags()}
+        return plan_container(spec, self.bad_resource)
 
     # ---------------------------------------------------------------- creating
 
@@ -279,7 +166,7 @@ class DockerCloudHandler(CloudHandler):
         """Create several: checks first, each image and network once, then up to
         ``max_parallel`` creates at a time."""
         out: list[dict[str, Any] | OccoError | None] = [None] * len(specs)
-        plans: list[tuple[int, _Plan]] = []
+        plans: list[tuple[int, Plan]] = []
         for i, spec in enumerate(specs):
             try:
                 self.check_resource(spec)
@@ -289,7 +176,7 @@ class DockerCloudHandler(CloudHandler):
             except OccoError as exc:
                 out[i] = about_node(exc, spec.node_name, spec.infra_id, spec.instance_id)
 
-        def one(plan: _Plan) -> dict[str, Any] | OccoError:
+        def one(plan: Plan) -> dict[str, Any] | OccoError:
             try:
                 return self._create(plan)
             except OccoError as exc:
@@ -306,7 +193,7 @@ class DockerCloudHandler(CloudHandler):
                                 thread_name_prefix="occo-docker") as pool:
             return list(pool.map(fn, items))
 
-    def _prepare_engine(self, plan: _Plan) -> None:
+    def _prepare_engine(self, plan: Plan) -> None:
         """The image and the network are there (each checked once per handler)."""
         auth = self.auth.auth_data if self.auth is not None else None
         self.images.ensure(plan.image, plan.tag, plan.origin,
@@ -327,7 +214,7 @@ class DockerCloudHandler(CloudHandler):
         with self._lock:
             self._networks.add(network)
 
-    def _create(self, plan: _Plan) -> dict[str, Any]:
+    def _create(self, plan: Plan) -> dict[str, Any]:
         api = self.api()
         host_config = api.create_host_config(network_mode=plan.network, init=self.init)
         try:
@@ -355,7 +242,7 @@ class DockerCloudHandler(CloudHandler):
                  plan.spec.instance_id, plan.name, container[:12], self.url)
         return self.make_ref(plan.spec, container, name=plan.name)
 
-    def _adopt(self, plan: _Plan) -> dict[str, Any]:
+    def _adopt(self, plan: Plan) -> dict[str, Any]:
         """The container that holds the instance's name: OCCO's (adopted) or not (refused)."""
         api = self.api()
         try:
