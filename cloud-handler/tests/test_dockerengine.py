@@ -87,11 +87,16 @@ def test_endpoint_forms_and_keys():
     svc = docker_service()
     res = {"type": "docker", "endpoint": "replace_with_your_docker_endpoint",
            "origin": "local", "image": "x", "tag": "1"}
-    [result] = svc.create_nodes([make_spec(res, infra_id=new_id())])
+    [result] = svc.create_nodes([make_spec(res, infra_id=new_id(), node="web")])
     assert result["error"]["type"] == "BadResource" and result["error"]["exit_code"] == 2
     assert result["error"]["text"] == (
-        "resource.endpoint 'replace_with_your_docker_endpoint' is not a Docker endpoint: use "
-        "unix:///var/run/docker.sock, tcp://host:2375, http://host:port or https://host:2376")
+        "node 'web': resource.endpoint 'replace_with_your_docker_endpoint' is not a Docker "
+        "endpoint: use unix:///var/run/docker.sock, tcp://host:2375, http://host:port or "
+        "https://host:2376")
+    ref = {"instance_id": new_id(), "infra_id": "i", "resource": res, "lookup": True}
+    [dropped] = svc.drop_nodes([ref])
+    assert dropped["error"]["type"] == "BadResource" and dropped["error"]["retryable"] is False
+    assert svc.get_states([ref])[ref["instance_id"]]["state"] == "unknown"
 
 
 def test_origin_forms():

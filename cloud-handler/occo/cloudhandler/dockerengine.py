@@ -81,10 +81,13 @@ class DockerCloudHandler(CloudHandler):
         super().__init__(resource, config=config, auth=auth, clock=clock)
         self.url = str(resource.get("endpoint") or "")
         scheme = urlsplit(self.url).scheme
+        #: why the endpoint cannot be used (raised, naming the node, before any call)
+        self.endpoint_problem: str | None = None
         if scheme not in _SCHEMES or self.url.rstrip("/") in ("unix:", "tcp:"):
-            raise BadResource(f"resource.endpoint {self.url!r} is not a Docker endpoint: use "
-                              "unix:///var/run/docker.sock, tcp://host:2375, http://host:port "
-                              "or https://host:2376")
+            self.endpoint_problem = (f"resource.endpoint {self.url!r} is not a Docker "
+                                     "endpoint: use unix:///var/run/docker.sock, "
+                                     "tcp://host:2375, http://host:port or "
+                                     "https://host:2376")
         self.timeout = float(self.config.get("timeout", 60))
         self.stop_timeout = int(self.config.get("stop_timeout", 10))
         self.init = bool(self.config.get("init", True))
@@ -112,6 +115,8 @@ class DockerCloudHandler(CloudHandler):
         client = self._client
         if client is not None:
             return client
+        if self.endpoint_problem is not None:
+            raise BadResource(self.endpoint_problem)
         with self._lock:
             if self._client is None:
                 try:
@@ -153,6 +158,8 @@ class DockerCloudHandler(CloudHandler):
 
     def _plan(self, spec: NodeSpec) -> Plan:
         """Every input check, before any engine call."""
+        if self.endpoint_problem is not None:
+            raise self.bad_resource(spec, self.endpoint_problem)
         return plan_container(spec, self.bad_resource)
 
     # ---------------------------------------------------------------- creating
