@@ -27,6 +27,8 @@ NODE_DEFINITIONS = """\
   - resource: {type: dummy, create_latency: 0.02}
 'node_def:slow_t':
   - resource: {type: dummy, create_latency: 0.5}
+'node_def:stuck_t':
+  - resource: {type: dummy, create_latency: 3600}
 """
 
 DESCRIPTION = """\
