@@ -34,6 +34,7 @@ setup(
         "flask",
         "waitress",
         "flask-cors",
+        "orjson",
         "PyYAML",
     ],
     extras_require={"test": ["pytest", "pytest-timeout", "moto[server]", "boto3"]},

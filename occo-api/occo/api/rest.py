@@ -26,7 +26,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+import orjson
 from flask import Flask, Response, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from occo.enactor import LeaseHeld
@@ -38,6 +40,7 @@ from .config import Config
 from .core import Occo
 from .errors import Busy, UnknownInfrastructure
 from .rest_auth import ensure_token, token_matches
+from .rest_coalesce import Coalescer
 from .rest_jobs import Work
 from .rest_openapi import openapi_document
 from .rest_state import description_of, occopus_status, queue_scaling
@@ -148,12 +151,24 @@ def read_description() -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- the application
 
+class _JSON(DefaultJSONProvider):
+    """Flask's JSON through orjson (several times faster on large status documents), keys
+    sorted as Flask sorts them."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=str,
+                            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+
 def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                cors_origins: list[str] | None = None) -> Flask:
     """The Flask application of the service (served by waitress in :class:`RestService`)."""
     app = Flask("occo.api.rest")
+    app.json = _JSON(app)
     app.config["MAX_CONTENT_LENGTH"] = max_body
-    app.json.sort_keys = True  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False
     if cors_origins:
         from flask_cors import CORS
@@ -211,14 +226,22 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
         response.headers["Location"] = f"/infrastructures/{result['infraid']}"
         return response, 202
 
-    def show(infra_id: str) -> Response:
+    reads = Coalescer()
+    app.extensions["occo.reads"] = reads
+
+    def status_json(infra_id: str, form: str) -> str:
         status = occo.status(infra_id)
-        if request.args.get("format") == "occo":
-            return jsonify(redact({**status, "busy": work.busy(infra_id)}))
-        if request.args.get("format") not in (None, "occopus"):
-            raise InputError(f"query parameter format: expected occopus or occo, got "
-                             f"{request.args.get('format')!r}")
-        return jsonify(redact(occopus_status(status)))
+        if form == "occo":
+            return app.json.dumps(redact({**status, "busy": work.busy(infra_id)}))
+        return app.json.dumps(redact(occopus_status(status)))
+
+    def show(infra_id: str) -> Response:
+        form = request.args.get("format") or "occopus"
+        if form not in ("occopus", "occo"):
+            raise InputError(f"query parameter format: expected occopus or occo, got {form!r}")
+        # concurrent readers of one status share one read of the store and one encoding
+        body = reads.get((infra_id, form), lambda: status_json(infra_id, form))
+        return app.response_class(body + "\n", mimetype="application/json")
 
     def delete(infra_id: str) -> tuple[Response, int]:
         return jsonify(work.start_destroy(infra_id)), 202
