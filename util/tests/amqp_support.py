@@ -103,6 +103,13 @@ class Queues:
         self.endpoints.add(endpoint)
         return f"{self.prefix}.{endpoint}", f"{self.prefix}.{endpoint}.dead"
 
+    def forget_after(self, transport) -> None:
+        """Delete what ``transport`` created at clean-up (its reply queue too, in case its
+        close cannot reach the broker)."""
+        self.endpoints.update(transport.served)
+        if transport.reply_queue:
+            self.extra.add(transport.reply_queue)
+
     def all(self) -> list[str]:
         return [q for ep in sorted(self.endpoints) for q in self.names(ep)] + sorted(self.extra)
 
@@ -114,7 +121,11 @@ class Queues:
 
 
 class TcpProxy:
-    """A TCP forwarder to the broker that a test can cut, or make refuse connections."""
+    """A TCP forwarder to the broker that a test can cut, or make refuse connections.
+
+    Sockets are only shut down by :meth:`cut`; each pair is closed by the last of its two
+    pump threads, so a file descriptor is never reused while a pump may still use it.
+    """
 
     def __init__(self, target: tuple[str, int] = BROKER) -> None:
         self.target = target
@@ -122,9 +133,11 @@ class TcpProxy:
         self.port = self.listener.getsockname()[1]
         self.accepted = 0
         self._refusing = False
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._pairs: dict[int, list] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._flowing = threading.Event()  # cleared: nothing reaches the clients
+        self._flowing.set()
         threading.Thread(target=self._accept, daemon=True, name="tcp-proxy").start()
 
     def url(self, base: str = AMQP_URL) -> str:
@@ -151,38 +164,54 @@ class TcpProxy:
                 continue
             with self._lock:
                 self.accepted += 1
-                self._pairs.append((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                key = self.accepted
+                self._pairs[key] = [client, upstream, 2]  # two pumps still running
+            for a, b, gated in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pump, args=(key, a, b, gated),
+                                 daemon=True).start()
 
     @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
+    def _shut(*socks: socket.socket) -> None:
+        for s in socks:
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
+    def _pump(self, key: int, src: socket.socket, dst: socket.socket, gated: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if gated:
+                    self._flowing.wait(60)
+                dst.sendall(data)
+        except OSError:
+            pass
+        self._shut(src, dst)
+        with self._lock:
+            pair = self._pairs[key]
+            pair[2] -= 1
+            last = pair[2] == 0
+            if last:
+                del self._pairs[key]
+        if last:
+            src.close()
+            dst.close()
+
     def cut(self) -> int:
         """Drop every connection through the proxy; return how many were cut."""
         with self._lock:
-            pairs, self._pairs = self._pairs, []
-        for pair in pairs:
-            for s in pair:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
+            pairs = [p for p in self._pairs.values() if p[2] == 2]
+        for client, upstream, _ in pairs:
+            self._shut(client, upstream)
+        self._flowing.set()  # held data is dropped: its sockets are shut
         return len(pairs)
+
+    def hold(self) -> None:
+        """Stop passing what the broker sends on to the clients (until the next cut)."""
+        self._flowing.clear()
 
     def refuse(self, refusing: bool = True) -> None:
         """While refusing, new connections are closed as soon as they are accepted."""

@@ -62,8 +62,8 @@ def transports(queues):
 
     yield make
     for t in made:
+        queues.forget_after(t)
         t.close()
-        queues.endpoints.update(t.served)
 
 
 def test_requests_are_persistent_json_with_a_schema_version(transports, queues, broker):
@@ -244,7 +244,7 @@ def test_close_deletes_the_reply_queue_and_fails_waiting_calls(transports, queue
     gate = Gate()
     server = transports()
     server.serve("calc", gate)
-    caller = amqp(queues)
+    caller = transports()
     client = caller.client("calc")
     assert client.call("add", a=1, b=2, timeout=10) == 3
     reply_queue = client._rpc.reply_queue

@@ -54,8 +54,8 @@ def transports(queues):
 
     yield make
     for t in made:
+        queues.forget_after(t)
         t.close()
-        queues.endpoints.update(t.served)
 
 
 def test_a_dropped_connection_is_reopened_and_work_carries_on(transports, queues, proxy):
@@ -77,6 +77,7 @@ def test_a_call_in_flight_when_the_connection_drops_is_answered_once(transports,
     client = transports(proxy.url()).client("calc")
     future = client.submit("hold")
     assert held.entered.acquire(timeout=10)
+    wait_until(lambda: client._rpc.unconfirmed == 0, what="the broker's confirm")
     proxy.cut()
     # the unacknowledged request comes back to the (reconnected) worker and runs again
     assert held.entered.acquire(timeout=20)
@@ -96,6 +97,7 @@ def test_a_reply_waits_for_a_client_whose_connection_is_down(transports, queues,
     client = transports(proxy.url()).client("calc")
     future = client.submit("hold")
     assert held.entered.acquire(timeout=10)
+    wait_until(lambda: client._rpc.unconfirmed == 0, what="the broker's confirm")
     proxy.refuse()
     proxy.cut()
     held.release.set()
@@ -105,6 +107,27 @@ def test_a_reply_waits_for_a_client_whose_connection_is_down(transports, queues,
     proxy.refuse(False)
     assert future.result(20) == "released"
     assert held.calls == 1
+
+
+def test_a_request_unconfirmed_when_the_connection_drops_is_sent_again(transports, queues,
+                                                                       proxy):
+    queues.names("calc")
+    held = Held()
+    transports().serve("calc", held, concurrency=2)  # the worker stays connected directly
+    client = transports(proxy.url()).client("calc")
+    assert client.call("add", a=1, b=1, timeout=10) == 2
+    proxy.hold()  # the broker's confirm (and anything else) no longer reaches the client
+    future = client.submit("hold")
+    assert held.entered.acquire(timeout=10)  # the request did reach the queue
+    assert client._rpc.unconfirmed == 1
+    proxy.cut()
+    # not knowing, the client publishes it again after reconnecting: it runs twice,
+    # and its caller sees one answer
+    assert held.entered.acquire(timeout=20)
+    held.release.set()
+    assert future.result(20) == "released"
+    wait_until(lambda: client._rpc.replies_dropped == 1, what="the second reply")
+    assert held.calls == 2
 
 
 def test_a_broker_away_too_long_fails_calls_clearly_then_recovers(transports, queues, proxy):
@@ -140,17 +163,21 @@ class Worker:
              str(max_redeliveries), str(markers)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.pid = self.proc.pid
-        self._line: list[str] = []
-        reader = threading.Thread(target=lambda: self._line.append(self.proc.stdout.readline()),
+
+    def wait_ready(self) -> "Worker":
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()),
                                   daemon=True)
         reader.start()
         reader.join(30)
-        if not self._line or not self._line[0].startswith("ready"):
-            self.stop()
-            raise AssertionError(f"worker did not start: {self.proc.stderr.read()}")
+        if not line or not line[0].startswith("ready"):
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=10)
+            raise AssertionError(f"worker did not start: {err}")
+        return self
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc.returncode is None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(15)
@@ -165,11 +192,11 @@ class Worker:
 def workers(queues, tmp_path):
     started: list[Worker] = []
 
-    def start(max_redeliveries: int = 3) -> Worker:
+    def start(max_redeliveries: int = 3, ready: bool = True) -> Worker:
         queues.names("calc")
         w = Worker(queues, tmp_path, max_redeliveries)
         started.append(w)
-        return w
+        return w.wait_ready() if ready else w
 
     yield start
     for w in started:
@@ -194,7 +221,8 @@ def test_a_request_that_kills_every_worker_ends_in_the_dead_letter_queue(
     client = transports(max_redeliveries=1).client("calc")
     crashed = []
     for _ in range(2):  # max_redeliveries=1: two deliveries, two dead workers
-        worker = workers(max_redeliveries=1)
+        # the second one may get the request (and die) before it can say it is ready
+        worker = workers(max_redeliveries=1, ready=not crashed)
         if not crashed:
             future = client.submit("crash", tag="poison")
         assert worker.proc.wait(20) == -signal.SIGKILL

@@ -49,9 +49,9 @@ def transport(request):
         t = AmqpTransport(AMQP_URL, prefix=queues.prefix, rpc_timeout=30,
                           reconnect_timeout=10)
     yield t
-    t.close()
     if request.param == "amqp":
-        queues.endpoints.update(t.served)
+        queues.forget_after(t)
+    t.close()
 
 
 @pytest.fixture

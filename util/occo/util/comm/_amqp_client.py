@@ -105,6 +105,11 @@ class RpcClient:
         self.link = Link(settings, "client", self)
         self.link.start()
 
+    @property
+    def unconfirmed(self) -> int:
+        """Requests published on the current channel that the broker has not confirmed."""
+        return len(self._unconfirmed)
+
     # ------------------------------------------------------------------ any thread
 
     def submit(self, endpoint: str, method: str, params: dict) -> Future:
@@ -298,8 +303,9 @@ class RpcClient:
         if channel is not self._channel:
             return
         self._lost()
-        if not self._closed and not isinstance(reason, pika.exceptions.ChannelClosedByClient):
-            log.warning("amqp client channel closed (%s); reconnecting", describe(reason))
+        if not self._closed and isinstance(reason, pika.exceptions.ChannelClosedByBroker):
+            log.warning("the broker closed the amqp client's channel (%s); reconnecting",
+                        describe(reason))
             self.link.drop()
 
     def _lost(self) -> None:

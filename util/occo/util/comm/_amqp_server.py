@@ -165,13 +165,14 @@ class RpcServer:
         conn = self.link.connection
         if conn is None or served.stopping or served.channel is not None:
             return
-        conn.channel(on_open_callback=guarded(partial(self._channel_open, served)))
+        # set at once, so a second _open before the channel is open does nothing
+        served.channel = conn.channel(
+            on_open_callback=guarded(partial(self._channel_open, served)))
 
     def _channel_open(self, served: _Served, channel: Channel) -> None:
-        if served.stopping:
+        if served.stopping or channel is not served.channel:
             channel.close()
             return
-        served.channel = channel
         channel.add_on_close_callback(guarded(partial(self._channel_closed, served)))
         arguments = {"x-queue-type": "quorum",
                      "x-delivery-limit": self.settings.max_redeliveries,
@@ -201,8 +202,8 @@ class RpcServer:
             return
         served.channel = None
         served.consumer_tag = None
-        if served.stopping or isinstance(reason, pika.exceptions.ChannelClosedByClient):
-            return
+        if served.stopping or not isinstance(reason, pika.exceptions.ChannelClosedByBroker):
+            return  # closed by us, or with its connection (link_up opens it again)
         code = getattr(reason, "reply_code", None)
         text = getattr(reason, "reply_text", "") or describe(reason)
         if not served.ready.is_set() and code in _REFUSED_CODES:

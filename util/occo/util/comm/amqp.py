@@ -79,6 +79,11 @@ class AmqpTransport(Transport):
         """The endpoints this transport serves."""
         return self._server.endpoints if self._server is not None else ()
 
+    @property
+    def reply_queue(self) -> str | None:
+        """This transport's reply queue (None until its first client is made)."""
+        return self._client.reply_queue if self._client is not None else None
+
     def __repr__(self) -> str:
         return f"AmqpTransport({self.url!r}, prefix={self.settings.prefix!r})"
 
