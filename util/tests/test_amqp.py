@@ -114,7 +114,7 @@ def test_workers_must_agree_on_max_redeliveries(transports, queues):
     with pytest.raises(TransportError) as err:
         transports(max_redeliveries=5).serve("calc", Gate())
     text = str(err.value)
-    assert f"cannot serve 'calc': the broker at amqp://guest@" in text
+    assert "cannot serve 'calc': the broker at amqp://guest@" in text
     assert "406 precondition failed" in text and "same max_redeliveries" in text
 
 

@@ -138,7 +138,14 @@ class RpcClient:
         done = threading.Event()
         self.link.call(lambda: self._begin_close(done))
         done.wait(self.settings.connect_timeout)
-        self.link.close(self.settings.connect_timeout)
+        if self.link.close(self.settings.connect_timeout):
+            # the I/O thread is gone: settle what it did not get to (submits racing close)
+            left = list(self._outbox) + list(self._pending.values())
+            self._outbox.clear()
+            self._pending.clear()
+            for call in left:
+                _settle(call.future, error=TransportError(
+                    f"{call.name}: the amqp transport was closed before the reply arrived"))
 
     # ------------------------------------------------------------------ I/O thread
 

@@ -255,10 +255,19 @@ class RpcServer:
                     f"{', '.join(sorted(served.methods))}")), "refused": True}))
             channel.basic_ack(deliver.delivery_tag)
             return
+        if served.stopping:  # a delivery that crossed our basic.cancel: give it back
+            channel.basic_nack(deliver.delivery_tag, requeue=True)
+            return
         with served.idle:
             served.running += 1
-        served.pool.submit(self._work, served, channel, deliver.delivery_tag, props, count,
-                           method, params)
+        try:
+            served.pool.submit(self._work, served, channel, deliver.delivery_tag, props,
+                               count, method, params)
+        except RuntimeError:  # the pool was shut down meanwhile
+            with served.idle:
+                served.running -= 1
+                served.idle.notify_all()
+            channel.basic_nack(deliver.delivery_tag, requeue=True)
 
     def _unusable(self, served: _Served, channel: Channel, deliver: Any,
                   props: pika.BasicProperties, count: int, why: str) -> None:
