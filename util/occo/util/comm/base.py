@@ -10,6 +10,10 @@ Messages are JSON with a schema version (:data:`MESSAGE_SCHEMA`)::
     request  {"schema": 1, "method": "create_node", "params": {...}}
     reply    {"schema": 1, "result": ...}  or  {"schema": 1, "error": {...}}
 
+A reply may also carry ``"refused": true`` next to its error: the endpoint ran no handler
+(unknown method, unreadable request), and the caller raises a :class:`TransportError`
+instead of a :class:`RemoteError`, as the in-process transport does for the same cases.
+
 Errors cross as data (:func:`encode_error`): their type name, message, whether a retry may
 help (``retryable``), the CLI exit code and the structured fields of ``OccoError.to_dict``;
 every transport raises them as :class:`RemoteError`, so callers behave the same whichever
