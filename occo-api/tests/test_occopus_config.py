@@ -11,8 +11,7 @@ import pytest
 from occo.api.occopus_config import is_occopus_config, load_cfg, load_occopus_config
 from occo.util import ConfigError, YAMLSyntaxError
 
-FIXTURE = Path("/work/shared/fixtures/occopus-tutorials/_occopus/occopus_config.yaml")
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / \
+FIXTURE = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / \
     "occopus-tutorials" / "_occopus" / "occopus_config.yaml"
 
 
@@ -20,9 +19,8 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / \
 def occopus_config(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    source = SHARED if SHARED.is_file() else FIXTURE
     copy = tmp_path / "occopus_config.yaml"
-    shutil.copyfile(source, copy)
+    shutil.copyfile(FIXTURE, copy)
     return copy
 
 
