@@ -369,6 +369,23 @@ def test_a_busy_infrastructure_is_409(rest):
              what="infrastructure forgotten")
 
 
+def test_a_request_waits_for_this_services_own_maintenance_pass(rest):
+    infra_id = rest.build()
+    store = rest.service.occo.store
+    maintainer = rest.service.work.maintainer.holder
+    assert store.acquire_lease(lease_name(infra_id), maintainer, 60)  # "a pass is running"
+    try:
+        status, body, _ = rest.client.delete(f"/infrastructures/{infra_id}")
+        assert status == 202   # accepted: it waits for the pass instead of failing
+        assert rest.service.work.busy(infra_id) == "destroying"
+        assert rest.service.occo.system.cloud_service.list_nodes(infra_id)
+    finally:
+        store.release_lease(lease_name(infra_id), maintainer)
+    wait_for(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
+             what="destroyed once the pass ended")
+    assert rest.service.occo.system.cloud_service.list_nodes(infra_id) == []
+
+
 # ---------------------------------------------------------------------- the document, CORS
 
 def test_openapi_document_describes_every_route(rest):

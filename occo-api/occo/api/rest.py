@@ -32,7 +32,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from occo.enactor import LeaseHeld
-from occo.infobroker import StoreUnavailable
+from occo.infobroker import NotFound, StoreUnavailable
 from occo.util import InputError, Location, OccoError, load_yaml_text, redact
 from occo.util.comm import RemoteError
 
@@ -60,7 +60,7 @@ BUSY_KINDS = frozenset({"InfrastructureBusy", "LeaseHeld", "Busy"})
 
 def status_of(exc: OccoError) -> int:
     """The HTTP status for an OCCO error."""
-    if isinstance(exc, UnknownInfrastructure):
+    if isinstance(exc, (UnknownInfrastructure, NotFound)):
         return 404
     if isinstance(exc, (Busy, LeaseHeld)) or (isinstance(exc, RemoteError)
                                               and exc.kind in BUSY_KINDS):

@@ -102,14 +102,15 @@ class Work:
 
     # ------------------------------------------------------------------ jobs
 
-    def _waiting_for_maintainer(self, infra_id: str, work: Callable[[], T]) -> T:
-        """Run ``work``; while this service's maintainer holds the lease, wait and retry."""
+    def _waiting_for_maintainer(self, infra_id: Callable[[], str], work: Callable[[], T]) -> T:
+        """Run ``work``; while this service's maintainer holds the lease of the
+        infrastructure ``infra_id()`` names, wait and retry."""
         deadline = time.monotonic() + LEASE_WAIT
         while True:
             try:
                 return work()
             except LeaseHeld:
-                holder = self.store.lease_holder(lease_name(infra_id))
+                holder = self.store.lease_holder(lease_name(infra_id()))
                 mine = holder is None or holder[0] == self.maintainer.holder
                 if not mine or time.monotonic() > deadline or self.stop.is_set():
                     raise
@@ -152,10 +153,13 @@ class Work:
 
             def build() -> None:
                 try:
+                    def current() -> str | None:
+                        return box["record"].infra_id if "record" in box else target
+
                     result = self._waiting_for_maintainer(
-                        target or "", lambda: self.occo.build(
-                            data, infra_id=box["record"].infra_id if "record" in box else target,
-                            keep_on_failure=keep_on_failure, on_registered=on_registered))
+                        lambda: current() or "", lambda: self.occo.build(
+                            data, infra_id=current(), keep_on_failure=keep_on_failure,
+                            on_registered=on_registered))
                     self._after_build(result)
                 except BaseException as exc:  # reported to the request, or logged
                     box["error"] = exc
@@ -203,7 +207,7 @@ class Work:
 
         def destroy() -> None:
             try:
-                outcome = self._waiting_for_maintainer(infra_id,
+                outcome = self._waiting_for_maintainer(lambda: infra_id,
                                                        lambda: self.occo.destroy(infra_id))
                 log.info("destroy of %s: %s", infra_id, outcome["status"])
             except BaseException as exc:
