@@ -2,11 +2,14 @@
 
     OccoError (occo.util)
     └── EnactorError
-        └── LeaseHeld        another maintainer holds this infrastructure's lease
+    
+    StoreError (occo.infobroker)
+    └── LeaseHeld        another maintainer holds this infrastructure's lease
 """
 
 from __future__ import annotations
 
+from occo.infobroker import LeaseHeld as _LeaseHeld
 from occo.util import OccoError
 
 __all__ = ["EnactorError", "LeaseHeld"]
@@ -16,5 +19,5 @@ class EnactorError(OccoError):
     """A maintenance pass could not be made."""
 
 
-class LeaseHeld(EnactorError):
-    """Another maintainer is acting on this infrastructure."""
+# Another maintainer is acting on this infrastructure (the store's lease error, re-exported).
+LeaseHeld = _LeaseHeld

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from occo.compiler import ImplementationChooser, StaticDescription
-from occo.infobroker import Event, InstanceRecord, Intent, Store
+from occo.infobroker import (Event, InstanceRecord, Intent, Store, held_lease,
+                             holder_name)
 from occo.util import is_template, new_id
 from occo.util.instructions import DropNode
 from occo.util.comm import Client
@@ -35,20 +36,6 @@ def lease_name(infra_id: str) -> str:
     return f"maintain:{infra_id}"
 
 
-def _dead_here(holder: str) -> bool:
-    """Whether ``holder`` (``host:pid:nonce``) was a process of this host that has ended."""
-    parts = holder.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    try:
-        os.kill(int(parts[1]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 class Enactor:
     """Decides and drives maintenance passes of infrastructures in the store."""
 
@@ -59,7 +46,7 @@ class Enactor:
         self.processor = processor
         self.config = config or MaintenanceConfig()
         self.probe = Probe(store, cloud=cloud, composer=composer)
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"
+        self.holder = holder or holder_name()
         self.chooser = ImplementationChooser(self.config.choice, seed=self.config.seed)
         self.call_timeout = call_timeout
         self._orphans: dict[str, list[str]] = {}
@@ -86,41 +73,10 @@ class Enactor:
 
     # ------------------------------------------------------------------ acting
 
-    @contextmanager
-    def lease(self, infra_id: str) -> Iterator[None]:
-        """Hold the infrastructure's lease, renewed in the background, or LeaseHeld."""
-        name, ttl = lease_name(infra_id), self.config.lease_ttl
-        if not self.store.acquire_lease(name, self.holder, ttl):
-            holder = self.store.lease_holder(name)
-            if holder and _dead_here(holder[0]):
-                # a process of this machine that held it is gone (killed): no need to wait
-                # for its lease to expire
-                log.warning("taking over the lease of %s from %s, which is no longer running",
-                            infra_id, holder[0])
-                self.store.release_lease(name, holder[0])
-            if not self.store.acquire_lease(name, self.holder, ttl):
-                holder = self.store.lease_holder(name)
-                raise LeaseHeld(f"infrastructure {infra_id} is being maintained by "
-                                f"{holder[0] if holder else 'another process'}",
-                                infra_id=infra_id)
-        stop = threading.Event()
-
-        def renew() -> None:
-            while not stop.wait(ttl / 3):
-                try:
-                    if not self.store.acquire_lease(name, self.holder, ttl):
-                        log.error("lost the lease of %s", infra_id)
-                except Exception as exc:  # keep trying: the store may come back
-                    log.warning("renewing the lease of %s failed: %s", infra_id, exc)
-
-        keeper = threading.Thread(target=renew, name=f"lease-{infra_id}", daemon=True)
-        keeper.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            keeper.join()
-            self.store.release_lease(name, self.holder)
+    def lease(self, infra_id: str):
+        """Hold the infrastructure's maintenance lease for the block, or LeaseHeld."""
+        return held_lease(self.store, lease_name(infra_id), self.holder, self.config.lease_ttl,
+                          what=f"infrastructure {infra_id}'s maintenance", infra_id=infra_id)
 
     def drift(self, infra_id: str, description: dict, records: list[InstanceRecord]
               ) -> list[dict]:

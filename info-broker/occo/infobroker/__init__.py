@@ -13,9 +13,10 @@ See docs/infobroker.rst.
 """
 
 from .errors import (AlreadyExists, BadStateLocation, InfoArgumentError, InfoKeyError,
-                     InvalidRecord, NotFound, SchemaTooNew, SecretKeyError, StoreCorrupt,
+                     InvalidRecord, LeaseHeld, NotFound, SchemaTooNew, SecretKeyError, StoreCorrupt,
                      StoreError, StoreUnavailable, VersionConflict)
 from .events import follow_events
+from .lease import held_lease, holder_name
 from .locate import STATE_FORMS, default_state_path, open_store
 from .memory_store import MemoryStore
 from .model import (SCALING_KINDS, Event, InfraRecord, InstanceRecord, InstanceState, Intent,
@@ -37,6 +38,7 @@ __all__ = [
     "SCALING_KINDS",
     "SecretBox", "default_key_path",
     "InfoRouter", "InfoProvider", "provides", "StoreProvider", "follow_events",
+    "held_lease", "holder_name", "LeaseHeld",
     "StoreError", "NotFound", "AlreadyExists", "VersionConflict", "InvalidRecord",
     "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "SecretKeyError", "BadStateLocation",
     "InfoKeyError", "InfoArgumentError",

@@ -14,7 +14,8 @@ tree::
     │   ├── StoreUnavailable           Redis unreachable after bounded reconnects
     │   ├── StoreCorrupt               the state file is damaged or not OCCO's (untouched)
     │   │   └── SchemaTooNew           written by a newer OCCO (untouched)
-    │   └── SecretKeyError             the key that encrypts secret values is missing/wrong
+    │   ├── SecretKeyError             the key that encrypts secret values is missing/wrong
+    │   └── LeaseHeld                  another process holds the lease (maintenance, ...)
     ├── InputError                     (occo.util) exit 2: the user's input is wrong
     │   ├── BadStateLocation           a --state value (path or URL) that cannot be used
     │   └── InfoKeyError               an unknown InfoRouter key (the known ones listed)
@@ -139,3 +140,7 @@ class InfoKeyError(InputError):
 
 class InfoArgumentError(InfoKeyError):
     """A known key asked with arguments its provider does not take."""
+
+
+class LeaseHeld(StoreError):
+    """Another process holds the lease: it maintains or processes this infrastructure."""

@@ -71,6 +71,7 @@ class Run:
         self.ready: dict[str, int] = defaultdict(int)        # ready instances per node
         self.recheck_waiting = True
         self.more_to_admit = False
+        self.next_cancel_check = 0.0
         self.stopping: str | None = None                     # "failed" / "cancelled"
         self.failures: list[dict] = []
         self.drop_failures: list[dict] = []
@@ -202,7 +203,7 @@ class Run:
         self.start(instructions)
         while True:
             self._take_reports(self._next_wake())
-            if self.cancel.is_set() and not self.stopping:
+            if not self.stopping and (self.cancel.is_set() or self._cancel_requested()):
                 self._stop("cancelled", "cancelled by the user")
             self._end_backoffs()
             if self.active == 0 and self.outstanding == 0:
@@ -214,6 +215,18 @@ class Run:
             self._poll()
             self._check_stall()
         return self._finish()
+
+    def _cancel_requested(self) -> bool:
+        """A cancel written to the store (by a process that reached another processor
+        worker), looked at once a second."""
+        now = self._now()
+        if now < self.next_cancel_check:
+            return False
+        self.next_cancel_check = now + 1.0
+        try:
+            return self.store.get_infrastructure(self.infra_id).status == "cancelling"
+        except Exception:  # the store is checked again next second; the run goes on
+            return False
 
     def _next_wake(self) -> float:
         if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING] or \

@@ -30,6 +30,7 @@ class ProcessingConfig:
     max_attempts: int = 3           # instances tried per wanted node before the build fails
     call_retries: int = 6           # retries of one call on throttling / transient errors
     drop_retries: int = 6           # retries of a failed drop before it is reported
+    lease_ttl: float = 30.0         # a dead processor's hold on an infrastructure expires
     backoff: Backoff = field(default_factory=Backoff)
 
     @classmethod

@@ -13,7 +13,7 @@ import random
 import threading
 from typing import Any, Iterable, Mapping
 
-from occo.infobroker import Store
+from occo.infobroker import Store, held_lease, holder_name
 from occo.util.comm import Client
 from occo.util.instructions import Instruction, instruction_from_dict
 from occo.util.ratelimit import TokenBucket
@@ -48,6 +48,7 @@ class Processor:
         self._cancels: dict[str, threading.Event] = {}
         self._busy: set[str] = set()
         self._lock = threading.Lock()
+        self.holder = holder_name()
 
     def execute(self, infra_id: str, instructions: Iterable[Mapping[str, Any] | Instruction],
                 keep_on_failure: bool = False) -> dict:
@@ -62,10 +63,17 @@ class Processor:
             cancel = self._cancels.setdefault(infra_id, threading.Event())
             cancel.clear()
         try:
-            run = Run(store=self.store, cloud=self.cloud, composer=self.composer,
-                      config=self.config, infra_id=infra_id, keep_on_failure=keep_on_failure,
-                      cancel=cancel, buckets=self._buckets, rng=self._rng)
-            return run.run(parsed)
+            # one processor per infrastructure across all workers: a request redelivered
+            # to another worker waits for the first one's lease to end (or to expire)
+            ttl = self.config.lease_ttl
+            with held_lease(self.store, f"process:{infra_id}", self.holder, ttl, wait=ttl + 5,
+                            what=f"processing of infrastructure {infra_id}",
+                            infra_id=infra_id):
+                run = Run(store=self.store, cloud=self.cloud, composer=self.composer,
+                          config=self.config, infra_id=infra_id,
+                          keep_on_failure=keep_on_failure, cancel=cancel,
+                          buckets=self._buckets, rng=self._rng)
+                return run.run(parsed)
         finally:
             with self._lock:
                 self._busy.discard(infra_id)

@@ -52,7 +52,12 @@ SECTIONS: dict[str, Schema] = {
         Field("rpc_timeout", "number", minimum=0, doc="seconds an RPC may take"),
         Field("prefetch", "int", minimum=1, doc="unacknowledged messages per worker"),
         Field("max_redeliveries", "int", minimum=0,
-              doc="deliveries of a failing message before it goes to the dead-letter queue"),
+              doc="redeliveries of a failing message before it goes to the dead-letter "
+                  "queue (it is delivered at most max_redeliveries + 1 times)"),
+        Field("reconnect_timeout", "number", minimum=0,
+              doc="how long calls wait for a broker that went away before they fail"),
+        Field("connect_timeout", "number", minimum=0),
+        Field("close_grace", "number", minimum=0),
     )),
     "rest": Schema("rest", (
         Field("host", doc="address to bind (default 127.0.0.1)"),
@@ -69,6 +74,7 @@ SECTIONS: dict[str, Schema] = {
         Field("create_timeout", "number", minimum=0), Field("health_timeout", "number", minimum=0),
         Field("max_attempts", "int", minimum=1), Field("call_retries", "int", minimum=0),
         Field("drop_retries", "int", minimum=0), Field("backoff", "mapping"),
+        Field("lease_ttl", "number", minimum=1),
     )),
     "maintenance": Schema("maintenance", (
         Field("interval", "number", minimum=0), Field("wake_check", "number", minimum=0),

@@ -181,7 +181,9 @@ class Occo:
         return {**outcome, "infra_id": record.infra_id, "name": record.name, "status": status}
 
     def cancel(self, infra_id: str) -> bool:
-        """Ask a running build of ``infra_id`` in this system to stop and roll back."""
+        """Ask a running build of ``infra_id`` to stop and roll back. The request is also
+        written to the store, so a processor worker on another machine sees it too."""
+        self.store.update_infrastructure(infra_id, expected_version=None, status="cancelling")
         return bool(self.system.processor_client.call("cancel", infra_id=infra_id, timeout=30))
 
     def maintain_once(self, infra_id: str, *, clean_orphans: bool = False) -> dict[str, Any]:

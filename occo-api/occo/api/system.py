@@ -20,7 +20,7 @@ from occo.servicecomposer import ServiceComposer
 from occo.servicecomposer.endpoint import ComposerEndpoint
 from occo.servicecomposer.storelookup import StoreLookup
 from occo.util import ConfigError, Credentials, load_credentials
-from occo.util.comm import ENDPOINTS, InProcessTransport, Transport
+from occo.util.comm import ENDPOINTS, InProcessTransport, Transport, open_transport
 
 from .config import Config
 
@@ -32,14 +32,7 @@ ALL = ENDPOINTS
 
 
 def open_transport_from(config: Config) -> Transport:
-    settings = config.transport
-    if settings["backend"] == "inprocess":
-        return InProcessTransport()
-    try:
-        from occo.util.comm import open_transport
-    except ImportError:
-        raise ConfigError("the amqp transport is not available in this installation") from None
-    return open_transport(settings)
+    return open_transport(config.transport)
 
 
 def _store_url(config: Config) -> str:
@@ -83,7 +76,10 @@ class System:
                                composer=self.composer, config=self.maintenance)
 
     def _serve(self, endpoint: str) -> None:
-        parallel = max(4, min(64, self.processing.max_parallel))
+        # in-process: threads enough for the processor's parallel calls; over amqp: the
+        # transport's prefetch (configured per worker) decides
+        parallel = max(4, min(64, self.processing.max_parallel)) \
+            if isinstance(self.transport, InProcessTransport) else None
         if endpoint == "cloudhandler":
             self.cloud_service = CloudHandlerService(self.config.clouds, self.credentials)
             self.transport.serve("cloudhandler", self.cloud_service, concurrency=parallel)
@@ -95,7 +91,8 @@ class System:
             self.processor = Processor(self.store, cloud=self.transport.client("cloudhandler"),
                                        composer=self.transport.client("servicecomposer"),
                                        config=self.processing)
-            self.transport.serve("infraprocessor", self.processor, concurrency=16)
+            self.transport.serve("infraprocessor", self.processor,
+                                 concurrency=16 if parallel else None)
         else:
             raise ConfigError(f"no endpoint {endpoint!r}; endpoints: {', '.join(ALL)}")
 
