@@ -233,9 +233,9 @@ def _ready(rest, infra_id: str, node: str) -> int:
 def test_bad_counts_are_400(rest):
     infra_id = rest.build()
     for path, message in [
-            (f"scaleup/app/0", "count must be an integer >= 1, got '0'"),
-            (f"scaleup/app/two", "count must be an integer >= 1, got 'two'"),
-            (f"scaleto/app/-1", "count must be an integer >= 0, got '-1'")]:
+            ("scaleup/app/0", "count must be an integer >= 1, got '0'"),
+            ("scaleup/app/two", "count must be an integer >= 1, got 'two'"),
+            ("scaleto/app/-1", "count must be an integer >= 0, got '-1'")]:
         status, body, _ = rest.client.post(f"/infrastructures/{infra_id}/{path}")
         assert (status, body["message"]) == (400, message)
     assert rest.service.occo.store.peek_scaling_requests(infra_id) == []

@@ -1,8 +1,8 @@
 """50 concurrent clients read an infrastructure's status over HTTP while its build of some
 hundreds of dummy nodes runs. Checked: every answer is a 200 with a consistent status, and
 what a client sees never goes backwards. The latency figures (p50, p99) are recorded in the
-test report (JUnit XML) as suite properties, not asserted against a time (tools/bench/bench_rest.py measures
-them at a larger size)."""
+test report (JUnit XML) as suite properties, not asserted against a time
+(tools/bench/bench_rest.py measures them at a larger size)."""
 
 from __future__ import annotations
 
