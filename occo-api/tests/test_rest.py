@@ -284,6 +284,26 @@ def test_bodies_that_are_no_description(rest, body, message):
     assert rest.client.get("/infrastructures/")[1]["infrastructures"] == []
 
 
+def test_bad_query_parameters_and_a_description_no_cloud_can_build(rest, setup):
+    status, body, _ = rest.client.post("/infrastructures/?keep_on_failure=maybe", DESCRIPTION)
+    assert (status, body["message"]) == (
+        400, "query parameter keep_on_failure: expected true or false, got 'maybe'")
+    status, body, _ = rest.client.get("/infrastructures/x?format=xml")
+    assert (status, body["message"]) == (
+        400, "query parameter format: expected occopus or occo, got 'xml'")
+    # an ec2 node with no credentials: refused before anything is registered
+    (setup.root / "ec2.yaml").write_text(
+        "'node_def:cloud_t':\n  - resource: {type: ec2, endpoint: 'http://127.0.0.1:9', "
+        "regionname: us-east-1, image_id: ami-1, instance_type: t3.small}\n")
+    import_definitions(rest.service.occo, [setup.root / "ec2.yaml"])
+    status, body, _ = rest.client.post("/infrastructures/",
+                                       DESCRIPTION.replace("type: db_t", "type: cloud_t"))
+    assert status == 400 and body["error"] == "BuildFailed"
+    assert body["message"].startswith("cannot build: node 'db': its resource section (type "
+                                      "'ec2') needs credentials")
+    assert rest.client.get("/infrastructures/")[1]["infrastructures"] == []
+
+
 def test_an_oversized_body_is_413(setup):
     running = Running(setup, max_body=2048)
     try:
