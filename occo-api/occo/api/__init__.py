@@ -3,9 +3,10 @@ and the REST service; the only package that wires OCCO's parts together."""
 
 from .config import Config, load_config
 from .core import Occo
-from .errors import BuildFailed, UnknownInfrastructure, UsageError
+from .errors import (BuildFailed, Busy, InstanceNotFound, NodeNotFound, UnknownInfrastructure,
+                     UsageError)
 from .system import System
 from .version import __version__
 
 __all__ = ["__version__", "Occo", "Config", "load_config", "System", "BuildFailed",
-           "UnknownInfrastructure", "UsageError"]
+           "UnknownInfrastructure", "NodeNotFound", "InstanceNotFound", "UsageError", "Busy"]
