@@ -226,35 +226,47 @@ def test_failed_drops_are_retried_and_reported_never_ignored():
         w.close()
 
 
-def test_the_same_infrastructure_is_not_processed_twice_at_once():
-    cloud = SimCloud(latency={"db": 0.5})
+def test_a_second_execute_of_a_busy_infrastructure_waits_then_resumes():
+    """As a message redelivered after a lost connection does: no work is done twice."""
+    cloud = SimCloud(latency={"db": 0.3})
     w = World(cloud=cloud)
     try:
         desc = description({"db": 1}, [])
         infra_id = w.add_infra(desc)
-        runner = threading.Thread(target=w.processor.execute,
-                                  args=(infra_id, [i.to_dict() for i in
-                                                   instructions(infra_id, desc)]))
         created = threading.Event()
         cloud.on_create = lambda spec: created.set()
+        first: dict = {}
+        runner = threading.Thread(target=lambda: first.update(w.processor.execute(
+            infra_id, [i.to_dict() for i in instructions(infra_id, desc)])))
         runner.start()
         assert created.wait(5)
-        from occo.infraprocessor import InfrastructureBusy
-        with pytest.raises(InfrastructureBusy, match="already being processed"):
-            w.processor.execute(infra_id, [])
+        again = w.processor.execute(infra_id, [i.to_dict() for i in
+                                               instructions(infra_id, desc)])
         runner.join(10)
+        assert first["status"] == "ready" and first["created"] == 1
+        assert again["status"] == "ready" and again["created"] == 0
+        assert len(cloud.resources) == 1
     finally:
         w.close()
 
 
-def test_an_orphan_is_dropped_by_its_reference_without_a_record(world):
-    from occo.util.instructions import DropNode
-    world.build({"web": 1})
-    world.cloud.create_nodes([{"instance_id": "stray", "node_name": "web"}])
-    ref = {"instance_id": "stray", "type": "sim", "id": "sim-stray"}
-    outcome = world.processor.execute("infra-1", [DropNode(
-        infra_id="infra-1", instance_id="stray", node_name="web", ref=ref,
-        reason="orphan").to_dict()])
-    assert outcome["status"] == "ready" and outcome["dropped"] == 1
-    assert "stray" not in {r.instance_id for r in world.cloud.alive()}
-    assert [r.instance_id for r in world.store.list_instances("infra-1")] == ["web-0"]
+def test_a_processor_told_not_to_wait_refuses_a_busy_infrastructure():
+    from occo.infraprocessor import InfrastructureBusy
+    cloud = SimCloud(latency={"db": 0.5})
+    w = World(cloud=cloud)
+    impatient = Processor(w.store, cloud=w.transport.client("cloudhandler"),
+                          composer=w.transport.client("servicecomposer"), config=FAST, wait=0)
+    try:
+        desc = description({"db": 1}, [])
+        infra_id = w.add_infra(desc)
+        created = threading.Event()
+        cloud.on_create = lambda spec: created.set()
+        runner = threading.Thread(target=impatient.execute, args=(
+            infra_id, [i.to_dict() for i in instructions(infra_id, desc)]))
+        runner.start()
+        assert created.wait(5)
+        with pytest.raises(InfrastructureBusy, match="already being processed here"):
+            impatient.execute(infra_id, [])
+        runner.join(10)
+    finally:
+        w.close()

@@ -120,7 +120,8 @@ class Run:
         for ins in instructions:
             if isinstance(ins, CreateInfrastructure):
                 self.ledger.event("infra.building")
-            elif isinstance(ins, CreateNode) and self._known(ins.instance_id) is None:
+            elif isinstance(ins, CreateNode) and self._known(ins.instance_id) is None \
+                    and ins.instance_id not in records:  # not made (or begun) already
                 self._add_create(ins)
             elif isinstance(ins, DropNode) and ins.instance_id in records:
                 known = self._known(ins.instance_id)

@@ -31,14 +31,16 @@ class Processor:
     """Executes build, scale, heal and destroy instructions, one infrastructure at a time.
 
     ``execute`` blocks until every instruction is done (or given up on and rolled back),
-    and returns a JSON-able summary. Token buckets are kept per cloud endpoint across
+    and returns a JSON-able summary. A second ``execute`` of an infrastructure already
+    running here waits for the first (at most ``wait`` seconds; None: as long as it runs). Token buckets are kept per cloud endpoint across
     calls, so the rate limit holds for the whole process, not per build.
     """
 
     RPC_METHODS = ("execute", "cancel")
 
     def __init__(self, store: Store, *, cloud: Client, composer: Client,
-                 config: ProcessingConfig | None = None, seed: int | None = None) -> None:
+                 config: ProcessingConfig | None = None, seed: int | None = None,
+                 wait: float | None = None) -> None:
         self.store = store
         self.cloud = cloud
         self.composer = composer
@@ -48,6 +50,8 @@ class Processor:
         self._cancels: dict[str, threading.Event] = {}
         self._busy: set[str] = set()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self.wait = wait
         self.holder = holder_name()
 
     def execute(self, infra_id: str, instructions: Iterable[Mapping[str, Any] | Instruction],
@@ -55,8 +59,11 @@ class Processor:
         """Carry out ``instructions`` for one infrastructure; return what happened."""
         parsed = [i if not isinstance(i, Mapping) else instruction_from_dict(i)
                   for i in instructions]
-        with self._lock:
-            if infra_id in self._busy:
+        with self._idle:
+            # A request for an infrastructure this process is already working on (a
+            # message redelivered after a lost connection) waits for that run to end and
+            # then resumes whatever is left: the store says what that is.
+            if not self._idle.wait_for(lambda: infra_id not in self._busy, timeout=self.wait):
                 raise InfrastructureBusy(f"infrastructure {infra_id} is already being processed "
                                          "here", infra_id=infra_id)
             self._busy.add(infra_id)
@@ -75,8 +82,9 @@ class Processor:
                           buckets=self._buckets, rng=self._rng)
                 return run.run(parsed)
         finally:
-            with self._lock:
+            with self._idle:
                 self._busy.discard(infra_id)
+                self._idle.notify_all()
 
     def cancel(self, infra_id: str) -> bool:
         """Ask a running ``execute`` to start nothing new and roll back; True if one ran."""
