@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -42,7 +41,6 @@ SCHEMA_VERSION = 1
 _IMPL_CACHE_SIZE = 512
 
 
-_LONG_DIGITS = re.compile(r"\d{19}")
 _STATES = {str(s): s for s in InstanceState}
 _INTENTS = {str(i): i for i in Intent}
 _new = object.__new__
@@ -56,18 +54,25 @@ def _plain(value: Any, what: str) -> str:
         raise InvalidRecord(f"{what} is not JSON-able: {exc}") from exc
 
 
-def _marked(text: str) -> str:
-    return " " + text if _LONG_DIGITS.search(text) else text
-
-
 def dumps(value: Any, what: str = "value") -> str:
     """Compact JSON; anything that is not plain JSON is an :class:`InvalidRecord`.
 
-    Written with the standard library (strict: no NaN, no foreign types). Text with a run
-    of 19 or more digits (an integer orjson would read back as a float) gets a leading
-    space, which is valid JSON and tells :func:`loads` to use the standard library.
+    Written with the standard library (strict: no NaN, no foreign types). A value orjson
+    could not read back exactly (an integer beyond 64 bits, which it would turn into a
+    float) gets a leading space, which is valid JSON and tells :func:`loads` to use the
+    standard library. orjson's own encoder tells: it refuses such integers, and is much
+    cheaper than scanning the text for long runs of digits.
     """
-    return _marked(_plain(value, what))
+    return _marked(_plain(value, what), value)
+
+
+def _marked(text: str, value: Any) -> str:
+    """``text`` (the JSON of ``value``), with the leading space if orjson cannot hold it."""
+    try:
+        orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return " " + text
+    return text
 
 
 def loads(text: str) -> Any:
@@ -273,7 +278,7 @@ class Codec:
                 self._impls.move_to_end(plain)
                 return hit
         sealed = _marked(_plain(self.box.seal(implementation), "the implementation")
-                         if _may_hold_secrets(plain) else plain)
+                         if _may_hold_secrets(plain) else plain, implementation)
         digest = hashlib.sha256(sealed.encode()).hexdigest()[:32]
         with self._impls_lock:
             self._impls[plain] = (digest, sealed)
