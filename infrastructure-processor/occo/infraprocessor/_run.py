@@ -467,7 +467,12 @@ class Run:
         heapq.heappush(self.polls, (when, next(self.seq), slot))
 
     def _poll_later(self, slot: Slot, now: float) -> None:
-        slot.poll_gap = min(self.config.poll_interval, max(slot.poll_gap, 0.02) * 1.5)
+        learned = self.start_latency.get(slot.endpoint)
+        if slot.phase == Phase.STARTING and learned and now - slot.since < 1.25 * learned:
+            # around the time this endpoint's nodes usually start: look often
+            slot.poll_gap = self.config.first_poll
+        else:
+            slot.poll_gap = min(self.config.poll_interval, max(slot.poll_gap, 0.02) * 1.5)
         self._poll_at(slot, now + slot.poll_gap)
 
     def _states(self, endpoint: str, chunk: list[Slot], future: Future) -> None:
