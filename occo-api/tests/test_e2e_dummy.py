@@ -135,3 +135,20 @@ def test_drift_orphans_are_reported_and_cleaned_when_asked(setup, tmp_path):
         left = {ref["instance_id"] for ref in cloud_nodes(setup, description, infra_id)}
         assert "stray-1" not in left and len(left) == 5
         assert left == {i.instance_id for i in occo.store.list_instances(infra_id)}
+
+
+def test_imported_definitions_build(setup, tmp_path):
+    """`occo import`, then a build whose description has no definitions beside it."""
+    defs_dir = tmp_path / "defs"
+    defs_dir.mkdir()
+    (defs_dir / "defs.yaml").write_text(
+        "'node_def:t':\n  - resource: {type: dummy, create_latency: 0.02}\n")
+    infra = tmp_path / "alone" / "infra.yaml"
+    infra.parent.mkdir()
+    infra.write_text("infra_name: imported\nnodes:\n  - {name: web, type: t}\n")
+    with setup.occo() as occo:
+        assert occo.import_node_definitions([defs_dir / "defs.yaml"]) == {"t": 1}
+        assert occo.store.get_node_definition("t") == [
+            {"resource": {"type": "dummy", "create_latency": 0.02},
+             "config_management": {"type": "none"}, "health_check": {"ping": True}}]
+        assert occo.build(infra)["status"] == "ready"

@@ -72,6 +72,7 @@ class Run:
         self.recheck_waiting = True
         self.more_to_admit = False
         self.next_cancel_check = 0.0
+        self.started = time.time()
         self.stopping: str | None = None                     # "failed" / "cancelled"
         self.failures: list[dict] = []
         self.drop_failures: list[dict] = []
@@ -225,9 +226,11 @@ class Run:
             return False
         self.next_cancel_check = now + 1.0
         try:
-            return self.store.get_infrastructure(self.infra_id).status == "cancelling"
+            record = self.store.get_infrastructure(self.infra_id)
         except Exception:  # the store is checked again next second; the run goes on
             return False
+        # a cancel written before this run began (by a command that ended) is stale
+        return record.status == "cancelling" and record.updated_at >= self.started - 5.0
 
     def _next_wake(self) -> float:
         if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING] or \

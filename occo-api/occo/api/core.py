@@ -73,8 +73,10 @@ class Occo:
         """Check node definition files and store them; ``{type: implementations}``."""
         defs = load_node_definitions([Path(p) for p in paths])
         for node_type, definition in defs.items():
-            self.store.put_node_definition(
-                node_type, [impl.to_dict() for impl in definition.implementations])
+            # as the user would write them: sections they left out stay out (not null)
+            self.store.put_node_definition(node_type, [
+                {k: v for k, v in impl.to_dict().items() if v is not None}
+                for impl in definition.implementations])
         return {t: len(d.implementations) for t, d in defs.items()}
 
     # ------------------------------------------------------------------ infrastructures
@@ -111,7 +113,8 @@ class Occo:
                 except OccoError as exc:
                     problems.append(exc)
         if problems:
-            names = ", ".join(sorted(backends)) if isinstance(backends, Mapping) else ""
+            names = ", ".join(backends.get("handlers", [])) \
+                if isinstance(backends, Mapping) else ""
             raise BuildFailed("cannot build: " + "; ".join(p.message for p in problems)
                               + (f" (clouds with a backend: {names})" if names else ""),
                               exit_code=2)
@@ -257,8 +260,9 @@ class Occo:
     def destroy(self, infra_id: str) -> dict[str, Any]:
         """Drop every node of the infrastructure, then forget it (kept if a drop failed)."""
         record = self._find(infra_id)
-        self.store.update_infrastructure(infra_id, expected_version=None, status="destroying")
         with self.system.enactor.lease(infra_id):
+            self.store.update_infrastructure(infra_id, expected_version=None,
+                                             status="destroying")
             outcome = self.system.processor_client.call(
                 "execute", infra_id=infra_id,
                 instructions=[DropInfrastructure(infra_id=infra_id).to_dict()],
