@@ -138,7 +138,9 @@ def test_docs_requirements_pin_what_this_environment_builds_with():
             pins[name.strip().lower()] = version.strip()
     assert "sphinx" in pins
     for name, version in pins.items():
-        assert importlib.metadata.version(name) == version, name
+        assert importlib.metadata.version(name) == version, (
+            f"docs/requirements.txt pins {name}=={version}, the tested environment has "
+            f"{importlib.metadata.version(name)}: regenerate it (docs/dev/docs.rst)")
 
 
 def test_a_reference_that_cannot_be_generated_fails_the_build(tmp_path):
