@@ -28,8 +28,10 @@ _INDEX_OPTION = re.compile(r"^\s*(-i|--index-url|--extra-index-url|-f|--find-lin
 
 
 def _compile(root: Path, lines: list[str], cwd: Path, constraint: Path | None) -> list[str]:
+    # universal: the pins keep their environment markers, so they also install on other
+    # Python 3.11+ releases and platforms than the one that made them
     cmd = [uv(root), "pip", "compile", "-", "-q", "--no-header", "--no-annotate",
-           "--python", base_python()]
+           "--universal", "--python-version", "3.11", "--python", base_python()]
     if constraint is not None:
         cmd += ["--constraint", constraint]
     proc = subprocess.run([str(c) for c in cmd], input="\n".join(lines) + "\n", text=True,

@@ -134,14 +134,18 @@ class Enactor:
                 on_decision(decision)
             unfinished = any(r.intent == Intent.DROPPING or (r.intent == Intent.CREATING)
                              for r in records)
+            healed = sum(e["type"] == "healing" for e in decision.events)
             if not decision.instructions and not unfinished:
                 return {"infra_id": infra_id, "status": "unchanged", "created": 0,
-                        "ready": 0, "dropped": 0, "replaced": 0, "failures": [],
+                        "ready": 0, "dropped": 0, "replaced": 0, "healed": 0, "failures": [],
                         "drop_failures": []}
-            return self.processor.call("execute", infra_id=infra_id,
-                                        instructions=[i.to_dict() for i in decision.instructions],
-                                        keep_on_failure=keep_on_failure,
-                                        timeout=self.call_timeout)
+            outcome = self.processor.call(
+                "execute", infra_id=infra_id,
+                instructions=[i.to_dict() for i in decision.instructions],
+                keep_on_failure=keep_on_failure, timeout=self.call_timeout)
+            # replaced: failed attempts the processor replaced while building; healed:
+            # failed or vanished nodes this pass decided to replace
+            return {**outcome, "healed": healed}
 
     def loop(self, infra_ids: Callable[[], list[str]], stop: threading.Event) -> None:
         """Maintain every infrastructure ``infra_ids()`` names until ``stop`` is set.

@@ -174,7 +174,7 @@ def cmd_maintain(args, out, err) -> int:
             else:
                 for o in outcomes:
                     out.write(f"{o['infra_id']}: {o['status']} (created {o['created']}, "
-                              f"dropped {o['dropped']}, replaced {o['replaced']})\n")
+                              f"dropped {o['dropped']}, healed {o.get('healed', 0)})\n")
             return 0 if all(o["status"] in ("ready", "unchanged") for o in outcomes) else 1
         occo.system.enactor.config = replace(occo.system.enactor.config,
                                              interval=args.interval)
