@@ -6,7 +6,8 @@ dummy cloud with a 1 s create latency, so the critical path is 3 s. For each N:
 
 - ``occo``: ``Occo.build`` through the real stack (compiler, SQLite store, enactor, the
   processor over the in-process transport, the service composer, the dummy cloud handler),
-  with concurrency limits set above N;
+  with concurrency limits set above N and polling suited to a fast simulated cloud
+  (``first_poll`` 0.02 s, ``poll_interval`` 0.05 s);
 - ``level-barrier``: what Occopus did: create one topological level, poll its states every
   10 s until all are ready, then the next level (the same dummy cloud, called directly).
 
@@ -69,7 +70,7 @@ def run_occo(n: int, store: str) -> dict:
 store: {{backend: {store}, path: {tmp_path / 'state.sqlite'}}}
 clouds: {{dummy: {{store: memory}}}}
 processing: {{max_parallel: {n + 10}, rate: 0, batch_size: 256, poll_interval: 0.05,
-             first_poll: 0.05}}
+             first_poll: 0.02}}
 """)
         with Occo(load_config(tmp_path / "occo.yaml")) as occo:
             occo.validate(infra)  # warm imports and plugin lookups outside the timing
