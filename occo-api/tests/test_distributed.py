@@ -71,6 +71,15 @@ def assert_cloud_matches_store(cluster: Cluster, infra_id: str, wanted: int) -> 
     assert len(instances) == wanted and all(str(i.state) == "ready" for i in instances)
 
 
+def wait_for_creates(store, count: int) -> None:
+    """Until the (only) infrastructure's log shows ``count`` instances being created."""
+    def under_way():
+        infras = store.list_infrastructures()
+        return infras and sum(e.type == "node.creating" for e in store.read_events(
+            infras[0].infra_id, after=0, limit=100_000)) >= count
+    wait_for(under_way, timeout=120, what=f"{count} creates under way")
+
+
 def build(cluster: Cluster, infra) -> dict:
     proc = cluster.setup.cli("build", str(infra), "--json", timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -102,11 +111,7 @@ def test_a_cloud_handler_worker_killed_mid_creates(cluster, tmp_path):
     building = c.setup.spawn("build", str(infra), "--json")
     store = store_of(c)
     try:
-        def creating():
-            infras = store.list_infrastructures()
-            return infras and sum(e.type == "node.creating" for e in store.read_events(
-                infras[0].infra_id, after=0, limit=100_000)) >= 20
-        wait_for(creating, timeout=120, what="creates under way")
+        wait_for_creates(store, 20)
         c.kill(first)  # SIGKILL: its unacknowledged requests go to the other worker
         out, err = building.communicate(timeout=300)
         assert building.returncode == 0, err[-3000:]
@@ -131,11 +136,7 @@ def test_clients_reconnect_when_the_broker_connection_drops(cluster, tmp_path):
                                  "--json")
         store = store_of(c)
         try:
-            def started():
-                infras = store.list_infrastructures()
-                return infras and sum(e.type == "node.creating" for e in store.read_events(
-                    infras[0].infra_id, after=0, limit=100_000)) >= 10
-            wait_for(started, timeout=120, what="the build to start")
+            wait_for_creates(store, 10)
             assert proxy.cut() >= 5  # every worker's and the builder's connections
             out, err = building.communicate(timeout=300)
             assert building.returncode == 0, err[-3000:]
