@@ -94,6 +94,40 @@ class NodeAddresses:
                 "checkable": self.checkable}
 
 
+class AddressCache:
+    """Addresses a state poll has just seen, reused by the next ``get_addresses`` for
+    ``ttl`` seconds so that it costs no second round of API calls."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._seen: dict[str, tuple[float, NodeAddresses]] = {}
+
+    def put(self, instance_id: str, addresses: NodeAddresses | None) -> None:
+        """Remember (or, for None, forget) what the cloud says now."""
+        if addresses is None:
+            self._seen.pop(instance_id, None)
+        else:
+            self._seen[instance_id] = (time.monotonic(), addresses)
+
+    def drop(self, instance_id: str) -> None:
+        self._seen.pop(instance_id, None)
+
+    def split(self, refs: Sequence[Mapping[str, Any]]
+              ) -> tuple[dict[str, NodeAddresses], list[Mapping[str, Any]]]:
+        """The addresses still fresh, and the refs the cloud must be asked about."""
+        now = time.monotonic()
+        known: dict[str, NodeAddresses] = {}
+        ask: list[Mapping[str, Any]] = []
+        for ref in refs:
+            iid = str(ref["instance_id"])
+            seen = self._seen.get(iid)
+            if seen is not None and now - seen[0] < self.ttl:
+                known[iid] = seen[1]
+            else:
+                ask.append(ref)
+        return known, ask
+
+
 def ref_resource(resource: Mapping[str, Any], keys: Iterable[str] | None = None) -> dict:
     """The part of a resource section a ref keeps: ``keys`` (or all), secrets left out."""
     wanted = resource.keys() if keys is None else (k for k in keys if k in resource)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
@@ -46,7 +45,8 @@ from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CredentialEntry, NodeS
 from ._dockerapi import CountingClient, translate
 from ._dockerimages import ImageStore
 from ._dockerplan import NAME_PREFIX, OCCO_ENV, Plan, container_name, plan_container
-from .base import Clock, CloudHandler, NodeAddresses, NodeStatus, ResourceState, about_node
+from .base import (AddressCache, Clock, CloudHandler, NodeAddresses, NodeStatus,
+                   ResourceState, about_node)
 from .errors import (BadResource, CloudError, CloudUnavailable, ImageNotFound,
                      ResourceConflict)
 from .schemas import DOCKER
@@ -99,7 +99,7 @@ class DockerCloudHandler(CloudHandler):
         self._lock = threading.Lock()
         self._networks: set[str] = set()
         self._failures: dict[str, NodeStatus] = {}   # container id -> its failed status
-        self._addresses: dict[str, tuple[float, NodeAddresses]] = {}
+        self._addresses = AddressCache(_ADDRESS_TTL)
         self.images = ImageStore(
             self, download_timeout=float(self.config.get("download_timeout", 300)),
             max_download_bytes=int(self.config.get("max_download_bytes", 8 << 30)))
@@ -293,7 +293,6 @@ class DockerCloudHandler(CloudHandler):
 
     def _get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeStatus]:
         found = self._find(refs)
-        now = time.monotonic()
         out: dict[str, NodeStatus] = {}
         for ref in refs:
             iid = str(ref["instance_id"])
@@ -301,7 +300,7 @@ class DockerCloudHandler(CloudHandler):
             if not items:
                 out[iid] = NodeStatus(ResourceState.MISSING, f"the Docker engine at {self.url} "
                                       "has no container for this instance")
-                self._addresses.pop(iid, None)
+                self._addresses.drop(iid)
                 continue
             item = items[0]
             raw = str(item.get("State") or "")
@@ -311,11 +310,8 @@ class DockerCloudHandler(CloudHandler):
             else:
                 self._failures.pop(str(item.get("Id")), None)
                 out[iid] = NodeStatus(state, raw=raw)
-            addresses = self._addresses_of(item) if state == ResourceState.RUNNING else None
-            if addresses is not None:
-                self._addresses[iid] = (now, addresses)
-            else:
-                self._addresses.pop(iid, None)
+            self._addresses.put(iid, self._addresses_of(item)
+                                if state == ResourceState.RUNNING else None)
         return out
 
     def _failure(self, item: Mapping[str, Any]) -> NodeStatus:
@@ -368,16 +364,7 @@ class DockerCloudHandler(CloudHandler):
         return parts.hostname
 
     def _get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeAddresses]:
-        now = time.monotonic()
-        out: dict[str, NodeAddresses] = {}
-        ask = []
-        for ref in refs:
-            iid = str(ref["instance_id"])
-            seen = self._addresses.get(iid)
-            if seen is not None and now - seen[0] < _ADDRESS_TTL:
-                out[iid] = seen[1]
-            else:
-                ask.append(ref)
+        out, ask = self._addresses.split(refs)
         if ask:
             for iid, items in self._find(ask).items():
                 if items[0].get("State") == "running":
@@ -423,7 +410,7 @@ class DockerCloudHandler(CloudHandler):
             if error is not None:
                 errors.setdefault(iid, error)
         for iid, container in victims:
-            self._addresses.pop(iid, None)
+            self._addresses.drop(iid)
             self._failures.pop(container, None)
         return [errors.get(str(r.get("instance_id"))) for r in refs]
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -38,7 +37,8 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedErr
 from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CredentialEntry, InputError,
                        NodeSpec, OccoError, scrub)
 
-from .base import Clock, CloudHandler, NodeAddresses, NodeStatus, ResourceState, about_node
+from .base import (AddressCache, Clock, CloudHandler, NodeAddresses, NodeStatus,
+                   ResourceState, about_node)
 from .errors import (BadResource, CapacityExceeded, CloudError, CloudUnavailable,
                      CredentialsRejected, ImageNotFound, PermissionDenied, Throttled,
                      UserDataTooLarge)
@@ -108,7 +108,7 @@ class EC2CloudHandler(CloudHandler):
         events.register("before-call.ec2.*", self._count_call)
         events.register("before-send.ec2.*", self._count_attempt)
         self._images: set[str] = set()
-        self._addresses: dict[str, tuple[float, NodeAddresses]] = {}
+        self._addresses = AddressCache(_ADDRESS_TTL)
         self._lock = threading.Lock()
 
     @classmethod
@@ -355,7 +355,6 @@ class EC2CloudHandler(CloudHandler):
 
     def _get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeStatus]:
         current = self._current(refs)
-        now = time.monotonic()
         out: dict[str, NodeStatus] = {}
         for ref in refs:
             iid = str(ref["instance_id"])
@@ -369,25 +368,12 @@ class EC2CloudHandler(CloudHandler):
             detail = f"{inst['InstanceId']}: {reason}" if reason and state != \
                 ResourceState.RUNNING else None
             out[iid] = NodeStatus(state, detail, raw=raw)
-            if state == ResourceState.RUNNING:
-                addresses = _addresses(inst)
-                if addresses is not None:
-                    self._addresses[iid] = (now, addresses)
-            else:
-                self._addresses.pop(iid, None)
+            self._addresses.put(iid, _addresses(inst) if state == ResourceState.RUNNING
+                                else None)
         return out
 
     def _get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeAddresses]:
-        now = time.monotonic()
-        out: dict[str, NodeAddresses] = {}
-        ask = []
-        for ref in refs:
-            iid = str(ref["instance_id"])
-            seen = self._addresses.get(iid)
-            if seen is not None and now - seen[0] < _ADDRESS_TTL:
-                out[iid] = seen[1]
-            else:
-                ask.append(ref)
+        out, ask = self._addresses.split(refs)
         if ask:
             for iid, inst in self._current(ask).items():
                 if inst["State"]["Name"] in _LIVE:
@@ -429,7 +415,7 @@ class EC2CloudHandler(CloudHandler):
                 for iid, _ in chunk:
                     errors[iid] = exc
         for iid, _ in victims:
-            self._addresses.pop(iid, None)
+            self._addresses.drop(iid)
         return [errors.get(str(r["instance_id"])) for r in refs]
 
     def close(self) -> None:
