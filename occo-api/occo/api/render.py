@@ -6,7 +6,7 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Iterable, Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from occo.infobroker import Store
 
@@ -116,8 +116,6 @@ class Progress:
             self.busy = max(0, self.busy - 1)
         elif kind == "node.failed":
             self.busy = max(0, self.busy - 1)
-        elif kind == "node.dropped" and self.ready > 0:
-            pass
 
     def _line(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -146,7 +144,3 @@ def _describe(event: Any) -> str:
             text += f" at {', '.join(d['addresses'])}"
         return text + (f" ({reason})" if reason and event.type != "node.creating" else "")
     return f"{event.type}{': ' + reason if reason else ''}"
-
-
-def lines(items: Iterable[str]) -> str:
-    return "\n".join(items)
