@@ -455,6 +455,47 @@ def test_scaling_requests_are_queued_in_order_and_taken_once(store):
     assert store.peek_scaling_requests("q") == []
 
 
+def test_settling_records_targets_and_removes_only_the_requests_taken(store):
+    make_infra(store, "q")
+    store.set_scaling_target("q", "db", 1)
+    first = [ScalingRequest(infra_id="q", node_name="web", kind="create", count=2,
+                            requested_at=1.0),
+             ScalingRequest(infra_id="q", node_name="web", kind="set", count=3,
+                            requested_at=2.0)]
+    for req in first:
+        store.push_scaling_request(req)
+    seen = store.peek_scaling_requests("q")
+    later = ScalingRequest(infra_id="q", node_name="web", kind="set", count=6,
+                           requested_at=3.0)
+    store.push_scaling_request(later)              # arrives between peek and settle
+    store.settle_scaling_requests("q", len(seen), {"web": 3, "db": None})
+    assert store.get_scaling_targets("q") == {"web": 3}
+    assert store.peek_scaling_requests("q") == [later]
+    store.settle_scaling_requests("q", 5, {})      # more than are queued: the queue empties
+    assert store.peek_scaling_requests("q") == []
+    assert store.get_scaling_targets("q") == {"web": 3}
+
+
+@pytest.mark.parametrize("taken, targets, message", [
+    (-1, {}, "the number of requests taken must be an integer >= 0, not -1"),
+    (1, {"web": -3}, "a scaling target must be an integer >= 0 or None, not -3"),
+    (1, {"": 2}, "a node name must be a non-empty string"),
+])
+def test_bad_settlement_changes_nothing(store, taken, targets, message):
+    make_infra(store, "q")
+    req = ScalingRequest(infra_id="q", node_name="web", kind="create", requested_at=1.0)
+    store.push_scaling_request(req)
+    with pytest.raises(InvalidRecord, match=message):
+        store.settle_scaling_requests("q", taken, targets)
+    assert store.peek_scaling_requests("q") == [req]
+    assert store.get_scaling_targets("q") == {}
+
+
+def test_settling_for_unknown_infrastructure(store):
+    with pytest.raises(NotFound):
+        store.settle_scaling_requests("ghost", 0, {"web": 1})
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"kind": "grow"}, "a scaling request's kind must be one of create, destroy, set"),
     ({"kind": "create", "count": -2}, "count must be >= 0"),

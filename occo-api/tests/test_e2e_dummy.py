@@ -90,6 +90,26 @@ def test_scaling_requests_with_clamping_and_youngest_first(setup, tmp_path):
         assert to["target"] == 5 and len(occo.store.list_instances(infra_id, "app")) == 5
 
 
+def test_a_pass_that_dies_after_deciding_leaves_the_request_queued(setup, tmp_path,
+                                                                  monkeypatch):
+    with setup.occo() as occo:
+        infra_id = occo.build(three_tier(tmp_path / "d"))["infra_id"]
+        enactor = occo.system.enactor
+
+        def dies(*args, **kwargs):
+            raise RuntimeError("the maintainer died here")
+        monkeypatch.setattr(enactor, "drift", dies)  # runs after deciding, before recording
+        with pytest.raises(RuntimeError, match="died here"):
+            occo.scale(infra_id, "app", to=5)
+        assert [r.count for r in occo.store.peek_scaling_requests(infra_id)] == [5]
+        assert occo.store.get_scaling_targets(infra_id)["app"] == 3
+        monkeypatch.undo()
+        assert enactor.maintain_once(infra_id)["created"] == 2
+        assert occo.store.peek_scaling_requests(infra_id) == []
+        assert occo.store.get_scaling_targets(infra_id)["app"] == 5
+        assert len(occo.store.list_instances(infra_id, "app")) == 5
+
+
 def test_a_vanished_node_is_replaced_by_maintenance(setup, tmp_path):
     with setup.occo() as occo:
         infra_id = occo.build(three_tier(tmp_path / "d"))["infra_id"]

@@ -53,23 +53,27 @@ class Enactor:
 
     # ------------------------------------------------------------------ planning
 
-    def decide(self, infra_id: str, *, consume: bool, refresh: bool
-               ) -> tuple[Decision, list[InstanceRecord]]:
+    def decide(self, infra_id: str, *, refresh: bool
+               ) -> tuple[Decision, list[InstanceRecord], int]:
+        """Decide from the store (and the clouds, with ``refresh``); nothing is consumed.
+
+        Returns the decision, the instance records it saw and how many queued scaling
+        requests it applied (settled with the new targets by :meth:`maintain_once`).
+        """
         infra = self.store.get_infrastructure(infra_id)
         description = StaticDescription.from_dict(infra.description)
         records = self.probe.refresh(infra_id, infra.description) if refresh \
             else self.store.list_instances(infra_id)
-        requests = self.store.take_scaling_requests(infra_id) if consume \
-            else self.store.peek_scaling_requests(infra_id)
+        requests = self.store.peek_scaling_requests(infra_id)
         decision = decide(description, records, infra_id=infra_id,
                           targets=self.store.get_scaling_targets(infra_id), requests=requests,
                           timers=self.store.get_failure_timers(infra_id), now=time.time(),
                           config=self.config, choose=self.chooser.choose)
-        return decision, records
+        return decision, records, len(requests)
 
     def plan(self, infra_id: str) -> Decision:
         """What a pass would do now, without touching a cloud or consuming requests."""
-        return self.decide(infra_id, consume=False, refresh=False)[0]
+        return self.decide(infra_id, refresh=False)[0]
 
     # ------------------------------------------------------------------ acting
 
@@ -105,7 +109,7 @@ class Enactor:
         refresh and replaced like failed ones.
         """
         with self.lease(infra_id):
-            decision, records = self.decide(infra_id, consume=True, refresh=True)
+            decision, records, taken = self.decide(infra_id, refresh=True)
             infra = self.store.get_infrastructure(infra_id)
             orphans = self.drift(infra_id, infra.description, records)
             ids = sorted(ref["instance_id"] for ref in orphans)
@@ -121,8 +125,9 @@ class Enactor:
                     DropNode(infra_id=infra_id, instance_id=ref["instance_id"],
                              node_name=str(ref.get("node_name") or "?"), ref=ref,
                              reason="orphan: not in the store") for ref in orphans]
-            for node, target in decision.targets.items():
-                self.store.set_scaling_target(infra_id, node, target)
+            # the requests leave the queue in the same step as the targets they set: a
+            # maintainer killed before this line leaves them queued for the next one
+            self.store.settle_scaling_requests(infra_id, taken, decision.targets)
             if decision.events:
                 now = time.time()
                 self.store.append_events([

@@ -164,6 +164,20 @@ local encoded = '[]'
 if #items > 0 then encoded = cjson.encode(items) end
 """ + _finish("encoded")
 
+# KEYS: op, infra, targets, requests
+# ARGV: ttl, taken, then pairs of node, count ('' = remove the target)
+SETTLE_REQUESTS = _DEDUP + """
+if redis.call('EXISTS', KEYS[2]) == 0 then return '!NOTFOUND' end
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[3], ARGV[i])
+  else
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  end
+end
+if tonumber(ARGV[2]) > 0 then redis.call('LTRIM', KEYS[4], tonumber(ARGV[2]), -1) end
+""" + _finish("'OK'")
+
 # KEYS: op, infra, timers   ARGV: ttl, instance_id, since   result: the running timer's start
 START_TIMER = _DEDUP + """
 if redis.call('EXISTS', KEYS[2]) == 0 then return '!NOTFOUND' end

@@ -197,6 +197,17 @@ class MemoryStore(Store):
                 self._requests[infra_id].clear()
             return out
 
+    def _settle_requests(self, infra_id: str, taken: int,
+                         targets: dict[str, int | None]) -> None:
+        with self._lock:
+            self._need(infra_id)
+            for node_name, count in targets.items():
+                if count is None:
+                    self._targets[infra_id].pop(node_name, None)
+                else:
+                    self._targets[infra_id][node_name] = count
+            del self._requests[infra_id][:taken]
+
     # ---------------------------------------------------------------- failure timers
 
     def _start_timer(self, infra_id: str, instance_id: str, since: float) -> float:

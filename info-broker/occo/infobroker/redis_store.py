@@ -429,6 +429,15 @@ class RedisStore(Store):
             raise NotFound("infrastructure", infra_id, infra_id=infra_id)
         return items
 
+    def _settle_requests(self, infra_id: str, taken: int,
+                         targets: dict[str, int | None]) -> None:
+        pairs = [v for node, count in targets.items()
+                 for v in (node, "" if count is None else count)]
+        result = self._write("settling scaling requests", "SETTLE_REQUESTS",
+                             [self._k("infra", infra_id), self._k("targets", infra_id),
+                              self._k("requests", infra_id)], [taken, *pairs])
+        self._refused(result, infra_id=infra_id, kind="infrastructure")
+
     # ---------------------------------------------------------------- failure timers
 
     def _start_timer(self, infra_id: str, instance_id: str, since: float) -> float:

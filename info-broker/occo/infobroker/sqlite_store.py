@@ -463,6 +463,21 @@ class SQLiteStore(Store):
                 conn.execute("DELETE FROM scaling_requests WHERE infra_id = ?", (infra_id,))
             return out
 
+    def _settle_requests(self, infra_id: str, taken: int,
+                         targets: dict[str, int | None]) -> None:
+        with self._write("settling scaling requests") as conn:
+            self._need(conn, infra_id)
+            for node_name, count in targets.items():
+                if count is None:
+                    conn.execute("DELETE FROM scaling_targets "
+                                 "WHERE infra_id = ? AND node_name = ?", (infra_id, node_name))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO scaling_targets VALUES (?, ?, ?)",
+                                 (infra_id, node_name, count))
+            conn.execute("DELETE FROM scaling_requests WHERE seq IN (SELECT seq FROM "
+                         "scaling_requests WHERE infra_id = ? ORDER BY seq LIMIT ?)",
+                         (infra_id, taken))
+
     # ---------------------------------------------------------------- failure timers
 
     def _start_timer(self, infra_id: str, instance_id: str, since: float) -> float:

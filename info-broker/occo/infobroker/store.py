@@ -219,13 +219,17 @@ class Store(abc.ABC):
 
     def set_scaling_target(self, infra_id: str, node_name: str, count: int | None) -> None:
         """Set the wanted number of instances of a node; ``None`` removes the target."""
+        self._check_target(node_name, count)
+        self._set_target(infra_id, node_name, count)
+
+    @staticmethod
+    def _check_target(node_name: str, count: int | None) -> None:
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)
                                   or count < 0):
             raise InvalidRecord(f"a scaling target must be an integer >= 0 or None, "
                                 f"not {count!r}")
         if not isinstance(node_name, str) or not node_name:
             raise InvalidRecord(f"a node name must be a non-empty string, not {node_name!r}")
-        self._set_target(infra_id, node_name, count)
 
     def get_scaling_targets(self, infra_id: str) -> dict[str, int]:
         return self._get_targets(infra_id)
@@ -241,6 +245,21 @@ class Store(abc.ABC):
     def peek_scaling_requests(self, infra_id: str) -> list[ScalingRequest]:
         """The queued requests, left in the queue."""
         return [self.codec.request(text) for text in self._take_requests(infra_id, remove=False)]
+
+    def settle_scaling_requests(self, infra_id: str, taken: int,
+                                targets: Mapping[str, int | None]) -> None:
+        """Record ``targets`` and remove the first ``taken`` queued requests, atomically.
+
+        A maintainer peeks at the queue, decides, then settles: if it dies in between, the
+        requests are still queued for the next one; a request is never removed without the
+        target it led to. Requests pushed after the peek stay queued.
+        """
+        if isinstance(taken, bool) or not isinstance(taken, int) or taken < 0:
+            raise InvalidRecord(f"the number of requests taken must be an integer >= 0, "
+                                f"not {taken!r}")
+        for node_name, count in targets.items():
+            self._check_target(node_name, count)
+        self._settle_requests(infra_id, taken, dict(targets))
 
     # ================================================================ failure timers
 
@@ -379,6 +398,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _take_requests(self, infra_id: str, remove: bool) -> list[str]: ...
+
+    @abc.abstractmethod
+    def _settle_requests(self, infra_id: str, taken: int,
+                         targets: dict[str, int | None]) -> None: ...
 
     @abc.abstractmethod
     def _start_timer(self, infra_id: str, instance_id: str, since: float) -> float: ...
