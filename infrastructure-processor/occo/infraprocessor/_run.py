@@ -63,6 +63,7 @@ class Run:
         self.outstanding = 0                                 # calls not yet reported back
         self.inflight: dict[str, int] = defaultdict(int)     # cloud calls per endpoint
         self.polling: set[str] = set()                       # endpoints with a state call out
+        self.parked: dict[str, list[Slot]] = defaultdict(list)  # due while that call is out
         self.start_latency: dict[str, float] = {}            # learned per endpoint (EWMA)
         self.polls: list[tuple[float, int, Slot]] = []        # when to look at a slot again
         self.backoffs: list[tuple[float, int, Slot]] = []     # slots waiting out a backoff
@@ -234,8 +235,8 @@ class Run:
 
     def _next_wake(self) -> float:
         if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING] or \
-                self.more_to_admit:
-            return 0.0
+                self.more_to_admit or (self.recheck_waiting and not self.stopping):
+            return 0.0  # creates to admit now (the first round, or dependencies became ready)
         wake = self.config.poll_interval
         for heap in (self.polls, self.backoffs):
             if heap:
@@ -449,9 +450,8 @@ class Run:
             elif slot.phase == Phase.CHECKING:
                 checks.append(slot)
         for endpoint, slots in due.items():
-            if endpoint in self.polling:   # one state call per endpoint at a time
-                for slot in slots:
-                    self._poll_at(slot, now + 0.05)
+            if endpoint in self.polling:   # one state call per endpoint at a time: these
+                self.parked[endpoint] += slots  # go out as soon as it returns
                 continue
             self.polling.add(endpoint)
             self._submit(self.cloud, "get_states",
@@ -481,6 +481,9 @@ class Run:
     def _states(self, endpoint: str, chunk: list[Slot], future: Future) -> None:
         self.polling.discard(endpoint)
         now = self._now()
+        for slot in self.parked.pop(endpoint, ()):
+            if slot.phase == Phase.STARTING:
+                self._poll_at(slot, now)
         try:
             states = future.result()
         except Exception as exc:
