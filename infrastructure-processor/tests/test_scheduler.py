@@ -4,10 +4,11 @@ replacement, rollback, cancellation, resumption, failed drops."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from occo.infobroker import InstanceRecord, InstanceState, Intent
+from occo.infobroker import InstanceRecord, InstanceState, Intent, NotFound
 from occo.infraprocessor import ProcessingConfig, Processor
 from occo.util.instructions import DropInfrastructure
 
@@ -67,6 +68,58 @@ def test_intent_is_recorded_before_any_cloud_call():
         kinds = [e.type for e in w.events()]
         assert kinds.count("node.creating") == 4 and kinds.count("node.ready") == 4
         assert kinds.index("node.creating") < kinds.index("node.ready")
+    finally:
+        w.close()
+
+
+def test_waiting_instances_are_recorded_while_their_dependencies_start():
+    w = World(cloud=SimCloud(latency={"db": 0.5}))
+    done, seen = threading.Event(), []
+
+    def watch():  # looks at the store from another thread while the build runs
+        deadline = time.monotonic() + 10
+        while not done.is_set() and time.monotonic() < deadline:
+            try:
+                apps = w.store.list_instances("infra-1", "app")
+            except NotFound:  # the build has not stored the infrastructure yet
+                apps = []
+            if len(apps) == 20:
+                db = w.store.list_instances("infra-1", "db")
+                seen.append(([str(r.state) for r in db],
+                             {(str(r.intent), str(r.state), r.resource) for r in apps},
+                             [e.type for e in w.events() if e.node_name == "app"]))
+                return
+            done.wait(0.002)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        outcome = w.build({"db": 1, "app": 20}, [("app", "db")])
+        assert outcome["status"] == "ready" and outcome["ready"] == 21
+        db_states, app_records, app_events = seen[0]
+        assert db_states == ["starting"], "the app records were there before db was ready"
+        assert app_records == {("creating", "pending", None)} and app_events == []
+        recs = w.store.list_instances("infra-1", "app")
+        assert len(recs) == 20 and all(r.intent == Intent.CREATED for r in recs)
+        db_ready = w.store.list_instances("infra-1", "db")[0].ready_at
+        assert all(r.created_at >= db_ready for r in recs), "created_at: the cloud create"
+        kinds = [e.type for e in w.events()]
+        assert kinds.count("node.creating") == 21, "announced once each, when admitted"
+    finally:
+        done.set()
+        watcher.join(10)
+        w.close()
+
+
+def test_recorded_waiting_instances_are_deleted_when_their_dependency_fails():
+    cloud = SimCloud(latency={"db": 0.3}, fail_nodes={"db": 5})
+    w = World(config=_with(FAST, max_attempts=1), cloud=cloud)
+    try:
+        outcome = w.build({"db": 1, "app": 30}, [("app", "db")])
+        assert outcome["status"] == "failed"
+        assert w.store.list_instances("infra-1") == [], "no record of an app never created"
+        assert not any(e.type == "node.creating" and e.node_name == "app" for e in w.events())
+        assert {r.node for r in cloud.alive()} == set()
     finally:
         w.close()
 

@@ -72,6 +72,7 @@ class Run:
         self.ready: dict[str, int] = defaultdict(int)        # ready instances per node
         self.recheck_waiting = True
         self.more_to_admit = False
+        self.unrecorded: list[Slot] = []                     # waiting slots without a record
         self.next_cancel_check = 0.0
         self.started = time.time()
         self.stopping: str | None = None                     # "failed" / "cancelled"
@@ -159,7 +160,8 @@ class Run:
                     endpoint=endpoint_key(resource), phase=phase,
                     node=self._node(rec.node_name), implementation=rec.implementation or {},
                     waits_for=self._waits_for(rec.node_name), reason=reason,
-                    attempt=rec.attempts or 1, ref=rec.resource, recorded=True, touched=True)
+                    attempt=rec.attempts or 1, ref=rec.resource, recorded=True, touched=True,
+                    announced=True)
 
     def _resume(self, records: Iterable[InstanceRecord]) -> None:
         """Adopt the work a previous, interrupted run left in the store."""
@@ -190,6 +192,7 @@ class Run:
                        endpoint=endpoint_key(resource), phase=Phase.WAITING, node=ins.node,
                        implementation=ins.implementation, waits_for=tuple(ins.waits_for),
                        reason=ins.reason))
+        self.unrecorded.append(self.slots[ins.instance_id])
         self.pending[ins.node_name] += 1
 
     def _add_drop(self, rec: InstanceRecord, reason: str) -> None:
@@ -213,6 +216,7 @@ class Run:
                 break
             self._admit_creates()
             self._admit_drops()
+            self._record_waiting()
             self.ledger.flush()          # intents are written before the calls below
             self._dispatch()
             self._poll()
@@ -235,7 +239,8 @@ class Run:
 
     def _next_wake(self) -> float:
         if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING] or \
-                self.more_to_admit or (self.recheck_waiting and not self.stopping):
+                self.more_to_admit or (not self.stopping and (self.recheck_waiting
+                                                               or self.unrecorded)):
             return 0.0  # creates to admit now (the first round, or dependencies became ready)
         wake = self.config.poll_interval
         for heap in (self.polls, self.backoffs):
@@ -327,12 +332,31 @@ class Run:
                 self._move(slot, Phase.RECORDING)
                 slot.since = now
                 if not slot.recorded:
-                    self.ledger.record(instance_id=slot.instance_id, node_name=slot.node_name,
-                                       implementation=slot.implementation, attempt=slot.attempt)
+                    self._record(slot)
+                if not slot.announced:
                     self.ledger.event("node.creating", node_name=slot.node_name,
                                       instance_id=slot.instance_id, reason=slot.reason,
                                       attempt=slot.attempt)
-                    slot.recorded = True
+                    slot.announced = True
+
+    def _record(self, slot: Slot) -> None:
+        self.ledger.record(instance_id=slot.instance_id, node_name=slot.node_name,
+                           implementation=slot.implementation, attempt=slot.attempt)
+        slot.recorded = True
+
+    def _record_waiting(self) -> None:
+        """Write the intents of instances still waiting for their dependencies, one batch
+        per round, while those are being created: admitting them once the dependencies
+        are ready then costs no store insert. A record without a create call behind it is
+        deleted if the run stops, and resumed as waiting after a crash."""
+        if self.stopping or not self.unrecorded or self.phases[Phase.RECORDING] or \
+                self.phases[Phase.DROP_RECORDING]:
+            return  # (not in a round whose calls wait for this flush)
+        batch = self.unrecorded[-max(1, self.config.batch_size):]
+        del self.unrecorded[-len(batch):]
+        for slot in batch:
+            if slot.phase == Phase.WAITING and not slot.recorded:
+                self._record(slot)
 
     def _request(self, slot: Slot) -> dict:
         """What the service composer needs to render this instance."""
@@ -404,8 +428,9 @@ class Run:
             slot.ref = result["ref"]
             slot.retries = 0
             self.counts["created"] += 1
+            # created_at: when the cloud took it (a waiting instance's intent is older)
             self.ledger.change(slot.instance_id, resource=slot.ref,
-                               state=InstanceState.STARTING)
+                               state=InstanceState.STARTING, created_at=time.time())
             if self.stopping:
                 self._queue_drop(slot, f"rolled back ({self.stopping})")
                 continue

@@ -50,6 +50,7 @@ class Slot:
     poll_gap: float = 0.0
     ref: dict | None = None     # the cloud handler's reference, once known
     recorded: bool = False      # its instance record exists in the store
+    announced: bool = False     # its node.creating event is written
     touched: bool = False       # a create call was made (the cloud may hold a resource)
     new: bool = True            # created by this run (rolled back on failure)
     checkable: bool = True      # its address is a real one (health checks make sense)

@@ -97,7 +97,6 @@ class Occo:
         """Every resource has a backend and matching credentials, before anything is made."""
         problems: list[OccoError] = []
         seen: set[str] = set()
-        backends = self.system.cloud.call("backends", timeout=60)
         for node in description:
             for impl in node.implementations:
                 resource = impl.to_dict()["resource"]
@@ -112,7 +111,8 @@ class Occo:
                                            timeout=60)
                 except OccoError as exc:
                     problems.append(exc)
-        if problems:
+        if problems:  # the installed backends (an entry point scan) only for the message
+            backends = self.system.cloud.call("backends", timeout=60)
             names = ", ".join(backends.get("handlers", [])) \
                 if isinstance(backends, Mapping) else ""
             raise BuildFailed("cannot build: " + "; ".join(p.message for p in problems)
