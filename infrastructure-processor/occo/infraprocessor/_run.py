@@ -352,8 +352,9 @@ class Run:
         if self.stopping or not self.unrecorded or self.phases[Phase.RECORDING] or \
                 self.phases[Phase.DROP_RECORDING]:
             return  # (not in a round whose calls wait for this flush)
-        batch = self.unrecorded[-max(1, self.config.batch_size):]
-        del self.unrecorded[-len(batch):]
+        size = max(1, self.config.batch_size)
+        batch = self.unrecorded[:size]
+        del self.unrecorded[:size]
         for slot in batch:
             if slot.phase == Phase.WAITING and not slot.recorded:
                 self._record(slot)
