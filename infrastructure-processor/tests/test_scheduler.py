@@ -289,15 +289,22 @@ def test_a_second_execute_of_a_busy_infrastructure_waits_then_resumes():
         created = threading.Event()
         cloud.on_create = lambda spec: created.set()
         first: dict = {}
+        request = [i.to_dict() for i in instructions(infra_id, desc)]
         runner = threading.Thread(target=lambda: first.update(w.processor.execute(
-            infra_id, [i.to_dict() for i in instructions(infra_id, desc)])))
+            infra_id, request, request_id="r1")))
         runner.start()
         assert created.wait(5)
-        again = w.processor.execute(infra_id, [i.to_dict() for i in
-                                               instructions(infra_id, desc)])
+        again = w.processor.execute(infra_id, request, request_id="r1")
         runner.join(10)
-        assert first["status"] == "ready" and first["created"] == 1
-        assert again["status"] == "ready" and again["created"] == 0
+        assert first["status"] == "ready" and first["created"] == first["ready"] == 1
+        # the same request: it answers for the whole of it (what the first run did)
+        assert again["status"] == "ready" and again["created"] == again["ready"] == 1
+        later = w.processor.execute(infra_id, request, request_id="r1")
+        assert later["created"] == later["ready"] == 1, "a third delivery: still the whole"
+        other = w.processor.execute(infra_id, request, request_id="r2")
+        assert other["status"] == "ready" and other["created"] == other["ready"] == 0
+        unnamed = w.processor.execute(infra_id, request)
+        assert unnamed["created"] == unnamed["ready"] == 0
         assert len(cloud.resources) == 1
     finally:
         w.close()

@@ -147,7 +147,8 @@ class Enactor:
             outcome = self.processor.call(
                 "execute", infra_id=infra_id,
                 instructions=[i.to_dict() for i in decision.instructions],
-                keep_on_failure=keep_on_failure, timeout=self.call_timeout)
+                keep_on_failure=keep_on_failure, request_id=new_id(),
+                timeout=self.call_timeout)
             # replaced: failed attempts the processor replaced while building; healed:
             # failed or vanished nodes this pass decided to replace
             return {**outcome, "healed": healed}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import OrderedDict
 from typing import Any, Iterable, Mapping
 
 from occo.infobroker import Store, held_lease, holder_name
@@ -25,6 +26,17 @@ from .errors import InfrastructureBusy
 __all__ = ["Processor"]
 
 log = logging.getLogger(__name__)
+
+_ANSWERS_KEPT = 256   # outcomes of recent requests, for a request that arrives again
+_COUNTS = ("created", "ready", "dropped", "replaced")
+
+
+def _whole(earlier: dict, later: dict) -> dict:
+    """The outcome of one request run twice: the later status, the work of both."""
+    return {**later, **{k: earlier.get(k, 0) + later.get(k, 0) for k in _COUNTS},
+            "failures": earlier.get("failures", []) + later.get("failures", []),
+            "drop_failures": earlier.get("drop_failures", []) + later.get("drop_failures",
+                                                                          [])}
 
 
 class Processor:
@@ -49,14 +61,21 @@ class Processor:
         self._rng = random.Random(seed)
         self._cancels: dict[str, threading.Event] = {}
         self._busy: set[str] = set()
+        self._answered: OrderedDict[str, dict] = OrderedDict()  # request id -> outcome
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self.wait = wait
         self.holder = holder_name()
 
     def execute(self, infra_id: str, instructions: Iterable[Mapping[str, Any] | Instruction],
-                keep_on_failure: bool = False) -> dict:
-        """Carry out ``instructions`` for one infrastructure; return what happened."""
+                keep_on_failure: bool = False, request_id: str | None = None) -> dict:
+        """Carry out ``instructions`` for one infrastructure; return what happened.
+
+        ``request_id`` names the request: the same request again (a message redelivered
+        after a lost connection, or sent again by a client that reconnected) resumes what
+        is left and answers for the whole request, the earlier run's work included, not
+        only for what was left to do.
+        """
         parsed = [i if not isinstance(i, Mapping) else instruction_from_dict(i)
                   for i in instructions]
         with self._idle:
@@ -69,6 +88,7 @@ class Processor:
             self._busy.add(infra_id)
             cancel = self._cancels.setdefault(infra_id, threading.Event())
             cancel.clear()
+            earlier = self._answered.get(request_id) if request_id else None
         try:
             # one processor per infrastructure across all workers: a request redelivered
             # to another worker waits for the first one's lease to end (or to expire)
@@ -80,7 +100,16 @@ class Processor:
                           config=self.config, infra_id=infra_id,
                           keep_on_failure=keep_on_failure, cancel=cancel,
                           buckets=self._buckets, rng=self._rng)
-                return run.run(parsed)
+                outcome = run.run(parsed)
+            if earlier is not None:
+                outcome = _whole(earlier, outcome)
+            if request_id:
+                with self._lock:
+                    self._answered[request_id] = outcome
+                    self._answered.move_to_end(request_id)
+                    while len(self._answered) > _ANSWERS_KEPT:
+                        self._answered.popitem(last=False)
+            return outcome
         finally:
             with self._idle:
                 self._busy.discard(infra_id)

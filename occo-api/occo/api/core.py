@@ -266,7 +266,7 @@ class Occo:
             outcome = self.system.processor_client.call(
                 "execute", infra_id=infra_id,
                 instructions=[DropInfrastructure(infra_id=infra_id).to_dict()],
-                timeout=self.system.enactor.call_timeout)
+                request_id=new_id(), timeout=self.system.enactor.call_timeout)
         if outcome["status"] == "destroyed":
             self.store.delete_infrastructure(infra_id)
         else:
