@@ -139,16 +139,6 @@ for g = 1, tonumber(ARGV[2]) do
 end
 """ + _finish("'OK'")
 
-# KEYS: op, infra, targets   ARGV: ttl, node, count ('' = remove)
-SET_TARGET = _DEDUP + """
-if redis.call('EXISTS', KEYS[2]) == 0 then return '!NOTFOUND' end
-if ARGV[3] == '' then
-  redis.call('HDEL', KEYS[3], ARGV[2])
-else
-  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-end
-""" + _finish("'OK'")
-
 # KEYS: op, infra, requests   ARGV: ttl, text
 PUSH_REQUEST = _DEDUP + """
 if redis.call('EXISTS', KEYS[2]) == 0 then return '!NOTFOUND' end

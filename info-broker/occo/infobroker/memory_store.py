@@ -171,14 +171,6 @@ class MemoryStore(Store):
 
     # ---------------------------------------------------------------- scaling
 
-    def _set_target(self, infra_id: str, node_name: str, count: int | None) -> None:
-        with self._lock:
-            self._need(infra_id)
-            if count is None:
-                self._targets[infra_id].pop(node_name, None)
-            else:
-                self._targets[infra_id][node_name] = count
-
     def _get_targets(self, infra_id: str) -> dict[str, int]:
         with self._lock:
             self._need(infra_id)

@@ -394,12 +394,6 @@ class RedisStore(Store):
 
     # ---------------------------------------------------------------- scaling
 
-    def _set_target(self, infra_id: str, node_name: str, count: int | None) -> None:
-        result = self._write("setting a scaling target", "SET_TARGET",
-                             [self._k("infra", infra_id), self._k("targets", infra_id)],
-                             [node_name, "" if count is None else count])
-        self._refused(result, infra_id=infra_id, kind="infrastructure")
-
     def _read_map(self, what: str, infra_id: str, kind: str) -> dict[str, str]:
         exists, found = self._pipeline(what, lambda pipe: (
             pipe.exists(self._k("infra", infra_id)), pipe.hgetall(self._k(kind, infra_id))))

@@ -431,16 +431,6 @@ class SQLiteStore(Store):
 
     # ---------------------------------------------------------------- scaling
 
-    def _set_target(self, infra_id: str, node_name: str, count: int | None) -> None:
-        with self._write("setting a scaling target") as conn:
-            self._need(conn, infra_id)
-            if count is None:
-                conn.execute("DELETE FROM scaling_targets WHERE infra_id = ? AND node_name = ?",
-                             (infra_id, node_name))
-            else:
-                conn.execute("INSERT OR REPLACE INTO scaling_targets VALUES (?, ?, ?)",
-                             (infra_id, node_name, count))
-
     def _get_targets(self, infra_id: str) -> dict[str, int]:
         with self._read() as conn:
             self._need(conn, infra_id)
@@ -474,9 +464,10 @@ class SQLiteStore(Store):
                 else:
                     conn.execute("INSERT OR REPLACE INTO scaling_targets VALUES (?, ?, ?)",
                                  (infra_id, node_name, count))
-            conn.execute("DELETE FROM scaling_requests WHERE seq IN (SELECT seq FROM "
-                         "scaling_requests WHERE infra_id = ? ORDER BY seq LIMIT ?)",
-                         (infra_id, taken))
+            if taken:
+                conn.execute("DELETE FROM scaling_requests WHERE seq IN (SELECT seq FROM "
+                             "scaling_requests WHERE infra_id = ? ORDER BY seq LIMIT ?)",
+                             (infra_id, taken))
 
     # ---------------------------------------------------------------- failure timers
 

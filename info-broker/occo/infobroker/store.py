@@ -220,7 +220,7 @@ class Store(abc.ABC):
     def set_scaling_target(self, infra_id: str, node_name: str, count: int | None) -> None:
         """Set the wanted number of instances of a node; ``None`` removes the target."""
         self._check_target(node_name, count)
-        self._set_target(infra_id, node_name, count)
+        self._settle_requests(infra_id, 0, {node_name: count})
 
     @staticmethod
     def _check_target(node_name: str, count: int | None) -> None:
@@ -388,9 +388,6 @@ class Store(abc.ABC):
     def _delete_instances(self, instance_ids: list[str]) -> None: ...
 
     @abc.abstractmethod
-    def _set_target(self, infra_id: str, node_name: str, count: int | None) -> None: ...
-
-    @abc.abstractmethod
     def _get_targets(self, infra_id: str) -> dict[str, int]: ...
 
     @abc.abstractmethod
@@ -401,7 +398,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _settle_requests(self, infra_id: str, taken: int,
-                         targets: dict[str, int | None]) -> None: ...
+                         targets: dict[str, int | None]) -> None:
+        """Set (or, for None, remove) ``targets`` and drop the first ``taken`` requests,
+        in one atomic step."""
 
     @abc.abstractmethod
     def _start_timer(self, infra_id: str, instance_id: str, since: float) -> float: ...
