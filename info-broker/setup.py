@@ -21,6 +21,12 @@ setup(
     long_description_content_type="text/x-rst",
     license="Apache-2.0",
     python_requires=">=3.11",
+    # the supported Pythons (tools/occotool/pythons.py SUPPORTED; a test keeps them equal)
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+    ],
     packages=find_namespace_packages(include=["occo.*"]),
     include_package_data=True,
     install_requires=[

@@ -21,8 +21,18 @@ setup(
     long_description_content_type="text/x-rst",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_namespace_packages(include=["occo.*"]),
-    include_package_data=True,
+    # the supported Pythons (tools/occotool/pythons.py SUPPORTED; a test keeps them equal)
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+    ],
+    # the test corpus (occo.util.testing.CORPUS) is data of occo.util.testing, not
+    # packages of its own; it is the only package data, named by the pattern below
+    packages=find_namespace_packages(include=["occo.*"],
+                                     exclude=["occo.util.testing.corpus*"]),
+    include_package_data=False,
+    package_data={"occo.util.testing": ["corpus/**/*"]},
     install_requires=[
         "PyYAML",
         "pika",

@@ -13,11 +13,13 @@
 
 Nothing can be pulled on the project's machines, so the images are built here from a
 static busybox: a root filesystem in a tarball, imported through the Engine API (what
-``docker import`` does). The base image runs ``sleep`` by default; the two tutorial
-tarballs (Occopus's ``busybox_helloworld`` and ``busybox_ping``) carry a
-``/root/start.sh`` that behaves like the ones of the Occopus docker tutorials. The tests
-get an internal bridge network of their own (no gateway to the outside): containers on
-it have addresses of their own and reach each other, and nothing leaves the machine.
+``docker import`` does). The base image runs ``sleep`` by default; the image tarballs of
+:data:`IMAGES` carry the scripts their node definitions run: OCCO's corpus
+(``relay-docker``: ``occo_relay_beacon``, ``occo_relay_listener``) and the two Occopus
+docker tutorials (``busybox_helloworld`` and ``busybox_ping``, with a ``/root/start.sh``
+that behaves like the tutorials' own). The tests get an internal bridge network of their
+own (no gateway to the outside): containers on it have addresses of their own and reach
+each other, and nothing leaves the machine.
 """
 
 from __future__ import annotations
@@ -57,6 +59,27 @@ echo "pinging $target_ip"
 exec ping "$target_ip"
 """
 
+# The corpus's relay-docker beacon (occo.util.testing): announce itself, then stay up.
+RELAY_BEACON_SH = """#!/bin/sh
+echo "$ANNOUNCEMENT ($BEACON_ID)"
+exec sleep 1000000
+"""
+
+# The corpus's relay-docker listener: ping the beacon ROUNDS times, say so, then stay up.
+RELAY_LISTEN_SH = """#!/bin/sh
+echo "listening for $BEACON_ADDRESS"
+ping -c "$ROUNDS" "$BEACON_ADDRESS" && echo "heard the beacon $ROUNDS times"
+exec sleep 1000000
+"""
+
+#: Image name -> the files its tarball adds to the base root filesystem.
+IMAGES: dict[str, dict[str, str]] = {
+    "occo_relay_beacon": {"opt/relay/beacon.sh": RELAY_BEACON_SH},
+    "occo_relay_listener": {"opt/relay/listen.sh": RELAY_LISTEN_SH},
+    "busybox_helloworld": {"root/start.sh": HELLOWORLD_SH},
+    "busybox_ping": {"root/start.sh": PING_SH},
+}
+
 
 def _is_static_elf(path: Path) -> bool:
     """True for an ELF executable without a program interpreter (statically linked)."""
@@ -83,10 +106,16 @@ def static_busybox() -> Path | None:
 
 
 def rootfs_tar(busybox: Path, files: dict[str, str] | None = None) -> bytes:
-    """A root filesystem tarball: busybox, its applets, /root and the given files."""
+    """A root filesystem tarball: busybox, its applets, /root and the given files (their
+    directories made as needed)."""
     buffer = io.BytesIO()
+    directories = ["bin", "root", "tmp", "etc"]
+    for name in files or {}:
+        parents = Path(name).parents
+        directories += [str(p) for p in reversed(parents) if str(p) != "."
+                        and str(p) not in directories]
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for directory in ("bin", "root", "tmp", "etc"):
+        for directory in directories:
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
             tar.addfile(info)
@@ -150,16 +179,15 @@ class Engine:
                 "image": repo, "tag": tag, "network": self.network, **extra}
 
     def prepare(self, busybox: Path) -> None:
-        """Import the base image, write the tutorial tarballs, make the test network."""
+        """Import the base image, write the tarballs of IMAGES, make the test network."""
         self.base_image = f"{BASE_REPO}:{self.tag}"
         data = rootfs_tar(busybox)
         self.client.import_image_from_data(
             data, repository=BASE_REPO, tag=self.tag,
             changes=['CMD ["/bin/sh", "-c", "echo ready; exec sleep 1000000"]'])
-        for name, script in (("busybox_helloworld", HELLOWORLD_SH),
-                             ("busybox_ping", PING_SH)):
+        for name, files in IMAGES.items():
             path = self.workdir / f"{name}.tar"
-            path.write_bytes(rootfs_tar(busybox, {"root/start.sh": script}))
+            path.write_bytes(rootfs_tar(busybox, files))
             self.tarballs[name] = path
         self.network = f"occo-test-{self.session}"
         self.client.create_network(self.network, driver="bridge", internal=True,

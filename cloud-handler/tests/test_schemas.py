@@ -1,4 +1,6 @@
-"""Resource schemas: registered for the compiler, and every Occopus tutorial passes them."""
+"""Resource schemas: registered for the compiler, and every Occopus-format node definition
+passes them: OCCO's own corpus (occo.util.testing) always, the Occopus tutorials when
+OCCO_TUTORIALS names them (else those tests skip, with the reason)."""
 
 from __future__ import annotations
 
@@ -9,16 +11,29 @@ import pytest
 
 from occo.cloudhandler import SCHEMAS, CloudHandler
 from occo.util import Schema, load_yaml_file, load_yaml_text
+from occo.util.testing import CORPUS, tutorials, tutorials_missing
 
-# shared/ lies beside the repository (here and in CI's fresh clone).
-TUTORIALS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / \
-    "occopus-tutorials"
+TUTORIALS = tutorials()
 
 
-def tutorial_definitions() -> list[Path]:
-    found = sorted(TUTORIALS.glob("*/nodes/node_definitions.yaml"))
-    assert len(found) >= 12, f"the Occopus tutorials are missing under {TUTORIALS}"
-    return found
+def definitions_of(root: Path | None, label: str, at_least: int) -> list:
+    """One param per node definitions file, or one skipped param saying why there is none."""
+    if root is None:
+        return [pytest.param(None, id=f"{label}-missing",
+                             marks=pytest.mark.skip(reason=str(tutorials_missing())))]
+    found = sorted(root.glob("*/nodes/node_definitions.yaml"))
+    assert len(found) >= at_least, f"node definitions are missing under {root}"
+    return [pytest.param(p, id=f"{label}:{p.parent.parent.name}") for p in found]
+
+
+def resources(path: Path) -> list[tuple[str, int, dict, dict]]:
+    """(node_def key, index, implementation, resource) of every implementation in ``path``."""
+    out = []
+    for key, implementations in load_yaml_file(path).items():
+        assert str(key).startswith("node_def:")
+        for i, impl in enumerate(implementations):
+            out.append((key, i, impl, impl["resource"]))
+    return out
 
 
 def test_every_schema_is_registered_for_the_compiler():
@@ -36,20 +51,26 @@ def test_every_backend_is_registered_with_its_schema():
         assert cls.schema is SCHEMAS[name]
 
 
-@pytest.mark.parametrize("path", tutorial_definitions(), ids=lambda p: p.parent.parent.name)
-def test_every_occopus_tutorial_resource_section_passes(path):
-    definitions = load_yaml_file(path)
+@pytest.mark.parametrize("path", definitions_of(CORPUS, "corpus", 9)
+                         + definitions_of(TUTORIALS, "tutorials", 12))
+def test_every_occopus_format_resource_section_passes(path):
     checked = 0
-    for key, implementations in definitions.items():
-        assert str(key).startswith("node_def:")
-        for i, impl in enumerate(implementations):
-            resource = impl["resource"]
-            schema = SCHEMAS[resource["type"]]
-            problems = schema.check(resource, f"{key}[{i}].resource", parent=impl,
-                                    key="resource")
-            assert problems == [], [str(p) for p in problems]
-            checked += 1
+    for key, i, impl, resource in resources(path):
+        schema = SCHEMAS[resource["type"]]
+        problems = schema.check(resource, f"{key}[{i}].resource", parent=impl, key="resource")
+        assert problems == [], [str(p) for p in problems]
+        checked += 1
     assert checked >= 1
+
+
+def test_the_corpus_has_a_resource_of_every_schema():
+    found: dict[str, int] = {}
+    for path in CORPUS.glob("*/nodes/node_definitions.yaml"):
+        for _, _, _, resource in resources(path):
+            found[resource["type"]] = found.get(resource["type"], 0) + 1
+    assert found == {"ec2": 9, "nova": 5, "docker": 2, "cloudsigma": 2, "dummy": 3,
+                     "local": 2}
+    assert set(found) == set(SCHEMAS)
 
 
 def test_a_misspelt_key_is_located_and_the_right_one_suggested(tmp_path):

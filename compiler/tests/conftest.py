@@ -11,16 +11,20 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from schemas import CONFIG_MANAGERS, HEALTH_CHECKS, SCHEMAS  # noqa: E402
+from schemas import CONFIG_MANAGERS, HEALTH_CHECKS, LOCAL, SCHEMAS  # noqa: E402
 
 from occo.compiler import CompileErrors, compile_infrastructure  # noqa: E402
+from occo.util.testing import tutorials  # noqa: E402
 
-#: The Occopus tutorials every description of which must compile (read-only fixtures).
-TUTORIALS = Path(os.environ.get("OCCO_TUTORIALS", "/work/shared/fixtures/occopus-tutorials"))
+#: The Occopus tutorials (an optional extra corpus, OCCO_TUTORIALS), or None.
+TUTORIALS: Path | None = tutorials()
 
 #: Keyword arguments that stand in for the plugins' entry points.
 PLUGINS: dict[str, Any] = dict(resource_schemas=SCHEMAS, config_managers=CONFIG_MANAGERS,
                                health_checks=HEALTH_CHECKS)
+
+#: The same with OCCO's ``local`` resource too, which OCCO's own corpus uses.
+CORPUS_PLUGINS: dict[str, Any] = {**PLUGINS, "resource_schemas": {**SCHEMAS, "local": LOCAL}}
 
 DEFS = """\
 'node_def:db_node':

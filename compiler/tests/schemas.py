@@ -67,6 +67,18 @@ DUMMY = Schema("dummy resource", (
 SCHEMAS = {"ec2": EC2, "nova": NOVA, "docker": DOCKER, "cloudsigma": CLOUDSIGMA,
            "dummy": DUMMY}
 
+#: OCCO's ``local`` resource, for the corpus of occo.util.testing (conftest.CORPUS_PLUGINS);
+#: not in SCHEMAS, whose set of types the error message tests name.
+LOCAL = Schema("local resource", (
+    Field("type", "str", required=True),
+    Field("command", "str|list", items="str"),
+    Field("env", "mapping"),
+    Field("files", "mapping"),
+    Field("grace_period", "number", minimum=0),
+    Field("name", "str"),
+    Field("tags", "mapping"),
+))
+
 #: Config managers and extra health check keys the tutorials need.
 CONFIG_MANAGERS = {"chef", "puppet_solo"}
 HEALTH_CHECKS: set[str] = set()

@@ -12,10 +12,20 @@ import yaml
 
 from e2e import Setup, local_definition, wait_for, write_description
 from occo.infobroker import SQLiteStore
+from occo.util.testing import CORPUS, tutorials, tutorials_missing
 
-TUTORIALS = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / \
-    "occopus-tutorials"
+TUTORIALS = tutorials()
 DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.02}}]
+
+
+def descriptions(root: Path | None, label: str) -> list:
+    """One param per infrastructure description under ``root``, or one skipped param
+    saying why there is none (the Occopus tutorials are optional: OCCO_TUTORIALS)."""
+    if root is None:
+        return [pytest.param(None, id=f"{label}-missing",
+                             marks=pytest.mark.skip(reason=str(tutorials_missing())))]
+    return [pytest.param(p, id=f"{label}:{p.parent.name}")
+            for p in sorted(root.glob("*/infra*.yaml"))]
 
 
 @pytest.fixture
@@ -31,12 +41,25 @@ def small(directory):
         [("web", "db")], {"t": DUMMY})
 
 
-@pytest.mark.parametrize("tutorial", sorted(p.parent.name for p in TUTORIALS.glob("*/infra*.yaml")))
-def test_every_occopus_tutorial_validates_with_the_real_plugins(setup, tutorial):
-    infra = next((TUTORIALS / tutorial).glob("infra*.yaml"))
+@pytest.mark.parametrize("infra", descriptions(CORPUS, "corpus")
+                         + descriptions(TUTORIALS, "tutorials"))
+def test_every_occopus_format_description_validates_with_the_real_plugins(setup, infra):
     proc = setup.cli("validate", str(infra))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("OK ") and "instance" in proc.stdout
+
+
+def test_the_corpus_validates_with_its_numbers_and_warnings(setup):
+    assert len(descriptions(CORPUS, "corpus")) == 9
+    proc = setup.cli("validate", str(CORPUS / "swarm-cloudsigma" / "infra-swarm-cloudsigma.yaml"),
+                     check=True)
+    assert proc.stdout == ("OK swarm-cloudsigma: 2 nodes, 4 instances at min scale, "
+                           "dependency depth 2\n")
+    gallery = CORPUS / "gallery-puppet"
+    proc = setup.cli("validate", str(gallery / "infra-gallery-puppet.yaml"), check=True)
+    assert proc.stdout.startswith("OK gallery-puppet: 2 nodes, 2 instances at min scale")
+    assert f"{gallery / 'nodes' / 'node_definitions.yaml'}:62:20" in proc.stderr
+    assert "node 'gallery-web' does not depend on 'gallery-db'" in proc.stderr
 
 
 def test_validate_reports_located_errors_with_status_2(setup, tmp_path):

@@ -25,6 +25,9 @@ from occo.infobroker import SQLiteStore
 from e2e import (Setup, ec2_auth_data, ec2_definition, local_definition, start_moto, wait_for,
                  write_description)
 
+# minutes of kills and rebuilds: the full run only, not the fast run on other Pythons
+pytestmark = pytest.mark.slow
+
 ROUNDS = 20
 APPS = 28
 

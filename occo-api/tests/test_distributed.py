@@ -124,6 +124,7 @@ def test_a_cloud_handler_worker_killed_mid_creates(cluster, tmp_path):
             building.kill()
 
 
+@pytest.mark.slow
 def test_clients_reconnect_when_the_broker_connection_drops(cluster, tmp_path):
     proxy = CuttableProxy(("127.0.0.1", 5672))
     try:
@@ -151,6 +152,7 @@ def test_clients_reconnect_when_the_broker_connection_drops(cluster, tmp_path):
         proxy.close()
 
 
+@pytest.mark.slow
 def test_two_maintainers_only_the_lease_holder_acts(cluster, tmp_path):
     c = cluster(maintenance={"lease_ttl": 3})
     c.start("cloudhandler")

@@ -10,18 +10,52 @@ import pytest
 
 from occo.api.occopus_config import is_occopus_config, load_cfg, load_occopus_config
 from occo.util import ConfigError, YAMLSyntaxError
+from occo.util.testing import corpus, tutorials, tutorials_missing
 
-FIXTURE = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / \
-    "occopus-tutorials" / "_occopus" / "occopus_config.yaml"
+TUTORIALS = tutorials()
+
+
+def copy_config(source: Path, tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    copy = tmp_path / "occopus_config.yaml"
+    shutil.copyfile(source, copy)
+    return copy
+
+
+@pytest.fixture
+def corpus_config(tmp_path, monkeypatch) -> Path:
+    """OCCO's own Occopus-style configuration (occo.util.testing's corpus)."""
+    return copy_config(corpus("_occopus", "occopus_config.yaml"), tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def occopus_config(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    copy = tmp_path / "occopus_config.yaml"
-    shutil.copyfile(FIXTURE, copy)
-    return copy
+    """The Occopus tutorials' configuration (optional: OCCO_TUTORIALS)."""
+    if TUTORIALS is None:
+        pytest.skip(str(tutorials_missing()))
+    return copy_config(TUTORIALS / "_occopus" / "occopus_config.yaml", tmp_path, monkeypatch)
+
+
+def test_the_corpus_config_gives_rest_and_redis_settings(corpus_config):
+    assert is_occopus_config(corpus_config)
+    config, warnings = load_cfg(corpus_config)
+    assert config.rest["host"] == "127.0.0.1" and config.rest["port"] == 5080
+    assert config.store == {**config.store, "backend": "redis",
+                            "url": "redis://redis.corpus.example:6390/3"}
+    assert config.source == str(corpus_config)
+    assert warnings == [
+        f"{corpus_config}:3:1: plugins: ignoring the !python_import list (12 module(s)): OCCO "
+        "finds its plugins through entry points and never imports what a configuration names",
+        f"{corpus_config}: ignoring the components configmanager, dry_run, eventlog, "
+        "infobroker, resourcehandler (OCCO configures its parts in occo.yaml)"]
+
+
+def test_the_corpus_config_values_alone(corpus_config):
+    values, warnings = load_occopus_config(corpus_config)
+    assert values == {"rest": {"host": "127.0.0.1", "port": 5080},
+                      "store": {"backend": "redis", "url": "redis://redis.corpus.example:6390/3"}}
+    assert len(warnings) == 2
 
 
 def test_the_tutorials_config_gives_rest_and_redis_settings(occopus_config):

@@ -13,11 +13,15 @@ env::
 
     env/test/service-composer/bin/python tools/bench/bench_servicecomposer.py [--json]
 
-``render`` uses real Occopus tutorial node types from shared/fixtures (the largest
-cloud-config, autoscaling-hadoop's slave with its private key and six getip() calls; a
-puppet_solo node whose string template is validated as YAML; a docker node), read with
-occo.util's loader as the compiler would. Each instance is a separate request mapping
-(decoded from JSON, as it arrives over RPC) with its own instance id; the first
+``render`` uses real Occopus-format node types, read with occo.util's loader as the
+compiler would: from the Occopus tutorials when ``--tutorials DIR`` or ``$OCCO_TUTORIALS``
+names them (the largest cloud-config, autoscaling-hadoop's slave with its private key and
+six getip() calls; a puppet_solo node whose string template is validated as YAML; a
+docker node), else from OCCO's own corpus (occo.util.testing: notebook-lab's kernel, a
+cloud-config mapping with getprivip() and nested variables; gallery-puppet's web node,
+puppet_solo with a string template; relay-docker's listener). Each instance is a
+separate request mapping (decoded from JSON, as it arrives over RPC) with its own
+instance id; the first
 instance (compiling and caching the templates) is timed separately. ``health`` binds
 1,000 listening sockets on distinct loopback addresses (127.0.x.y) and runs rounds of
 port checks over them, reporting each round's wall time.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import sys
@@ -36,10 +41,13 @@ from typing import Any
 
 from occo.servicecomposer import HealthChecker, HealthConfig, MemoryLookup, ServiceComposer, Where
 from occo.util import load_yaml_file
+from occo.util.testing import CORPUS, TUTORIALS_SETTING, tutorials, tutorials_missing
 
-ROOT = Path(__file__).resolve().parents[2]
-TUTORIALS_CANDIDATES = [ROOT.parent / "shared" / "fixtures" / "occopus-tutorials",
-                        Path("/work/shared/fixtures/occopus-tutorials")]
+#: (infrastructure directory, node) rendered from each corpus.
+TUTORIAL_NODES = [("autoscaling-hadoop", "hadoop-slave"),
+                  ("puppet-solo-wordpress", "puppet-solo-wp"), ("docker-ping", "ping-sender")]
+CORPUS_NODES = [("notebook-lab", "kernel"), ("gallery-puppet", "gallery-web"),
+                ("relay-docker", "listener")]
 
 
 def _deep_merge(base: Any, over: Any) -> Any:
@@ -56,7 +64,7 @@ def tutorial_request(tutorials: Path, name: str, node_name: str
     """A resolve request for ``node_name`` of a tutorial, and a lookup where every node
     of the tutorial's infrastructure has one ready instance."""
     directory = tutorials / name
-    infra = load_yaml_file(next(iter(sorted(directory.glob("*.yaml")))))
+    infra = load_yaml_file(next(iter(sorted(directory.glob("infra*.yaml")))))
     defs = load_yaml_file(directory / "nodes" / "node_definitions.yaml")
     infra_id = f"bench-{name}"
     lookup = MemoryLookup()
@@ -165,19 +173,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--nodes", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--tutorials", type=Path, default=None)
+    parser.add_argument("--tutorials", type=Path, default=None,
+                        help=f"the Occopus tutorials directory (default: ${TUTORIALS_SETTING}; "
+                             "without either, OCCO's own corpus is rendered)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    tutorials = args.tutorials or next((p for p in TUTORIALS_CANDIDATES if p.is_dir()), None)
-    if tutorials is None:
-        print("the Occopus tutorials (shared/fixtures/occopus-tutorials) are not found; "
-              "give --tutorials", file=sys.stderr)
-        return 2
+    if args.tutorials is not None:
+        if not args.tutorials.is_dir():
+            print(f"--tutorials {args.tutorials}: no such directory", file=sys.stderr)
+            return 2
+        root, nodes = args.tutorials, TUTORIAL_NODES
+    elif tutorials() is not None:
+        root, nodes = tutorials(), TUTORIAL_NODES
+    else:
+        if os.environ.get(TUTORIALS_SETTING):
+            print(f"{tutorials_missing()}; rendering OCCO's own corpus", file=sys.stderr)
+        root, nodes = CORPUS, CORPUS_NODES
     results = {
-        "render": [bench_render(tutorials, "autoscaling-hadoop", "hadoop-slave", args.instances),
-                   bench_render(tutorials, "puppet-solo-wordpress", "puppet-solo-wp",
-                                args.instances),
-                   bench_render(tutorials, "docker-ping", "ping-sender", args.instances)],
+        "corpus": "occopus-tutorials" if nodes is TUTORIAL_NODES else "occo",
+        "render": [bench_render(root, name, node, args.instances) for name, node in nodes],
         "health": bench_health(args.nodes, args.rounds),
         "ping": bench_ping(args.nodes, args.rounds),
         "python": sys.version.split()[0],

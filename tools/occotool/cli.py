@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from . import index as index_mod
-from . import layout, pins, testing
+from . import layout, pins, pythons, testing
 from .devenv import dev_env
 from .envs import env_dir
 from .errors import ToolError
 from .packages import build_order, discover, select
+from .paths import find_machine_paths
 from .wheels import build_wheelhouse, check_wheels
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2]
@@ -23,12 +25,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="the monorepo's top directory (default: this checkout)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("order", help="print the packages in build order")
-    sub.add_parser("dev", help="create or update env/dev (every package editable)")
+    dv = sub.add_parser("dev", help="create or update env/dev (every package editable), "
+                                    "showing what it installs")
+    dv.add_argument("-q", "--quiet", action="store_true",
+                    help="print nothing when env/dev is up to date")
     t = sub.add_parser("test", help="run tests, each package in its own virtualenv")
     t.add_argument("packages", nargs="*", help="package directories (default: all, then tools)")
     t.add_argument("--no-tools", action="store_true", help="skip the tool's own tests")
     t.add_argument("--pytest", action="append", default=[], metavar="ARG",
                    help="extra argument for pytest (repeatable)")
+    t.add_argument("--also-python", action="append", metavar="3.X",
+                   default=os.environ.get("OCCO_ALSO_PYTHONS", "").split(),
+                   help="after the full run, each package's fast tests (not marked slow) "
+                        "on this other supported Python too (repeatable; default: "
+                        "$OCCO_ALSO_PYTHONS, space-separated)")
+    sub.add_parser("check-paths", help="fail on an absolute path of a machine in the tree")
+    sub.add_parser("pythons", help="the supported Pythons and where each is found here")
     pn = sub.add_parser("pin", help="regenerate requirements.txt and requirements_test.txt")
     pn.add_argument("packages", nargs="*")
     sub.add_parser("check-pins", help="check every package's requirements files")
@@ -46,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("action", choices=["start", "stop", "status"])
     ix.add_argument("--dir", type=Path, help="where it keeps packages and password "
                                              "(default: env/index)")
-    ix.add_argument("--port", type=int, default=0, help="default: a free port")
+    ix.add_argument("--port", type=int, default=None,
+                    help="start: serve on this port (0: a free one); default: the port this "
+                         "index had before (kept in DIR/server.json), else a free one")
     ly = sub.add_parser("layout", help="lay the packages out side by side in a directory")
     group = ly.add_mutually_exclusive_group(required=True)
     group.add_argument("--link", metavar="DIR", type=Path)
@@ -62,17 +76,37 @@ def _run(args: argparse.Namespace) -> int:
         for pkg in order:
             print(f"{pkg.directory:26s} {pkg.dist} {pkg.version}")
     elif args.command == "dev":
-        print("build order: " + ", ".join(p.directory for p in order), flush=True)
-        print(f"ready: {dev_env(root, order)}")
+        if args.quiet:
+            dev_env(root, order, show=None)
+        else:
+            print("build order: " + ", ".join(p.directory for p in order), flush=True)
+            print(f"ready: {dev_env(root, order)}")
     elif args.command == "test":
         chosen = select(packages, args.packages) if args.packages else order
         reports = env_dir(root) / "reports"
         reports.mkdir(parents=True, exist_ok=True)
-        outcomes = [testing.test_package(root, packages, pkg, reports, args.pytest)
-                    for pkg in chosen]
+        others = [pythons.resolve(spec) for spec in dict.fromkeys(args.also_python)]
+        outcomes = [testing.check_paths(root)]
+        outcomes += [testing.test_package(root, packages, pkg, reports, args.pytest)
+                     for pkg in chosen]
         if not args.packages and not args.no_tools:
             outcomes.append(testing.test_tools(root, reports, args.pytest))
+        for python, version in others:
+            if pythons.version_of(sys.executable) == version:
+                continue  # the full run was on this one
+            outcomes += [testing.test_package(root, packages, pkg, reports,
+                                              [*args.pytest, "-m", "not slow"],
+                                              python=python, label=version)
+                         for pkg in chosen]
         return testing.summarise(outcomes)
+    elif args.command == "check-paths":
+        found = find_machine_paths(root)
+        if found:
+            raise ToolError("absolute paths of a machine in the tree:\n  " + "\n  ".join(found))
+        print("no absolute path of a machine in the tree")
+    elif args.command == "pythons":
+        for version in pythons.SUPPORTED:
+            print(f"{version}  {pythons.find(version) or 'not found'}")
     elif args.command == "pin":
         pins.pin(root, packages, select(packages, args.packages) if args.packages else order)
     elif args.command == "check-pins":
@@ -92,14 +126,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{len(args.wheels)} wheels pass")
     elif args.command == "upload":
         pkg = select(packages, [args.package])[0]
-        index_mod.upload(root, pkg.wheelhouse, pkg.dist, {p.dist for p in packages.values()},
+        index_mod.upload(root, pkg, {p.dist for p in packages.values()},
                          index=args.index, password_file=args.password_file)
     elif args.command == "index":
         directory = (args.dir or index_mod.default_dir(root)).resolve()
         if args.action == "start":
+            already = index_mod.running(directory) is not None
             state = index_mod.start(root, directory, args.port)
-            print(f"index running at {state['simple']} (pid {state['pid']}); "
-                  f"upload password in {directory / 'password'}")
+            print(f"index {'already ' if already else ''}running at {state['simple']} "
+                  f"(pid {state['pid']}); upload password in {directory / 'password'}")
         elif args.action == "stop":
             print("stopped" if index_mod.stop(directory) else "no index was running")
         else:

@@ -1,5 +1,6 @@
 """Virtual environments: the tool's own (env/tools), the development one (env/dev) and one
-per package for its tests (env/test/<package>).
+per package for its tests (env/test/<package>, or env/test-3.X/<package> for another
+supported Python than the one running the tool).
 
 env/tools is made with the standard library's ``venv`` and pip, from the exact pins in
 tools/requirements.txt. Every other environment is made with uv from that environment,
@@ -47,8 +48,10 @@ def run(cmd: list, *, cwd: Path | None = None, env: dict | None = None,
     return proc
 
 
-def _stamp(inputs: list[Path]) -> str:
+def _stamp(inputs: list[Path], python: str | Path | None = None) -> str:
     digest = hashlib.sha256()
+    # the interpreter too: an environment of another Python is never reused
+    digest.update(os.path.realpath(python or base_python()).encode())
     for path in inputs:
         digest.update(str(path).encode())
         digest.update(path.read_bytes() if path.is_file() else b"-")
@@ -68,7 +71,7 @@ def tools_env(root: Path) -> Path:
     """env/tools with uv, twine, pypiserver and pytest, made by the standard library."""
     venv_dir = env_dir(root) / "tools"
     requirements = root / "tools" / "requirements.txt"
-    stamp = _stamp([requirements])
+    stamp = _stamp([requirements], base_python())
     if _fresh(venv_dir, stamp):
         return venv_dir
     if venv_dir.exists():
@@ -109,21 +112,33 @@ def uv(root: Path) -> Path:
 
 
 def base_python() -> str:
-    """The interpreter new environments are made from (the one running this tool)."""
+    """The interpreter new environments are made from: the one running this tool, or, when
+    the tool runs inside a virtualenv (env/tools, as its tests run it), that
+    virtualenv's base interpreter, so an environment's stamp does not depend on which of
+    the two started the tool."""
+    if sys.prefix != sys.base_prefix:
+        for name in (f"python{sys.version_info[0]}.{sys.version_info[1]}",
+                     f"python{sys.version_info[0]}", "python"):
+            candidate = Path(sys.base_prefix) / "bin" / name
+            if candidate.is_file():
+                return os.path.realpath(candidate)
     return os.path.realpath(sys.executable)
 
 
 def make_env(root: Path, venv_dir: Path, requirement_files: list[Path], *, cwd: Path,
-             stamp_inputs: list[Path], seed_pip: bool = False) -> Path:
-    """A virtualenv holding exactly what ``requirement_files`` list (installed --no-deps),
-    checked to be complete. Reused while ``stamp_inputs`` are unchanged."""
-    stamp = _stamp([*requirement_files, *stamp_inputs])
+             stamp_inputs: list[Path], seed_pip: bool = False,
+             python: Path | None = None) -> Path:
+    """A virtualenv of ``python`` (default: :func:`base_python`) holding exactly what
+    ``requirement_files`` list (installed --no-deps), checked to be complete. Reused while
+    ``stamp_inputs`` and the interpreter are unchanged."""
+    interpreter = os.path.realpath(python) if python else base_python()
+    stamp = _stamp([*requirement_files, *stamp_inputs], interpreter)
     if _fresh(venv_dir, stamp):
         return venv_dir
     tool = uv(root)
     env = uv_env(root)
     seed = ["--seed"] if seed_pip else []
-    run([tool, "venv", "-q", "--clear", *seed, "--python", base_python(), venv_dir],
+    run([tool, "venv", "-q", "--clear", *seed, "--python", interpreter, venv_dir],
         env=env, what=f"creating {venv_dir}")
     python = bin_of(venv_dir, "python")
     reqs = [arg for f in requirement_files for arg in ("-r", f)]

@@ -5,7 +5,8 @@ A local index keeps everything in one directory (default ``env/index/``)::
     packages/   the wheels it serves
     htpasswd    who may upload (user ``occo``)
     password    that user's password, readable by its owner only (0600)
-    server.json pid, port and URL of the running server
+    server.json port and URL of the server, and its pid while it runs (kept after a stop,
+                so the next start serves at the same URL: OCCO_INDEX_URL stays right)
     server.log  the server's log
 
 It binds 127.0.0.1 only, never falls back to a public index, and refuses uploads without
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from .envs import INDEX_ENV, bin_of, run, tools_env
 from .errors import ToolError
+from .packages import Package
 from .wheels import normalise, wheel_identity
 
 USER = "occo"
@@ -52,12 +54,36 @@ def _state(directory: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _write_state(directory: Path, state: dict) -> None:
+    partial = directory / f"server.json.{os.getpid()}"
+    partial.write_text(json.dumps(state))
+    os.replace(partial, directory / "server.json")
+
+
 def _alive(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
     return b"pypi-server" in cmdline
+
+
+def running(directory: Path) -> dict | None:
+    """The state of the index running from ``directory``, or None."""
+    state = _state(directory)
+    return state if state and state.get("pid") and _alive(state["pid"]) else None
+
+
+def _port_free(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:port (connections of a stopped server waiting in
+    TIME_WAIT do not count: the server binds with SO_REUSEADDR too)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _get(url: str, timeout: float = 5.0) -> tuple[int, str]:
@@ -68,12 +94,34 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, str]:
         return exc.code, ""
 
 
-def start(root: Path, directory: Path, port: int = 0) -> dict:
-    """Start a local index (or report the one already running there)."""
+def _choose_port(directory: Path, port: int | None) -> int:
+    """``port`` when given (0: a free one); else the port this index had before, so its
+    URL stays the same; else a free one."""
+    if port is None:
+        before = (_state(directory) or {}).get("port")
+        if before:
+            if not _port_free(before):
+                raise ToolError(f"port {before}, where the index in {directory} ran before "
+                                f"({_state(directory).get('simple')}), is in use by another "
+                                "program: pass --port PORT, or --port 0 for a free one", 2)
+            return before
+        port = 0
+    if port and not _port_free(port):
+        raise ToolError(f"port {port} on 127.0.0.1 is in use by another program", 2)
+    return port or _free_port()
+
+
+def start(root: Path, directory: Path, port: int | None = None) -> dict:
+    """Start a local index (or report the one already running there) on ``port``; by
+    default on the port it had before (kept in server.json), else on a free one."""
     directory.mkdir(parents=True, exist_ok=True)
-    state = _state(directory)
-    if state and _alive(state["pid"]):
+    state = running(directory)
+    if state:
+        if port and port != state["port"]:
+            raise ToolError(f"the index in {directory} is already running at "
+                            f"{state['simple']}: stop it first to move it to port {port}", 2)
         return state
+    port = _choose_port(directory, port)
     tools = tools_env(root)
     packages = directory / "packages"
     packages.mkdir(exist_ok=True)
@@ -88,7 +136,6 @@ def start(root: Path, directory: Path, port: int = 0) -> dict:
          "h = HtpasswdFile(sys.argv[1], new=True, default_scheme='sha256_crypt')\n"
          "h.set_password(sys.argv[2], open(sys.argv[3]).read().strip()); h.save()",
          htpasswd, USER, password_file], what="writing the index's htpasswd")
-    port = port or _free_port()
     log = open(directory / "server.log", "ab")
     proc = subprocess.Popen(
         [str(bin_of(tools, "pypi-server")), "run", "-i", "127.0.0.1", "-p", str(port),
@@ -109,17 +156,17 @@ def start(root: Path, directory: Path, port: int = 0) -> dict:
             raise ToolError(f"the index did not answer on {url} within 30 s")
         time.sleep(0.1)
     state = {"pid": proc.pid, "port": port, "url": url, "simple": url + "simple/"}
-    (directory / "server.json").write_text(json.dumps(state))
+    _write_state(directory, state)
     return state
 
 
 def stop(directory: Path) -> bool:
-    """Stop the local index; True if one was running."""
+    """Stop the local index; True if one was running. Its port and URL stay recorded."""
     state = _state(directory)
-    if not state:
+    if not state or not state.get("pid"):
         return False
-    (directory / "server.json").unlink()
     pid = state["pid"]
+    _write_state(directory, {**state, "pid": None})
     if not _alive(pid):
         return False
     os.kill(pid, signal.SIGTERM)
@@ -133,11 +180,17 @@ def stop(directory: Path) -> bool:
 
 def status(directory: Path) -> str:
     state = _state(directory)
-    running = bool(state and _alive(state["pid"]))
+    live = running(directory)
     wheels = sorted(p.name for p in (directory / "packages").glob("*.whl")) \
         if (directory / "packages").is_dir() else []
+    if live:
+        where = f"running at {live['simple']}"
+    elif state and state.get("simple"):
+        where = f"stopped (index start serves at {state['simple']} again)"
+    else:
+        where = "stopped"
     lines = [f"index directory: {directory}",
-             f"state: {'running at ' + state['simple'] if running else 'stopped'}",
+             f"state: {where}",
              f"packages: {len(wheels)} wheels in {directory / 'packages'}",
              f"password: {directory / 'password'} (user {USER})"]
     return "\n".join(lines)
@@ -179,8 +232,8 @@ def resolve_index(root: Path, index: str | None) -> str:
     """The simple URL to use: --index, then OCCO_INDEX_URL, then the local index."""
     url = index or os.environ.get(INDEX_ENV)
     if not url:
-        state = _state(default_dir(root))
-        if state and _alive(state["pid"]):
+        state = running(default_dir(root))
+        if state:
             url = state["simple"]
     if not url:
         raise ToolError(f"no index: pass --index URL, set {INDEX_ENV}, or start the local "
@@ -202,14 +255,23 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def upload(root: Path, wheelhouse: Path, releasing: str, occo_dists: set[str], *,
-           index: str | None, password_file: Path | None) -> list[str]:
-    """Upload the wheelhouse of the package ``releasing``.
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
-    The package's own version must be new to the index (bump it otherwise); its
-    dependencies' wheels are skipped when the index already has them, but an occo sibling
-    whose wheel differs from the index's copy of the same version is refused.
+
+def upload(root: Path, pkg: Package, occo_dists: set[str], *, index: str | None,
+           password_file: Path | None) -> list[str]:
+    """Upload the wheelhouse of ``pkg``; print every wheel uploaded or skipped, and why.
+
+    The package's own version must be new to the index (bump it otherwise); a wheel file
+    the index already has is skipped (the dependencies every wheelhouse carries), but an
+    occo sibling whose wheel differs from the index's copy of the same version is refused.
+    Returns the names of the wheels uploaded.
     """
+    wheelhouse = pkg.wheelhouse
     simple = resolve_index(root, index)
     password = _password(password_file)
     try:
@@ -222,33 +284,44 @@ def upload(root: Path, wheelhouse: Path, releasing: str, occo_dists: set[str], *
     if not wheels:
         raise ToolError(f"{wheelhouse} has no wheels: run package.sh first", 2)
     to_send: list[Path] = []
+    skipped: list[tuple[str, str]] = []
     for wheel in wheels:
         name, version = wheel_identity(wheel.name)
         held = index_files(simple, name)
         same_version = [f for f in held if f.endswith(".whl") and wheel_identity(f)[1] == version]
-        if not same_version:
-            to_send.append(wheel)
-        elif name == releasing:
-            raise ToolError(f"{name} {version} is already on the index {simple}; "
-                            "bump its version (occo/<package>/version.py) before uploading")
-        elif name in occo_dists and held.get(wheel.name) != _sha256(wheel):
+        if name == normalise(pkg.dist) and same_version:
+            raise ToolError(f"{pkg.dist} {version} is already on the index {simple}; bump its "
+                            f"version in {_shown(pkg.version_file, root)} (__version__ = "
+                            f"\"{pkg.version}\") before uploading")
+        if name in occo_dists and same_version and held.get(wheel.name) != _sha256(wheel):
             raise ToolError(f"{name} {version} on the index {simple} differs from the wheel in "
                             f"{wheelhouse}; release {name} with a new version first")
-        # else: a dependency the index already has (external, or the same occo wheel)
-    if not to_send:
-        print("nothing to upload: the index has every wheel", flush=True)
-        return []
+        if wheel.name in held:
+            skipped.append((wheel.name, "already on the index"))
+        else:
+            to_send.append(wheel)
     upload_url = simple[: -len("simple/")] if simple.endswith("/simple/") else simple
-    env = dict(os.environ, TWINE_USERNAME=USER, TWINE_PASSWORD=password,
-               TWINE_NON_INTERACTIVE="1")
-    twine = bin_of(tools_env(root), "twine")
-    proc = subprocess.run([str(twine), "upload", "--disable-progress-bar", "--repository-url",
-                           upload_url, *map(str, to_send)], env=env, text=True,
-                          capture_output=True)
-    if proc.returncode != 0:
-        out = (proc.stdout + proc.stderr).replace(password, "***")
-        if "403" in out or "401" in out:
-            raise ToolError(f"the index {upload_url} refused the upload: wrong user or password")
-        raise ToolError(f"twine upload to {upload_url} failed:\n{out[-2000:]}")
-    print(f"uploaded {len(to_send)} wheels to {upload_url}", flush=True)
+    if to_send:
+        env = dict(os.environ, TWINE_USERNAME=USER, TWINE_PASSWORD=password,
+                   TWINE_NON_INTERACTIVE="1")
+        twine = bin_of(tools_env(root), "twine")
+        proc = subprocess.run([str(twine), "upload", "--disable-progress-bar",
+                               "--repository-url", upload_url, *map(str, to_send)], env=env,
+                              text=True, capture_output=True)
+        if proc.returncode != 0:
+            out = (proc.stdout + proc.stderr).replace(password, "***")
+            if "403" in out or "401" in out:
+                raise ToolError(f"the index {upload_url} refused the upload: wrong user or "
+                                "password")
+            raise ToolError(f"twine upload to {upload_url} failed:\n{out[-2000:]}")
+    print(f"{pkg.dist} {pkg.version} to {upload_url}:", flush=True)
+    for wheel in to_send:
+        print(f"  uploaded  {wheel.name}")
+    for name, why in skipped:
+        print(f"  skipped   {name} ({why})")
+    if to_send:
+        print(f"uploaded {len(to_send)}, skipped {len(skipped)} already on the index",
+              flush=True)
+    else:
+        print("nothing to upload: the index has every wheel", flush=True)
     return [w.name for w in to_send]

@@ -18,6 +18,7 @@ from pathlib import Path
 from .envs import bin_of, env_dir, make_env, tools_env
 from .errors import ToolError
 from .packages import Package, closure
+from .paths import find_machine_paths
 
 
 @dataclass
@@ -68,14 +69,36 @@ def run_pytest(python: Path, cwd: Path, name: str, reports: Path, args: list[str
 
 
 def test_package(root: Path, packages: dict[str, Package], pkg: Package, reports: Path,
-                 args: list[str]) -> Outcome:
+                 args: list[str], python: Path | None = None, label: str = "") -> Outcome:
+    """``pkg``'s tests in its own virtualenv: env/test/<pkg> for the Python running the
+    tool, env/test-<label>/<pkg> for another one (``label`` is its "3.X")."""
+    name = f"{pkg.directory}@{label}" if label else pkg.directory
+    where = env_dir(root) / (f"test-{label}" if label else "test") / pkg.directory
     try:
-        venv_dir = make_env(root, env_dir(root) / "test" / pkg.directory,
-                            [pkg.path / "requirements_test.txt"], cwd=pkg.path,
-                            stamp_inputs=[p.path / "setup.py" for p in closure(packages, pkg)])
+        venv_dir = make_env(root, where, [pkg.path / "requirements_test.txt"], cwd=pkg.path,
+                            stamp_inputs=[p.path / "setup.py" for p in closure(packages, pkg)],
+                            python=python)
     except ToolError as exc:
-        return Outcome(pkg.directory, failed=1, notes=[f"environment: {exc}"])
-    return run_pytest(bin_of(venv_dir, "python"), pkg.path, pkg.directory, reports, args)
+        return Outcome(name, failed=1, notes=[f"environment: {exc}"])
+    return run_pytest(bin_of(venv_dir, "python"), pkg.path, name, reports, args)
+
+
+def check_paths(root: Path) -> Outcome:
+    """The tree names no absolute path of a machine (occotool.paths); one test's worth."""
+    started = time.monotonic()
+    found = find_machine_paths(root)
+    outcome = Outcome("machine paths", seconds=time.monotonic() - started)
+    if found:
+        outcome.failed = 1
+        outcome.notes = ["absolute paths of a machine or of what lies beside the checkout "
+                         "(tests find extra corpora through settings such as "
+                         "OCCO_TUTORIALS):", *found[:50]]
+        if len(found) > 50:
+            outcome.notes.append(f"... and {len(found) - 50} more")
+    else:
+        outcome.passed = 1
+    print(f"machine paths: {'none' if not found else len(found)} in the tree", flush=True)
+    return outcome
 
 
 def test_tools(root: Path, reports: Path, args: list[str]) -> Outcome:

@@ -4,15 +4,26 @@ A package's wheelhouse (``<package>/wheelhouse/``) is self-contained: its own wh
 the wheel of every dependency at the version requirements.txt pins, occo siblings
 included, so it can be uploaded to the internal index or vendored as it is. It is built
 in a clean virtualenv with ``pip wheel``, as the seed's workflow did.
+
+It serves every supported Python and platform (occotool.pythons): a dependency with
+compiled parts has a wheel for each supported CPython on each declared platform, fetched
+with ``pip download --only-binary=:all:`` by that Python's own interpreter where this
+machine has it (so environment markers are read as that Python reads them). Pure-Python
+wheels serve all. Where a dependency publishes no wheel for a target, the build names the
+dependency and the target and stops. Fetched wheels are kept in env/cache/targets/, so
+packages that share a dependency fetch it once.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
+from . import pythons
 from .envs import bin_of, env_dir, pip_env, run, uv, uv_env, base_python
 from .errors import ToolError
 from .packages import Package, closure
@@ -69,11 +80,99 @@ def check_wheels(paths: list[Path], packages: dict[str, Package]) -> None:
         raise ToolError("wheel check failed:\n  " + "\n  ".join(problems))
 
 
-def build_wheelhouse(root: Path, packages: dict[str, Package], pkg: Package) -> list[Path]:
+def _pins(requirements: Path) -> dict[str, str]:
+    """normalised name -> the requirement line (with its marker) of ``requirements``."""
+    lines: dict[str, str] = {}
+    for raw in requirements.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        found = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==", line)
+        if found:
+            lines[normalise(found.group(1))] = line
+    return lines
+
+
+def _is_compiled(wheel: Path) -> bool:
+    return not wheel.name.endswith("-none-any.whl")
+
+
+def _target_tags(version: str, platform: str) -> list[str]:
+    digits = version.replace(".", "")
+    args = ["--python-version", version, "--implementation", "cp",
+            "--abi", f"cp{digits}", "--abi", "abi3", "--abi", "none"]
+    for tag in pythons.PLATFORMS[platform]:
+        args += ["--platform", tag]
+    return args
+
+
+def _fetch_for_target(root: Path, lines: list[str], version: str, platform: str) -> list[Path]:
+    """Wheels of ``lines`` (``name==version`` with markers) for one target, from the cache
+    or fetched into it; a dependency without such a wheel stops the build."""
+    cache = env_dir(root) / "cache" / "targets" / f"cp{version.replace('.', '')}-" \
+        f"{platform.replace(' ', '-')}"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    def cached(line: str) -> list[Path]:
+        name, pinned = line.split(";", 1)[0].split("==")
+        return [w for w in cache.glob("*.whl")
+                if wheel_identity(w.name) == (normalise(name.strip()), pinned.strip())]
+
+    missing = [line for line in lines if not cached(line)
+               and not (cache / f"{_stamp_name(line)}.none").is_file()]
+    if missing:
+        python = pythons.find(version) or Path(sys.executable)
+        reqs = cache / "wanted.txt"
+        reqs.write_text("\n".join(missing) + "\n")
+        cmd = [str(python), "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "--dest", str(cache),
+               *_target_tags(version, platform), "-r", str(reqs)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=pip_env(root))
+        if proc.returncode != 0:
+            out = proc.stdout + proc.stderr
+            named = re.findall(r"No matching distribution found for (\S+)", out)
+            what = named[0] if named else ", ".join(missing)
+            raise ToolError(f"{what} publishes no wheel for CPython {version} on {platform}, "
+                            "and an operator there could not install it from the internal "
+                            "index: pin a version that has one, or drop the target from "
+                            "tools/occotool/pythons.py (PLATFORMS) with a note in "
+                            "docs/dev/packaging.rst" + ("" if named else f":\n{out[-2000:]}"))
+        for line in missing:
+            if not cached(line):  # a marker left it out for this Python: remember that
+                (cache / f"{_stamp_name(line)}.none").write_text(line + "\n")
+    return [w for line in lines for w in cached(line)]
+
+
+def _stamp_name(line: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", line)
+
+
+def add_targets(root: Path, pkg: Package, requirements: Path) -> list[str]:
+    """Add to ``pkg``'s wheelhouse the wheels of its compiled dependencies for every
+    supported Python and platform; one line per target saying what it took."""
+    pins = _pins(requirements)
+    have = {wheel_identity(w.name)[0] for w in pkg.wheelhouse.glob("*.whl")}
+    compiled = {wheel_identity(w.name)[0] for w in pkg.wheelhouse.glob("*.whl")
+                if _is_compiled(w)}
+    # compiled ones, and pins a marker kept out of this Python's build (another may need it)
+    wanted = [line for name, line in sorted(pins.items())
+              if not name.startswith("occo-") and (name in compiled or name not in have)]
+    report = []
+    for version in pythons.SUPPORTED:
+        for platform in pythons.PLATFORMS:
+            got = _fetch_for_target(root, wanted, version, platform)
+            for wheel in got:
+                if not (pkg.wheelhouse / wheel.name).exists():
+                    shutil.copy2(wheel, pkg.wheelhouse / wheel.name)
+            report.append(f"CPython {version} {platform}: {len(got)} compiled wheels")
+    return report
+
+
+def build_wheelhouse(root: Path, packages: dict[str, Package], pkg: Package,
+                     why: str = "") -> list[Path]:
     """Build ``pkg``'s wheelhouse, building missing sibling wheelhouses first."""
     for dep in closure(packages, pkg)[:-1]:
         if not any(dep.wheelhouse.glob(f"{dep.dist.replace('-', '_')}-{dep.version}-*.whl")):
-            build_wheelhouse(root, packages, dep)
+            build_wheelhouse(root, packages, dep, why=f"a dependency of {pkg.dist}, "
+                             "whose wheelhouse takes its wheel from there")
     requirements = pkg.path / "requirements.txt"
     if not requirements.is_file():
         raise ToolError(f"{requirements} missing: run tools/occo-tool pin {pkg.directory}", 2)
@@ -91,7 +190,11 @@ def build_wheelhouse(root: Path, packages: dict[str, Package], pkg: Package) -> 
     run([*pip, "--no-deps", *links, "-r", requirements], env=env,
         what=f"collecting the wheels of {pkg.dist}'s dependencies")
     shutil.rmtree(build_env, ignore_errors=True)
+    targets = add_targets(root, pkg, requirements)
     wheels = sorted(pkg.wheelhouse.glob("*.whl"))
     check_wheels(wheels, packages)
-    print(f"{pkg.directory}/wheelhouse: {len(wheels)} wheels", flush=True)
+    print(f"{pkg.directory}/wheelhouse: {len(wheels)} wheels"
+          + (f" (built as {why})" if why else ""), flush=True)
+    for line in targets:
+        print(f"    {line}", flush=True)
     return wheels

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
-import venv
 
 import pytest
 
 from conftest import ROOT, clean_env, occo_tool
+from occotool import pythons
 from occotool.packages import build_order, discover
 
 ORDER = build_order(discover(ROOT))
@@ -69,15 +68,36 @@ def test_round_trip_install_from_the_index_alone(index, tmp_path):
     status = occo_tool("index", "status", "--dir", str(index["dir"])).stdout
     assert "packages: 0 wheels" not in status
 
-    target = tmp_path / "operator"
-    venv.EnvBuilder(with_pip=True).create(target)
+    for version in pythons.SUPPORTED:
+        install_and_run(version, index["simple"], tmp_path / f"operator-{version}")
+
+    again = upload("util", index["simple"], index["password"])
+    assert again.returncode != 0
+    util = discover(ROOT)["occo-util"]
+    assert f"occo-util {util.version} is already on the index" in again.stderr
+    assert "bump its version" in again.stderr
+
+
+def install_and_run(version: str, simple: str, target):
+    """An operator on CPython ``version``: a fresh virtualenv, occo-api from the index alone,
+    every occo package importable, ``occo --version`` and ``occo validate`` answering."""
+    python_of = pythons.find(version)
+    if python_of is None:
+        pytest.fail(f"no Python {version} here (occo-tool pythons): the round trip must "
+                    "install on every supported Python")
+    made = subprocess.run([str(python_of), "-m", "venv", str(target)], capture_output=True,
+                          text=True)
+    assert made.returncode == 0, made.stderr
     python = target / "bin" / "python"
     env = clean_env(PIP_CONFIG_FILE="/dev/null")
     install = subprocess.run([str(python), "-m", "pip", "install", "--no-cache-dir",
-                              "--disable-pip-version-check", "--index-url", index["simple"],
+                              "--disable-pip-version-check", "--index-url", simple,
                               "occo-api"], text=True, capture_output=True, env=env)
-    assert install.returncode == 0, install.stdout + install.stderr
-    assert index["simple"] in install.stdout  # it really came from our index
+    assert install.returncode == 0, f"Python {version}:\n{install.stdout}{install.stderr}"
+    assert simple in install.stdout  # it really came from our index
+    digits = version.replace(".", "")
+    compiled = [line for line in install.stdout.splitlines() if f"-cp{digits}-" in line]
+    assert compiled, f"Python {version}: no cp{digits} wheel came from the index"
 
     modules = [f"occo.{p.module}" for p in ORDER if p.dist != "occo-demo"]
     imported = subprocess.run([str(python), "-c", "import importlib, sys\n"
@@ -86,17 +106,38 @@ def test_round_trip_install_from_the_index_alone(index, tmp_path):
                               text=True, capture_output=True, env=env)
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == "None", "occo must stay a namespace package"
-    version = subprocess.run([str(target / "bin" / "occo"), "--version"], text=True,
-                             capture_output=True, env=env)
-    assert version.returncode == 0, version.stderr
+    occo = target / "bin" / "occo"
+    version_out = subprocess.run([str(occo), "--version"], text=True, capture_output=True,
+                                 env=env)
+    assert version_out.returncode == 0, version_out.stderr
     api = discover(ROOT)["occo-api"].version
-    assert version.stdout.splitlines()[0] == f"occo {api}"
+    assert version_out.stdout.splitlines()[0] == f"occo {api}"
 
-    again = upload("util", index["simple"], index["password"])
-    assert again.returncode != 0
-    util = discover(ROOT)["occo-util"]
-    assert f"occo-util {util.version} is already on the index" in again.stderr
-    assert "bump its version" in again.stderr
+    description = target / "description"
+    (description / "nodes").mkdir(parents=True)
+    (description / "infra.yaml").write_text(
+        "infra_name: round-trip\nnodes:\n  - {name: db, type: db_node}\n"
+        "  - {name: web, type: web_node, scaling: {min: 2, max: 4}}\n"
+        "dependencies:\n  - [web, db]\n")
+    (description / "nodes" / "node_definitions.yaml").write_text(
+        "'node_def:db_node':\n  - resource: {type: dummy}\n"
+        "'node_def:web_node':\n  - resource: {type: dummy}\n")
+    validated = subprocess.run([str(occo), "validate", str(description / "infra.yaml")],
+                               text=True, capture_output=True, env=env, cwd=target)
+    assert validated.returncode == 0, f"Python {version}: {validated.stderr}"
+    assert validated.stdout.startswith("OK ") and "3 instance" in validated.stdout, \
+        validated.stdout
+
+
+def test_wheelhouses_serve_every_supported_python_and_platform(wheelhouses):
+    names = [w.name for w in (ROOT / "util" / "wheelhouse").glob("*.whl")]
+    for version in pythons.SUPPORTED:
+        digits = version.replace(".", "")
+        for arch in ("x86_64", "aarch64"):
+            assert any(n.lower().startswith("pyyaml-") and f"-cp{digits}-" in n and arch in n
+                       for n in names), (version, arch, names)
+    assert "util/wheelhouse:" in wheelhouses.stdout
+    assert "CPython 3.13 manylinux aarch64:" in wheelhouses.stdout
 
 
 def test_upload_without_a_password_is_refused(wheelhouses):

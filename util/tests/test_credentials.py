@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from occo.util import (Credentials, InputError, InputErrors, credentials_from_text,
-                       forget_secrets, load_credentials, scrub, setup_logging)
+                       forget_secrets, load_credentials, load_yaml_file, scrub, setup_logging)
+from occo.util.testing import corpus, tutorials, tutorials_missing
 
-# shared/ lies beside the repository (here and in CI's fresh clone).
-TUTORIAL_AUTH = (Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-                 / "occopus-tutorials" / "_occopus" / "auth_data.yaml")
+TUTORIALS = tutorials()
 
 
 @pytest.fixture(autouse=True)
@@ -186,8 +185,54 @@ def test_secrets_loaded_from_the_file_never_reach_the_log(tmp_path):
     assert "secret-for-a" not in out and "AKIA-A-KEY" not in out
 
 
+def test_the_corpus_credentials_file_loads_and_every_entry_matches():
+    path = corpus("_occopus", "auth_data.yaml")
+    creds = load_credentials(path)
+    assert [e.filters["type"] for e in creds.entries("resource")] == [
+        "ec2", "ec2", "nova", "azure_aci", "azure_vm", "cloudbroker", "cloudsigma"]
+    # the two ec2 entries are told apart by endpoint: each board implementation finds its own
+    defs = load_yaml_file(corpus("bulletin-board", "nodes", "node_definitions.yaml"))
+    found = [(impl["resource"]["name"], creds.match("resource", impl["resource"], node="board"))
+             for impl in defs["node_def:board_frontend"] if impl["resource"]["type"] == "ec2"]
+    assert [(name, entry.index) for name, entry in found] == [
+        ("north-small", 0), ("north-medium", 0), ("south-small", 1)]
+    assert found[2][1].auth_data == {"accesskey": "CORPUS-SOUTH-ACCESS-KEY",
+                                     "secretkey": "corpus-south-secret-key"}
+    nova = creds.match("resource", defs["node_def:kv_store"][1]["resource"], node="store")
+    assert nova.auth_data == {"type": "application_credential",
+                              "id": "corpus-application-credential",
+                              "secret": "corpus-application-secret"}
+    for kind, key, value in (("azure_aci", "client_id", "corpus-aci-client"),
+                             ("azure_vm", "client_id", "corpus-vm-client"),
+                             ("cloudbroker", "email", "broker-user@corpus.example"),
+                             ("cloudsigma", "password", "corpus-sigma-password")):
+        assert creds.match("resource", {"type": kind, "endpoint": "x"}).auth_data[key] == value
+    chef = creds.match("config_management", {"type": "chef", "endpoint":
+                                             "https://chef.corpus.example/organizations/docs",
+                                             "run_list": ["role[mediawiki]"]})
+    assert chef.describe().endswith(f"{path}:47")
+    assert chef.auth_data == {"client_name": "corpus-docs-client",   # via !text_import
+                              "client_key": "corpus chef client key: a stand-in, not a key\n"}
+    assert scrub("corpus-north-secret-key corpus-vm-secret corpus-sigma-password") == \
+        "*** *** ***"
+
+
+def test_the_corpus_credentials_file_refuses_an_endpoint_it_does_not_list():
+    creds = load_credentials(corpus("_occopus", "auth_data.yaml"))
+    with pytest.raises(InputError) as info:
+        creds.match("resource", {"type": "ec2", "endpoint": "https://ec2.docs.corpus.example"},
+                    node="wiki-db")
+    text = str(info.value)
+    assert "node 'wiki-db': no credential entry matches its resource section (type 'ec2')" \
+        in text
+    assert "resource[0] (type=ec2, endpoint=https://ec2.eu-north-1.corpus.example)" in text
+    assert "resource[1] (type=ec2, endpoint=https://ec2.eu-south-1.corpus.example)" in text
+    assert "corpus-north-secret-key" not in text and "CORPUS-SOUTH" not in text
+
+
+@pytest.mark.skipif(TUTORIALS is None, reason=str(tutorials_missing()))
 def test_the_occopus_tutorial_credentials_file_loads():
-    creds = load_credentials(TUTORIAL_AUTH)
+    creds = load_credentials(TUTORIALS / "_occopus" / "auth_data.yaml")
     assert [e.filters["type"] for e in creds.entries("resource")] == [
         "ec2", "nova", "azure_aci", "azure_vm", "cloudbroker", "cloudsigma"]
     assert creds.match("resource", {"type": "cloudsigma", "endpoint": "x"}).auth_data == {

@@ -10,6 +10,9 @@ import pytest
 from occo.util import (ForbiddenTagError, IncludeError, InputError, LimitExceededError,
                        LocatedDict, LocatedList, YAMLSyntaxError, YamlLimits, load_yaml_file,
                        load_yaml_text, location_of)
+from occo.util.testing import CORPUS, corpus, tutorials, tutorials_missing
+
+TUTORIALS = tutorials()
 
 
 def write(path: Path, text: str) -> Path:
@@ -169,11 +172,45 @@ def test_missing_top_file_is_an_input_error(tmp_path):
         load_yaml_file(tmp_path / "absent.yaml")
 
 
+def test_every_corpus_file_loads():
+    """Every YAML file of OCCO's corpus loads safely, but Occopus's configuration (below)."""
+    files = sorted(p for p in CORPUS.rglob("*.yaml") if p.name != "occopus_config.yaml")
+    assert len(files) == 28
+    assert {p.parent.name for p in files} >= {"_occopus", "nodes", "variables"}
+    for path in files:
+        assert load_yaml_file(path) is not None, path
+
+
+def test_the_corpus_include_tags_splice_text_and_mappings():
+    board = load_yaml_file(corpus("bulletin-board", "nodes", "node_definitions.yaml"))
+    text = board["node_def:board_frontend"][0]["contextualisation"]["context_template"]
+    assert isinstance(text, str) and text.startswith("#cloud-config\n")  # !text_import
+    assert "store = {{ getip('store') }}:{{ variables.store_port }}\n" in text
+    lab = load_yaml_file(corpus("notebook-lab", "nodes", "node_definitions.yaml"))
+    hub = lab["node_def:notebook_hub"][0]["contextualisation"]["context_template"]
+    assert hub["runcmd"] == [["systemctl", "start", "notebook-hub"]]  # !yaml_import
+    imported = corpus("notebook-lab", "nodes", "cloud_init_hub.yaml")
+    loc = location_of(hub, "runcmd")
+    assert (loc.file, loc.line, loc.column) == (str(imported), 19, 3)
+    infra = load_yaml_file(corpus("inline-templates", "infra-inline-templates.yaml"))
+    assert infra["variables"] == {"site": "corpus.example",
+                                  "cache": {"size_mb": 128, "policy": "lru"}}
+    assert location_of(infra["variables"], "cache").file == \
+        str(corpus("inline-templates", "variables", "common.yaml"))
+
+
+def test_the_corpus_occopus_configuration_is_refused_as_it_imports_python():
+    """occopus_config.yaml runs !python_import by design: occo-api reads it, not this loader."""
+    with pytest.raises(ForbiddenTagError) as err:
+        load_yaml_file(corpus("_occopus", "occopus_config.yaml"))
+    assert "!python_import" in str(err.value)
+    assert (err.value.location.line, err.value.location.column) == (3, 10)
+
+
+@pytest.mark.skipif(TUTORIALS is None, reason=str(tutorials_missing()))
 def test_every_occopus_tutorial_file_loads():
     """Occopus's configuration (_occopus/) is excluded: it runs !python_import by design."""
-    # ../shared/fixtures from the project root, as every checkout has it
-    root = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "occopus-tutorials"
-    files = [p for p in root.rglob("*.yaml") if p.parent.name != "_occopus"]
+    files = [p for p in TUTORIALS.rglob("*.yaml") if p.parent.name != "_occopus"]
     assert len(files) > 20
     for path in files:
         load_yaml_file(path)

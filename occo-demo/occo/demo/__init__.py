@@ -17,7 +17,7 @@ __all__ = ["__version__", "Demo", "DemoOptions", "Workspace", "example_dir", "EX
            "leftover_processes", "DemoError", "DemoUsageError", "StepFailed"]
 
 _LAZY = {"Demo": "runner", "DemoOptions": "runner", "Workspace": "workspace",
-         "example_dir": "workspace", "EXAMPLES": "workspace",
+         "example_dir": "workspace", "EXAMPLES": "options",
          "leftover_processes": "workspace", "DemoError": "errors",
          "DemoUsageError": "errors", "StepFailed": "errors"}
 

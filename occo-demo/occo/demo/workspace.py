@@ -22,10 +22,9 @@ import yaml
 from occo.util import load_yaml_file
 
 from .errors import DemoUsageError
+from .options import EXAMPLES
 
 __all__ = ["EXAMPLES", "example_dir", "Workspace", "demo_config", "leftover_processes"]
-
-EXAMPLES = ("webapp", "ping")
 
 
 def example_dir(name: str | os.PathLike[str]) -> Path:
