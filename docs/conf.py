@@ -1,11 +1,13 @@
 """Sphinx configuration of OCCO's documentation (user guide, developer guide, architecture
 and the components' own pages).
 
-Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html`` with the OCCO
+Build: ``sphinx-build -E -n -W --keep-going -b html docs docs/_build/html`` with the OCCO
 packages and docs/requirements.txt installed (occo-demo's test environment has both; its
-tests/test_docs.py runs exactly this). Diagrams are drawn at build time by Graphviz's
-``dot`` from the text in the pages; the reference pages are generated from the code by
-the small extension in ``_ext/occo_docs.py``.
+tests/test_docs.py runs the same build into a new directory). Diagrams are drawn at build
+time by Graphviz's ``dot`` from the text in the pages; the reference pages are generated
+from the code by the small extension in ``_ext/occo_docs.py``; ``_ext/occo_checks.py``
+fails the build on a link that leads nowhere and draws every page again when ``dot``
+appears (see docs/dev/docs.rst).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ copyright = "OCCO developers, Apache-2.0"
 version = release = __version__
 
 root_doc = "index"
-extensions = ["sphinx.ext.graphviz", "occo_docs"]
+extensions = ["sphinx.ext.graphviz", "occo_docs", "occo_checks"]
 exclude_patterns = ["_build", "_ext", "requirements.*", "README.rst", "Thumbs.db",
                     ".DS_Store"]
 templates_path: list[str] = []
@@ -43,4 +45,5 @@ html_theme_options = {
 html_static_path: list[str] = []
 html_show_sourcelink = False
 
-nitpicky = False
+# every cross-reference must resolve (as -n would say): with -W, one that does not fails
+nitpicky = True

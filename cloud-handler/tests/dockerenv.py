@@ -344,11 +344,25 @@ class Registry:
 
 
 def _bcrypt(password: str) -> str:
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt   # libxcrypt's bcrypt, which the registry's htpasswd wants
-        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+    """A bcrypt hash (``$2b$``), which the registry's htpasswd file wants, from libxcrypt's
+    ``crypt_gensalt``/``crypt`` through ctypes: the standard library's ``crypt`` module,
+    which called the same functions, is gone from Python 3.13."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("crypt")
+    if name is None:
+        raise RuntimeError("libcrypt (libxcrypt) not found: it hashes the registry password")
+    lib = ctypes.CDLL(name)
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    salt = lib.crypt_gensalt(b"$2b$", 12, None, 0)  # NULL: libxcrypt reads the OS's random
+    hashed = lib.crypt(password.encode(), salt) if salt else None
+    if not hashed or not hashed.startswith(b"$2b$"):
+        raise RuntimeError("libcrypt could not make a bcrypt hash")
+    return hashed.decode()
 
 
 def start_registry(say: Callable[[str], None] = lambda _: None) -> Registry | str:

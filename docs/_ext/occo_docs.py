@@ -58,6 +58,17 @@ def _literal(text: str) -> str:
     return f"``{text}``" if text else ""
 
 
+_SCHEME = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*):(?=//)")
+
+
+def _prose(text: str) -> str:
+    """Plain text from the code (a help, a key's doc), set in reStructuredText: a URI
+    scheme in it (``file://``, ``redis://host``) describes a form, so it is escaped and
+    docutils makes no link of it (``file://`` alone would be a link that leads nowhere)."""
+    parts = re.split(r"(``.+?``)", text or "")   # inside ``literal`` text nothing links
+    return "".join(p if i % 2 else _SCHEME.sub(r"\1\\:", p) for i, p in enumerate(parts))
+
+
 def _cell(text: Any) -> str:
     return " ".join(str(text).split()) if text not in (None, "") else ""
 
@@ -112,7 +123,7 @@ def _action_name(action: argparse.Action) -> str:
 
 
 def _action_help(action: argparse.Action) -> str:
-    text = (action.help or "").replace("%(default)s", str(action.default))
+    text = _prose(action.help or "").replace("%(default)s", str(action.default))
     text = text.replace("%(prog)s", "")
     extra = []
     if action.choices and not isinstance(action, argparse._SubParsersAction):
@@ -226,7 +237,7 @@ class OpenApiDirective(_Generated):
 # ----------------------------------------------------------------------- schemas
 
 def _schema_rows(schema: Any) -> list[list[str]]:
-    return [[_literal(f.name), "yes" if f.required else "", f.expected(), f.doc]
+    return [[_literal(f.name), "yes" if f.required else "", f.expected(), _prose(f.doc)]
             for f in schema.fields]
 
 
@@ -286,7 +297,7 @@ class ConfigDirective(_Generated):
                + ".", ""]
         for f in CONFIG_SCHEMA.fields:
             if f.name not in SECTIONS:
-                out += [f"{_literal(f.name)}: {f.doc} (default "
+                out += [f"{_literal(f.name)}: {_prose(f.doc)} (default "
                         f"{_literal(json.dumps(defaults.get(f.name)))}).", ""]
         for name, schema in SECTIONS.items():
             out += _title(f"``{name}``", level)
@@ -299,7 +310,7 @@ class ConfigDirective(_Generated):
                                                                      dict) else None
                 rows.append([_literal(f.name), f.expected(),
                              _literal(json.dumps(default)) if default is not None else "",
-                             f.doc])
+                             _prose(f.doc)])
             if rows:
                 out += _table(["key", "value", "default", "meaning"], rows, "18 22 25 35")
             if schema.extra_keys or not rows:

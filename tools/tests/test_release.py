@@ -62,9 +62,29 @@ def test_index_is_private_to_loopback_and_protects_uploads(index):
 
 
 def test_round_trip_install_from_the_index_alone(index, tmp_path):
+    said = {}
     for pkg in ORDER:
         proc = upload(pkg.directory, index["simple"], index["password"])
         assert proc.returncode == 0, f"{pkg.directory}: {proc.stdout}{proc.stderr}"
+        said[pkg.directory] = proc.stdout
+    # each upload lists every wheel of its wheelhouse: uploaded, or skipped and why
+    util, compiler = (discover(ROOT)[d] for d in ("occo-util", "occo-compiler"))
+    util_wheel = f"occo_util-{util.version}-py3-none-any.whl"
+    compiler_wheel = f"occo_compiler-{compiler.version}-py3-none-any.whl"
+    lines = said["compiler"].splitlines()
+    assert lines[0] == f"occo-compiler {compiler.version} to {index['simple'][:-7]}:"
+    assert f"  uploaded  {compiler_wheel}" in lines
+    assert f"  skipped   {util_wheel} (already on the index)" in lines
+    sent_with_util = {w.name for w in (ROOT / "util" / "wheelhouse").glob("*.whl")}
+    mine = {w.name for w in (ROOT / "compiler" / "wheelhouse").glob("*.whl")}
+    for name in mine:   # util went first: what it carried is skipped, the rest uploaded
+        line = (f"  skipped   {name} (already on the index)" if name in sent_with_util
+                else f"  uploaded  {name}")
+        assert line in lines, line
+    assert len(lines) == len(mine) + 2
+    assert lines[-1] == (f"uploaded {len(mine - sent_with_util)}, skipped "
+                         f"{len(mine & sent_with_util)} already on the index")
+    assert f"  uploaded  {util_wheel}" in said["util"].splitlines()
     status = occo_tool("index", "status", "--dir", str(index["dir"])).stdout
     assert "packages: 0 wheels" not in status
 
@@ -75,7 +95,8 @@ def test_round_trip_install_from_the_index_alone(index, tmp_path):
     assert again.returncode != 0
     util = discover(ROOT)["occo-util"]
     assert f"occo-util {util.version} is already on the index" in again.stderr
-    assert "bump its version" in again.stderr
+    assert (f'bump its version in util/occo/util/version.py (__version__ = "{util.version}")'
+            in again.stderr)
 
 
 def install_and_run(version: str, simple: str, target):
@@ -138,6 +159,51 @@ def test_wheelhouses_serve_every_supported_python_and_platform(wheelhouses):
                        for n in names), (version, arch, names)
     assert "util/wheelhouse:" in wheelhouses.stdout
     assert "CPython 3.13 manylinux aarch64:" in wheelhouses.stdout
+
+
+def test_index_starts_again_at_the_url_it_had(tmp_path):
+    directory = tmp_path / "index"
+
+    def start(*extra):
+        proc = occo_tool("index", "start", "--dir", str(directory), *extra)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split("running at ", 1)[1].split()[0]
+
+    try:
+        first = start()
+        assert start() == first, "a running index is reported, not started again"
+        occo_tool("index", "stop", "--dir", str(directory), check=True)
+        status = occo_tool("index", "status", "--dir", str(directory)).stdout
+        assert f"state: stopped (index start serves at {first} again)" in status
+        assert start() == first
+        occo_tool("index", "stop", "--dir", str(directory), check=True)
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            other = sock.getsockname()[1]
+        moved = start("--port", str(other))
+        assert moved == f"http://127.0.0.1:{other}/simple/" != first
+        first_port = first.split(":")[2].split("/")[0]
+        busy = occo_tool("index", "start", "--dir", str(directory), "--port", first_port)
+        assert busy.returncode == 2, "moving a running index is refused"
+        assert f"already running at {moved}: stop it first" in busy.stderr
+        occo_tool("index", "stop", "--dir", str(directory), check=True)
+        assert start() == moved, "the port given last is the one kept"
+        occo_tool("index", "stop", "--dir", str(directory), check=True)
+
+        with socket.socket() as taken:   # another program takes the port meanwhile
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            taken.bind(("127.0.0.1", other))
+            taken.listen()
+            proc = occo_tool("index", "start", "--dir", str(directory))
+        assert proc.returncode == 2
+        assert (f"port {other}, where the index in {directory} ran before ({moved}), is in "
+                "use by another program: pass --port PORT, or --port 0 for a free one"
+                in proc.stderr)
+        fresh = start("--port", "0")
+        assert fresh.startswith("http://127.0.0.1:")
+    finally:
+        occo_tool("index", "stop", "--dir", str(directory))
 
 
 def test_upload_without_a_password_is_refused(wheelhouses):
