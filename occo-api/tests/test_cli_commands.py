@@ -145,10 +145,13 @@ def test_worker_without_the_amqp_transport_says_what_to_do(setup):
 
 
 def test_interrupting_a_build_rolls_it_back_and_exits_130(setup, tmp_path):
+    # db never passes its health check (nothing listens on its port 9), so web, which
+    # waits for db, cannot have started when the interrupt comes, however slow the machine
+    never_ready = local_definition("exec sleep 600", health_check={"ping": False, "ports": [9]})
     slow = local_definition("sleep 1; exec sleep 600", health_check={"ping": False})
     infra = write_description(tmp_path / "d", "slow", {
-        "db": {"type": "t"}, "web": {"type": "t", "scaling": {"min": 3, "max": 3}}},
-        [("web", "db")], {"t": [slow]})
+        "db": {"type": "db_t"}, "web": {"type": "t", "scaling": {"min": 3, "max": 3}}},
+        [("web", "db")], {"db_t": [never_ready], "t": [slow]})
     proc = setup.spawn("build", str(infra))
     store = SQLiteStore(setup.state)
     try:
