@@ -54,6 +54,7 @@ setup(
             "ports = occo.servicecomposer.health.ports:PortsCheck",
             "urls = occo.servicecomposer.health.urls:UrlsCheck",
             "mysqldbs = occo.servicecomposer.health.mysqldbs:MysqlDbsCheck",
+            "synch_attrs = occo.servicecomposer.health.synch_attrs:SynchAttrsCheck",
         ],
     },
 )

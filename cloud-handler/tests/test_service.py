@@ -59,7 +59,8 @@ def test_handlers_are_kept_per_endpoint_and_credentials(clock):
     assert service.handler_for({"type": "dummy", "name": "y"}) is not d1
     assert service.endpoint_key(first) == "ec2:http://127.0.0.1:1|r"
     assert service.backends() == {"handlers": ["docker", "dummy", "ec2", "local"],
-                                  "schemas": ["cloudsigma", "docker", "dummy", "ec2", "local",
+                                  "schemas": ["azure_aci", "azure_vm", "cloudbroker",
+                                              "cloudsigma", "docker", "dummy", "ec2", "local",
                                               "nova"]}
 
 

@@ -31,6 +31,7 @@ nodes:
     variables:
       greeting: hi
       db: {port: 3307, options: [c]}
+    attributes: {port: 8080}
   - &LB
     name: lb
     type: cache_node
@@ -134,7 +135,9 @@ def test_dict_form_round_trips_through_json(tmp_path):
     assert again == desc
     assert again.to_dict() == data
     node = data["nodes"][1]
-    assert set(node) == {"name", "type", "scaling", "filter", "variables", "implementations"}
+    assert set(node) == {"name", "type", "scaling", "filter", "variables", "implementations",
+                         "attributes"}
+    assert node["attributes"] == {"port": 8080}
     assert set(node["implementations"][0]) == {"resource", "contextualisation",
                                                "config_management", "health_check"}
     assert data["nodes"][2]["create_timeout"] == 300
@@ -326,7 +329,7 @@ def test_missing_description_file_is_located_by_name(tmp_path):
 
 
 def test_missing_definitions_file_is_reported_with_the_description_checks(tmp_path):
-    write_tree(tmp_path, {"infra.yaml": "infra_name: x\nnodes:\n  - {name: A, type: t}\n"})
+    write_tree(tmp_path, {"infra.yaml": "infra_name: x\nnodes:\n  - {name: A_1, type: t}\n"})
     with pytest.raises(CompileErrors) as caught:
         compile_infrastructure(tmp_path / "infra.yaml", tmp_path / "defs.yaml", **PLUGINS)
     first, second = caught.value.errors

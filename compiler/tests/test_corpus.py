@@ -98,7 +98,7 @@ def test_alias_bomb_is_refused(tmp_path):
 
 
 def test_errors_are_reported_together_up_to_the_limit(tmp_path):
-    nodes = "".join(f"  - {{name: N{i}, type: web_node}}\n" for i in range(80))
+    nodes = "".join(f"  - {{name: N_{i}, type: web_node}}\n" for i in range(80))
     err = compile_errors(tmp_path, "infra_name: many\nnodes:\n" + nodes, error_limit=50)
     assert len(err.errors) == 50 and err.truncated == 30
     assert str(err).splitlines()[0] == "80 errors:"

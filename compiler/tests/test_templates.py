@@ -25,7 +25,9 @@ def test_computed_raw_and_other_calls_are_not_references():
     scanner = TemplateScanner()
     text = ("{{ getip(variables.target) }}{% raw %}{{ getip('x') }}{% endraw %}"
             "{{ cut(infra_id, 0, 4) }}{{ other('y') }}{{ getip(1) }}")
-    assert scanner.scan({"k": text}, "") == []
+    # not node references; the unknown name and the variable are reported as such
+    assert [(r.function, r.target) for r in scanner.scan({"k": text}, "")] == [
+        ("name", "other"), ("variables", "target")]
 
 
 def test_syntax_errors_are_reported_and_parsing_is_cached():
@@ -39,3 +41,21 @@ def test_syntax_errors_are_reported_and_parsing_is_cached():
         ("root.c", "template syntax error at template line 1: Missing end of comment tag"),
     ]
     assert len(scanner._cache) == 2  # the same text is parsed once; plain text never
+
+
+def test_names_from_the_context_and_variable_paths_are_reported_unless_guarded():
+    scanner = TemplateScanner()
+    text = ("{{ variables.db.port }} {{ foo }} {% if bar is defined %}{{ bar }}{% endif %}"
+            "{% set mine = 1 %}{{ mine }}{{ range(2) | list }}{{ baz | default('x') }}"
+            "{{ variables['a'].b | default(1) }}{{ variables.c.upper() }}\n{{ ip }}"
+            "{% for i in getipall(db) %}{{ i }}{% endfor %}{{ getip(db) }}")
+    found = [(r.function, r.target, r.line) for r in scanner.scan({"k": text}, "")]
+    assert found == [("getipall", "db", 2), ("getip", "db", 2), ("name", "foo", 1),
+                     ("name", "ip", 2), ("variables", "db.port", 1),
+                     ("variables", "c.upper", 1)]
+
+
+def test_a_bare_name_used_elsewhere_too_is_still_a_name():
+    found = [(r.function, r.target) for r in
+             TemplateScanner().scan({"k": "{{ getip(db) }} {{ db }}"}, "")]
+    assert found == [("getip", "db"), ("name", "db")]

@@ -138,3 +138,17 @@ def test_several_boxes_share_one_key_file(tmp_path):
             assert box.unseal(dict(value)) == {"password": f"p{n}"}
     assert [p.name for p in tmp_path.iterdir()] == ["store.key"]
     assert os.stat(key).st_nlink == 1
+
+
+def test_derived_secrets_are_the_same_per_key_and_purpose_and_never_shown(tmp_path):
+    from occo.util import scrub
+    one, same = SecretBox(tmp_path / "a.key"), SecretBox(tmp_path / "a.key")
+    other = SecretBox(tmp_path / "b.key")
+    secret = one.derive("rest-scaling:infra-1")
+    assert len(secret) >= 40 and secret == same.derive("rest-scaling:infra-1")
+    assert secret != one.derive("rest-scaling:infra-2")
+    assert secret != other.derive("rest-scaling:infra-1")
+    assert secret not in scrub(f"the secret is {secret}")
+    with pytest.raises(SecretKeyError):
+        SecretBox(tmp_path / "missing.key").derive("x", create=False)
+    assert not (tmp_path / "missing.key").exists()

@@ -129,8 +129,11 @@ def test_scale_request_for_an_unknown_node_is_refused(setup, tmp_path):
     from occo.util import InputError
     with setup.occo() as occo:
         infra_id = occo.build(three_tier(tmp_path / "d"))["infra_id"]
-        with pytest.raises(InputError, match="has no node 'cache'; nodes: db, app, lb"):
+        with pytest.raises(InputError, match="has no node 'cache'; known: app, db, lb"):
             occo.scale(infra_id, "cache", change=1)
+        # names are compared exactly, as Occopus does; one that differs in case is named
+        with pytest.raises(InputError, match="has no node 'APP'; did you mean 'app'"):
+            occo.scale(infra_id, "APP", change=1)
         with pytest.raises(InputError, match="a node count must be >= 0, got -2"):
             occo.scale(infra_id, "app", to=-2)
 

@@ -142,7 +142,7 @@ def test_scale_refuses_what_it_cannot_do(setup):
     infra_id = infra_id.strip()
     assert code == 0
     cases = [
-        (["-n", "web", "-c", "1"], f"infrastructure {infra_id} has no node 'web'; nodes: db, app"),
+        (["-n", "web", "-c", "1"], f"infrastructure {infra_id} has no node 'web'; known: app, db"),
         (["-n", "app", "-c", "0"], "a change of 0 instances changes nothing: give +N or -N"),
         (["-n", "app", "-s", "-2"], "a node count must be >= 0, got -2"),
         (["-n", "app", "-f", "10.0.0.99"], f"node 'app' of infrastructure {infra_id} has no "
@@ -178,4 +178,4 @@ def test_report_of_an_unknown_node(setup):
     code, out, err = call("occopus-maintain", *cfg, "-i", infra_id, "-r", "-f", "web")
     assert code == 2
     assert err == (f"occopus-maintain: error: infrastructure {infra_id} has no node 'web'; "
-                   "nodes: db, app\n")
+                   "known: app, db\n")

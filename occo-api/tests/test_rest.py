@@ -338,7 +338,7 @@ def test_unknown_ids_are_404(rest):
         assert body["message"].startswith(f"no infrastructure '{missing}' in the store")
     status, body, _ = rest.client.post(f"/infrastructures/{infra_id}/scaleup/web")
     assert (status, body["error"]) == (404, "NodeNotFound")
-    assert body["message"] == f"infrastructure {infra_id} has no node 'web'; nodes: db, app"
+    assert body["message"] == f"infrastructure {infra_id} has no node 'web'; known: app, db"
     status, body, _ = rest.client.post(f"/infrastructures/{infra_id}/scaledown/app/10.9.9.9")
     assert (status, body["error"]) == (404, "InstanceNotFound")
     assert "no instance with the id or address '10.9.9.9'" in body["message"]

@@ -27,12 +27,18 @@ from occo.util.comm import encode_error
 from .base import Clock, CloudHandler, ResourceState
 from .errors import NoBackend
 
-__all__ = ["CloudHandlerService", "HANDLER_GROUP", "SCHEMA_GROUP"]
+__all__ = ["CloudHandlerService", "HANDLER_GROUP", "SCHEMA_GROUP", "installed_types"]
 
 log = logging.getLogger(__name__)
 
 HANDLER_GROUP = "occo.cloudhandler"
 SCHEMA_GROUP = "occo.resource_schema"
+
+
+def installed_types() -> list[str]:
+    """The resource types that have a backend here: the names :meth:`CloudHandlerService.
+    handler_class` can load (entry point group ``occo.cloudhandler``), sorted."""
+    return plugin_names(HANDLER_GROUP)
 
 
 class CloudHandlerService:
@@ -65,7 +71,7 @@ class CloudHandlerService:
             return cls
         if not isinstance(kind, str) or not kind:
             raise InputError(f"{_who(node)}the resource section has no 'type'; types with a "
-                             f"backend: {', '.join(plugin_names(HANDLER_GROUP))}", node=node)
+                             f"backend: {', '.join(installed_types())}", node=node)
         try:
             cls = load_plugin(HANDLER_GROUP, kind)
         except PluginNotFoundError as exc:
@@ -114,7 +120,7 @@ class CloudHandlerService:
 
     def backends(self) -> dict[str, list[str]]:
         """Installed backends and resource schemas, by name."""
-        return {"handlers": plugin_names(HANDLER_GROUP), "schemas": plugin_names(SCHEMA_GROUP)}
+        return {"handlers": installed_types(), "schemas": plugin_names(SCHEMA_GROUP)}
 
     # ---------------------------------------------------------------- creating
 
@@ -150,6 +156,8 @@ class CloudHandlerService:
 
     def drop_node(self, ref: Mapping[str, Any]) -> dict[str, Any]:
         """Drop one resource; success when it is already gone. Answers ``{}``."""
+        if self._never_created(ref):
+            return {}
         handler = self._route(ref)
         handler.drop_node(ref)
         return {}
@@ -157,10 +165,15 @@ class CloudHandlerService:
     def drop_nodes(self, refs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Drop several; one ``{}`` or ``{"error": ...}`` per ref, in order."""
         out: list[dict[str, Any]] = [{}] * len(refs)
-        for handler, items in self._group(refs, out).values():
+        routed = [(i, ref) for i, ref in enumerate(refs) if not self._never_created(ref)]
+        errors: list[dict[str, Any]] = [{}] * len(routed)
+        for handler, items in self._group([ref for _, ref in routed], errors).values():
             results = handler.drop_nodes([ref for _, ref in items])
-            for (i, _), error in zip(items, results):
-                out[i] = {} if error is None else {"error": encode_error(error)}
+            for (j, _), error in zip(items, results):
+                out[routed[j][0]] = {} if error is None else {"error": encode_error(error)}
+        for (i, _), error in zip(routed, errors):
+            if error:
+                out[i] = error
         return out
 
     # ---------------------------------------------------------------- watching
@@ -214,6 +227,8 @@ class CloudHandlerService:
         else:
             unique: dict[int, CloudHandler] = {}
             for resource in resources:
+                if self._no_backend(resource.get("type")):
+                    continue  # nothing of that type can have been made here
                 handler = self.handler_for(resource)
                 unique.setdefault(id(handler), handler)
             handlers = list(unique.values())
@@ -231,6 +246,23 @@ class CloudHandlerService:
             handler.close()
 
     # ----------------------------------------------------------------- helpers
+
+    def _no_backend(self, kind: Any) -> bool:
+        """A resource type no backend is installed for here (``nova`` in this release)."""
+        return isinstance(kind, str) and bool(kind) and kind not in self._classes \
+            and kind not in installed_types()
+
+    def _never_created(self, ref: Mapping[str, Any]) -> bool:
+        """A drop of an instance no backend ever answered for (a ``lookup`` ref: the
+        cloud gave no reference) whose type has no backend: nothing can exist, so the
+        drop succeeds without a call (a build stored before its backend was checked)."""
+        resource = ref.get("resource")
+        if not ref.get("lookup") or not isinstance(resource, Mapping) \
+                or not self._no_backend(resource.get("type")):
+            return False
+        log.info("instance %s of type %r was never created (no backend): nothing to drop",
+                 ref.get("instance_id"), resource.get("type"))
+        return True
 
     def _route(self, ref: Mapping[str, Any]) -> CloudHandler:
         resource = ref.get("resource")

@@ -12,11 +12,17 @@ from typing import Any, Mapping
 
 from occo.util import InputError, describe_value, location_of
 from occo.util.errors import Location
+from occo.util.located import join_path
 
 from ._collect import ErrorCollector
 from ._sections import (DEPENDENCY_SCHEMA, INFRA_SCHEMA, MAPPING_SCHEMA, NODE_SCHEMA,
-                        SCALING_SCHEMA, check_name, check_section, suggestion)
+                        SCALING_SCHEMA, check_section, closest, suggestion)
+from ._names import check_name
+from .frozen import EMPTY, freeze
 from .model import AttributeMapping, Scaling
+
+DEPENDENCY_KEYS = frozenset(DEPENDENCY_SCHEMA.names)
+MAPPING_KEYS = frozenset(MAPPING_SCHEMA.names)
 
 __all__ = ["RawNode", "RawEdge", "RawDescription", "parse_description", "deep_merge"]
 
@@ -51,6 +57,7 @@ class RawEdge:
     mappings: list[AttributeMapping]
     pair: Any
     path: str
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def location(self) -> Location | None:
@@ -108,6 +115,11 @@ def parse_description(data: Any, errors: ErrorCollector,
         for i, item in enumerate(nodes):
             _parse_node(raw, nodes, i, item, errors)
     deps = data.get("dependencies")
+    if isinstance(deps, dict) and deps:
+        errors.add(InputError("dependencies must be a list of edges (an empty mapping means "
+                              "none), got a mapping with keys; write each edge as a list "
+                              "item: - [dependent, dependency]",
+                              location=location_of(data, "dependencies", path="dependencies")))
     if isinstance(deps, list):
         by_id = {id(n.data): n for n in raw.nodes}
         for i, item in enumerate(deps):
@@ -214,13 +226,17 @@ def _parse_dependency(raw: RawDescription, deps: list, i: int, item: Any,
                       by_id: dict[int, RawNode], errors: ErrorCollector) -> None:
     path = f"dependencies[{i}]"
     mappings: list[AttributeMapping] = []
+    extra: dict[str, Any] = {}
     if isinstance(item, list):
         pair, pair_path = item, path
     elif isinstance(item, dict):
         if not check_section(DEPENDENCY_SCHEMA, item, path, errors, parent=deps, key=i,
                              templates=False):
+            if "connection" not in item:
+                _extra_keys(item, DEPENDENCY_KEYS, "dependency", path, errors, fatal=True)
             return
         pair, pair_path = item["connection"], f"{path}.connection"
+        extra = _extra_keys(item, DEPENDENCY_KEYS, "dependency", path, errors)
         for k, mapping in enumerate(item.get("mappings") or ()):
             parsed = _parse_mapping(item["mappings"], k, mapping, f"{path}.mappings[{k}]",
                                     errors)
@@ -248,20 +264,46 @@ def _parse_dependency(raw: RawDescription, deps: list, i: int, item: Any,
     known = raw.edges.get((dependent, dependency))
     if known is not None:  # the same edge written twice: one edge, all its mappings
         known.mappings.extend(mappings)
+        known.extra.update(extra)
     else:
         raw.edges[(dependent, dependency)] = RawEdge(dependent, dependency, mappings, pair,
-                                                     pair_path)
+                                                     pair_path, extra)
+
+
+def _extra_keys(item: dict, known: frozenset[str], what: str, path: str,
+                errors: ErrorCollector, *, fatal: bool = False) -> dict[str, Any]:
+    """The keys of ``item`` beyond ``known``: Occopus keeps them for mediating services,
+    and so does OCCO. One that looks like a misspelt known key is worth a warning (an
+    error, with ``fatal``, where the known key is missing and the item is refused)."""
+    extra: dict[str, Any] = {}
+    for key, value in item.items():
+        if key in known:
+            continue
+        extra[str(key)] = value
+        hint = closest(key, known)
+        if hint is None:
+            continue
+        where = location_of(item, key, path=join_path(path, key), of_key=True)
+        if fatal:
+            errors.add(InputError(f"unknown key {key!r} in {what}; did you mean {hint!r}?",
+                                  location=where))
+        else:
+            errors.warn(f"{where}: key {key!r} of a {what} is kept as an extra key (Occopus "
+                        f"passes such keys on); did you mean {hint!r}?")
+    return extra
 
 
 def _parse_mapping(container: list, k: int, mapping: Any, path: str,
                    errors: ErrorCollector) -> AttributeMapping | None:
     if isinstance(mapping, list):
         attrs, synch, where = mapping, False, location_of(container, k, path=path)
+        extra = {}
     elif isinstance(mapping, dict):
         if not check_section(MAPPING_SCHEMA, mapping, path, errors, parent=container, key=k,
                              templates=False):
             return None
         attrs, synch = mapping["attributes"], bool(mapping.get("synch", False))
+        extra = _extra_keys(mapping, MAPPING_KEYS, "attribute mapping", path, errors)
         where = location_of(mapping, "attributes", path=f"{path}.attributes")
     else:
         errors.add(InputError(f"an attribute mapping must be a pair [source, target] or a "
@@ -273,4 +315,5 @@ def _parse_mapping(container: list, k: int, mapping: Any, path: str,
                               f"[source, target], got {describe_value(list(attrs))}",
                               location=where))
         return None
-    return AttributeMapping(source=attrs[0], target=attrs[1], synch=synch)
+    return AttributeMapping(source=attrs[0], target=attrs[1], synch=synch,
+                            extra=freeze(extra) if extra else EMPTY)

@@ -128,7 +128,7 @@ class DefinitionParser:
             return None, []
         resource = impl.get("resource")
         if isinstance(resource, dict):
-            self._check_resource(resource, impl, f"{path}.resource")
+            resource = self._check_resource(resource, impl, f"{path}.resource")
         context = impl.get("contextualisation")
         if isinstance(context, dict):
             self._check_typed(context, impl, "contextualisation", f"{path}.contextualisation",
@@ -150,7 +150,11 @@ class DefinitionParser:
             else DEFAULT_CONFIG_MANAGEMENT,
             health_check=freeze(normalize_health_check(health))), refs
 
-    def _check_resource(self, resource: dict, impl: dict, path: str) -> None:
+    def _check_resource(self, resource: dict, impl: dict, path: str) -> dict:
+        """Check ``resource`` against its type's schema; warnings go to the collector.
+
+        Returns the section as kept: values converted the way Occopus reads them and
+        optional keys given as null left out (the input itself if it has problems)."""
         schemas = self.registry.resource_schemas
         rtype = resource.get("type")
         if rtype is None:
@@ -158,7 +162,7 @@ class DefinitionParser:
                 f"missing required key 'type' (resource: the cloud handler, one of "
                 f"{', '.join(sorted(schemas)) or 'none installed'})",
                 location=location_of(impl, "resource", path=path)))
-            return
+            return resource
         if not isinstance(rtype, str) or rtype not in schemas:
             known = ", ".join(sorted(schemas)) or "none (no cloud handler is installed)"
             hint = suggestion(rtype, schemas)
@@ -166,9 +170,13 @@ class DefinitionParser:
             self.errors.add(InputError(
                 f"unknown resource type {describe_value(rtype)}; known types: {known}{hint}",
                 location=location_of(resource, "type", path=f"{path}.type")))
-            return
-        self.errors.extend(schemas[rtype].check(resource, path, parent=impl, key="resource",
-                                                ignore=("type",)))
+            return resource
+        checked = schemas[rtype].validate(resource, path, parent=impl, key="resource",
+                                          ignore=("type",))
+        self.errors.extend(checked.errors)
+        for warning in checked.warnings:
+            self.errors.warn(warning)
+        return checked.value if isinstance(checked.value, dict) else resource
 
     def _check_typed(self, section: dict, impl: dict, name: str, path: str,
                      known: set[str] | frozenset[str]) -> None:

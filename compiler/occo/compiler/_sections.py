@@ -7,19 +7,18 @@ say (name rules, a template where no template is rendered) is checked here.
 
 from __future__ import annotations
 
-import difflib
-import re
 from typing import Any, Iterable
 
 from occo.util import Field, InputError, Schema, describe_value, is_template, location_of
 from occo.util.located import join_path
+from occo.util.suggest import closest, suggestion
 
 from ._collect import ErrorCollector
 
 __all__ = ["INFRA_SCHEMA", "NODE_SCHEMA", "SCALING_SCHEMA", "DEPENDENCY_SCHEMA",
            "MAPPING_SCHEMA", "IMPLEMENTATION_SCHEMA", "CONTEXT_SCHEMAS", "CONFIG_SCHEMA",
-           "MYSQLDB_SCHEMA", "health_check_schema", "check_section", "check_name",
-           "closest", "suggestion", "NAME_RULE", "NODE_DEF_PREFIX"]
+           "MYSQLDB_SCHEMA", "health_check_schema", "check_section",
+           "closest", "suggestion", "NODE_DEF_PREFIX"]
 
 NODE_DEF_PREFIX = "node_def:"
 
@@ -28,7 +27,8 @@ INFRA_SCHEMA = Schema("infrastructure description", (
     Field("user_id", "str|int", doc="owner label"),
     Field("variables", "mapping", doc="inherited by every node"),
     Field("nodes", "list", required=True, doc="the nodes"),
-    Field("dependencies", "list", doc="edges: the first node depends on the second"),
+    Field("dependencies", "list|mapping",
+          doc="edges: the first node depends on the second (an empty mapping is none)"),
 ))
 
 NODE_SCHEMA = Schema("node", (
@@ -46,15 +46,17 @@ SCALING_SCHEMA = Schema("scaling", (
     Field("max", "int", minimum=0),
 ))
 
+# Occopus's Edge and mapping objects keep any other key ("anything else that is required
+# by mediating services"): so does OCCO, and passes them on in the node's mappings.
 DEPENDENCY_SCHEMA = Schema("dependency", (
     Field("connection", "list", required=True, doc="[dependent, dependency]"),
     Field("mappings", "list", doc="attribute mappings"),
-))
+), extra_keys=True)
 
 MAPPING_SCHEMA = Schema("attribute mapping", (
     Field("attributes", "list", required=True, items="str", doc="[source, target]"),
     Field("synch", "bool"),
-))
+), extra_keys=True)
 
 IMPLEMENTATION_SCHEMA = Schema("implementation", (
     Field("resource", "mapping", required=True),
@@ -95,6 +97,9 @@ _HEALTH_FIELDS = (
     Field("ports", "list", items="int|str"),
     Field("urls", "list", items="str"),
     Field("mysqldbs", "list", items="mapping"),
+    Field("synch_attrs", "list", items="str",
+          doc="attributes that must have a value before the node is ready (Occopus's "
+              "synch mappings add theirs)"),
     Field("timeout", "int|number", minimum=0),
     Field("type", "str", choices=("basic",), doc="Occopus key, accepted"),
 )
@@ -106,48 +111,6 @@ def health_check_schema(extra: Iterable[str]) -> Schema:
     fields = _HEALTH_FIELDS + tuple(Field(name, "any") for name in sorted(extra)
                                     if name not in known)
     return Schema("health_check", fields)
-
-
-NAME_RULE = ("1 to 63 lowercase letters, digits and '-', starting and ending with a letter "
-             "or digit")
-_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-
-
-def closest(word: Any, choices: Iterable[str]) -> str | None:
-    """The choice closest to ``word``, if one is close enough to be a likely typo."""
-    found = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-def suggestion(word: Any, choices: Iterable[str], *, limit: int = 12) -> str:
-    """``; did you mean 'x'?`` or ``; known: a, b, c``, for error messages."""
-    options = sorted(choices)
-    hint = closest(word, options)
-    if hint:
-        return f"; did you mean {hint!r}?"
-    if not options:
-        return "; none are known"
-    shown = ", ".join(options[:limit]) + (", ..." if len(options) > limit else "")
-    return f"; known: {shown}"
-
-
-def _suggest_name(value: str) -> str | None:
-    cleaned = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")
-    return cleaned if cleaned and _NAME.match(cleaned) else None
-
-
-def check_name(value: Any, what: str, container: Any, key: Any, path: str,
-               errors: ErrorCollector) -> str | None:
-    """``value`` if it is a valid infrastructure or node name, else ``None`` (reported)."""
-    if not isinstance(value, str):
-        return None  # the schema has reported the wrong type
-    if _NAME.match(value):
-        return value
-    better = _suggest_name(value)
-    hint = f" (e.g. {better!r})" if better and better != value else ""
-    errors.add(InputError(f"{value!r} is not a valid {what}: use {NAME_RULE}{hint}",
-                          location=location_of(container, key, path=path)))
-    return None
 
 
 def check_section(schema: Schema, value: Any, path: str, errors: ErrorCollector, *,

@@ -1,9 +1,16 @@
-"""Static look at the templates: syntax errors, and which nodes they ask about.
+"""Static look at the templates: syntax errors, the nodes they ask about, the names they use.
 
 Strings are parsed (never rendered) with Jinja2's parser. A call of ``getip``,
 ``getprivip``, ``getipall`` or ``find_node_id`` with a constant string argument names a
 node the template needs at render time; the compiler checks that node is a dependency.
 A call with a computed argument (``getip(variables.target)``) is a render-time matter.
+
+Templates render with strict undefined names (FORMATS.md section 4), so the scanner also
+reports every other name the template takes from its context (kind ``name``) and every constant
+path into ``variables`` (kind ``variables``, ``variables.db.port`` as ``db.port``); the
+compiler checks them against occo.util.template_names and each node's own variables. A
+name or path the template tests with ``is defined`` / ``is undefined`` or gives a
+``default`` anywhere is guarded, and not reported.
 """
 
 from __future__ import annotations
@@ -11,16 +18,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from occo.util import InputError, location_of
 from occo.util.errors import Location
 from occo.util.located import join_path
+from occo.util.template_names import NODE_FUNCTIONS, TEMPLATE_NAMES
 
-__all__ = ["NODE_FUNCTIONS", "TemplateRef", "TemplateScanner"]
+__all__ = ["NODE_FUNCTIONS", "NAME", "VARIABLE", "TemplateRef", "TemplateScanner"]
 
-NODE_FUNCTIONS = frozenset({"getip", "getprivip", "getipall", "find_node_id"})
+NAME = "name"          # TemplateRef.function of a name taken from the context
+VARIABLE = "variables"  # TemplateRef.function of a constant path into ``variables``
 _MARKERS = ("{{", "{%", "{#")
+_GUARD_TESTS = frozenset({"defined", "undefined"})
+_GUARD_FILTERS = frozenset({"default", "d"})
+#: Names every template has: not reported (``ip``, ``puppet`` depend on the section).
+_ALWAYS = TEMPLATE_NAMES | frozenset(SandboxedEnvironment().globals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +74,21 @@ class TemplateScanner:
                 (), f"template syntax error at template line {exc.lineno}: {exc.message}")
         else:
             found = []
+            bare: set[str] = set()
+            free = meta.find_undeclared_variables(ast)
             for call in ast.find_all(nodes.Call):
                 func = call.node
-                if isinstance(func, nodes.Name) and func.name in NODE_FUNCTIONS and call.args \
-                        and isinstance(call.args[0], nodes.Const) \
-                        and isinstance(call.args[0].value, str):
-                    found.append((func.name, call.args[0].value, call.lineno))
+                if not (isinstance(func, nodes.Name) and func.name in NODE_FUNCTIONS
+                        and call.args):
+                    continue
+                arg = call.args[0]
+                if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+                    found.append((func.name, arg.value, call.lineno))
+                elif isinstance(arg, nodes.Name) and arg.name in free:
+                    # getip(db): an undefined bare name is the node's name, as in Occopus
+                    found.append((func.name, arg.name, call.lineno))
+                    bare.add(arg.name)
+            found.extend(_context_names(ast, bare))
             result = (tuple(found), None)
         self._cache[text] = result
         return result
@@ -104,3 +126,79 @@ def _strings(value: Any, path: str, parent: Any, key: Any
             for i in range(len(item) - 1, -1, -1):
                 sub = item[i]
                 stack.append((sub, item, i, join_path(where, i)))
+
+
+def _path(node: nodes.Node) -> tuple[str, ...] | None:
+    """``('variables', 'db', 'port')`` for ``variables.db.port`` / ``variables['db'].port``;
+    ``None`` for anything that is not a constant path from a name."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
+                and isinstance(node.arg.value, str):
+            parts.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            parts.append(node.name)
+            return tuple(reversed(parts))
+        else:
+            return None
+
+
+def _guarded(ast: nodes.Template) -> set[tuple[str, ...]]:
+    """The paths the template tests with ``is defined`` or passes to ``default``."""
+    out: set[tuple[str, ...]] = set()
+    for test in ast.find_all(nodes.Test):
+        if test.name in _GUARD_TESTS and (path := _path(test.node)):
+            out.add(path)
+    for flt in ast.find_all(nodes.Filter):
+        if flt.name in _GUARD_FILTERS and flt.node is not None and (path := _path(flt.node)):
+            out.add(path)
+    return out
+
+
+def _longest_paths(ast: nodes.Template, root: str) -> dict[tuple[str, ...], int]:
+    """Each maximal constant path below ``root`` (``variables.a.b`` but not also
+    ``variables.a``), with the template line where it is first used."""
+    found: dict[tuple[str, ...], int] = {}
+    inner: set[int] = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        if id(node) in inner:
+            continue
+        path = _path(node)
+        if path is None or path[0] != root or len(path) < 2:
+            continue
+        child = node.node
+        while isinstance(child, (nodes.Getattr, nodes.Getitem)):
+            inner.add(id(child))
+            child = child.node
+        found.setdefault(path, node.lineno)
+    for path in [p for p in found if any(len(q) > len(p) and q[:len(p)] == p for q in found)]:
+        del found[path]
+    return found
+
+
+def _context_names(ast: nodes.Template, bare: set[str]) -> list[tuple[str, str, int]]:
+    """(NAME, name, line) for every name the template takes from its context, and
+    (VARIABLE, 'a.b', line) for every constant path into ``variables``; guarded ones, and
+    the ``bare`` node names given to node functions, left out."""
+    guarded = _guarded(ast)
+    free = meta.find_undeclared_variables(ast)
+    lines: dict[str, int] = {}
+    used: set[str] = set()  # names used other than as a node function's bare argument
+    args = {id(c.args[0]) for c in ast.find_all(nodes.Call)
+            if isinstance(c.node, nodes.Name) and c.node.name in NODE_FUNCTIONS and c.args}
+    for name in ast.find_all(nodes.Name):
+        if name.ctx == "load":
+            lines.setdefault(name.name, name.lineno)
+            if id(name) not in args:
+                used.add(name.name)
+    out = [(NAME, n, lines.get(n, 1)) for n in sorted(free - _ALWAYS)
+           if (n,) not in guarded and (n not in bare or n in used)]
+    if "variables" in free and ("variables",) not in guarded:
+        for path, line in _longest_paths(ast, "variables").items():
+            if not any(path[:k] in guarded for k in range(2, len(path) + 1)):
+                out.append((VARIABLE, ".".join(path[1:]), line))
+    return out

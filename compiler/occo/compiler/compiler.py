@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from occo.util import InputError, Schema, YamlLimits, load_yaml_file
+from jinja2.sandbox import SandboxedEnvironment
 from occo.util.errors import Location
+from occo.util.template_names import CONFIG_MANAGER_NAMES, HEALTH_CHECK_NAMES, TEMPLATE_NAMES
 
 from ._collect import DEFAULT_ERROR_LIMIT, ErrorCollector
 from ._description import RawDescription, RawNode, parse_description
 from ._graph import ancestor_sets, find_cycles, topological_levels
 from ._nodedefs import DefinitionParser, TypeDef
 from ._sections import NODE_DEF_PREFIX, suggestion
-from ._templates import TemplateRef, TemplateScanner
+from ._templates import NAME, VARIABLE, TemplateRef, TemplateScanner
 from .choose import matches_filter
 from .errors import (CompileErrors, DependencyCycleError, NoMatchingImplementationError,
                      TemplateReferenceError, UnknownNodeTypeError)
-from .frozen import freeze
+from .frozen import EMPTY, freeze
 from .model import Edge, Node, NodeDefinition, StaticDescription
 from .registry import Registry
 
@@ -287,11 +290,16 @@ class _Compilation:
     def _check_templates(self, names: list[str], deps: Mapping[str, list[str]],
                          check_ancestry: bool) -> list[Edge]:
         pending: list[tuple[RawNode, TemplateRef]] = []
+        name_check = _NameCheck(self.defs)
         for node in self.raw.nodes:
             if node.name not in self.impls:
                 continue
             for ref in self._node_refs(node):
-                if ref.target not in self.raw.by_name:
+                if ref.function in (NAME, VARIABLE):
+                    problem = name_check.check(node, ref)
+                    if problem is not None:
+                        self.errors.add(problem)
+                elif ref.target not in self.raw.by_name:
                     self.errors.add(TemplateReferenceError(
                         f"node {node.name!r} (type {node.type!r}) calls "
                         f"{ref.function}({ref.target!r}) in a template{_at_line(ref)}, but "
@@ -361,11 +369,142 @@ class _Compilation:
                 create_timeout=node.create_timeout,
                 attributes=freeze(node.attributes) if node.attributes is not None else None))
         edges = [Edge(dependent=e.dependent, dependency=e.dependency,
-                      mappings=tuple(e.mappings)) for e in raw.edges.values()]
+                      mappings=tuple(e.mappings),
+                      extra=freeze(e.extra) if e.extra else EMPTY) for e in raw.edges.values()]
+        self._check_synch({n.name: n for n in nodes})
         return StaticDescription(infra_name=raw.infra_name, user_id=raw.user_id,
                                  variables=frozen_infra_vars, nodes=tuple(nodes),
                                  edges=tuple(edges + inferred),
                                  warnings=tuple(self.errors.warnings))
+
+    def _check_synch(self, nodes: dict[str, Node]) -> None:
+        """Warn of a ``synch`` mapping whose attribute OCCO can never find: the
+        dependency would stay unready until its health check timeout fails it."""
+        for edge in self.raw.edges.values():
+            node = nodes.get(edge.dependency)
+            if node is None:
+                continue
+            for mapping in edge.mappings:
+                if mapping.synch and not _knows_attribute(node, mapping.source):
+                    where = edge.location
+                    self.errors.warn(
+                        f"{where or 'dependencies'}: synch attribute "
+                        f"{mapping.source!r} of node {node.name!r} is neither an attribute "
+                        f"of the node (its attributes or its contextualisation's) nor one "
+                        f"of {', '.join(sorted(RUNTIME_ATTRIBUTES))}: OCCO has no Chef "
+                        "server to publish it, so the node will not become ready")
+
+
+#: What an instance always has once started, for ``synch`` attributes.
+RUNTIME_ATTRIBUTES = frozenset({"ip", "address", "node_id", "instance_id", "infra_id",
+                                "infra_name", "name", "type"})
+
+
+def _knows_attribute(node: Node, name: str) -> bool:
+    head = name.split(".", 1)[0]
+    if name in RUNTIME_ATTRIBUTES or head in RUNTIME_ATTRIBUTES:
+        return True
+    pools = [node.attributes or {}]
+    for impl in node.implementations:
+        context = impl.contextualisation
+        if isinstance(context, Mapping) and isinstance(context.get("attributes"), Mapping):
+            pools.append(context["attributes"])
+    return any(name in pool or _has_path(pool, name.split(".")) for pool in pools)
+
+
+def _has_path(data: Any, parts: list[str]) -> bool:
+    for part in parts:
+        if not isinstance(data, Mapping) or part not in data:
+            return False
+        data = data[part]
+    return data is not None
+
+
+_IMPL_PATH = re.compile(r"^node_def:.*?\[(\d+)\]\.contextualisation")
+
+#: Occopus template names OCCO refuses, and what to use instead.
+_REFUSED_NAMES = {
+    "ibget": "it queried Occopus's info broker for anything; use getip(), getprivip(), "
+             "getipall() or find_node_id() of a dependency, or variables",
+    "cmd": "it ran a shell command on the orchestrator; compute the value in the node's "
+           "own start-up script, or pass it in variables",
+}
+
+
+class _NameCheck:
+    """Every name a template takes from its context must be a template name, and every
+    constant path into ``variables`` must exist in the node's variables: templates
+    render strictly, so either would fail the build of that node."""
+
+    def __init__(self, defs: _Definitions) -> None:
+        self.defs = defs
+        self.allowed = TEMPLATE_NAMES | set(SandboxedEnvironment().globals)
+        self.reported: set[tuple] = set()
+
+    def _config_names(self, node: RawNode, path: str) -> frozenset[str]:
+        """The names the config manager of the implementation at ``path`` adds to its
+        contextualisation (``puppet`` for puppet_solo)."""
+        match = _IMPL_PATH.match(path)
+        typedef = self.defs.types.get(node.type) if match else None
+        definition = typedef.definition if typedef is not None else None
+        if definition is None or int(match.group(1)) >= len(definition.implementations):
+            return frozenset()
+        impl = definition.implementations[int(match.group(1))]
+        return CONFIG_MANAGER_NAMES.get(impl.config_management.get("type", "none"),
+                                        frozenset())
+
+    def check(self, node: RawNode, ref: TemplateRef) -> InputError | None:
+        if ref.function == NAME:
+            return self._name(node, ref)
+        return self._variable(node, ref)
+
+    def _name(self, node: RawNode, ref: TemplateRef) -> InputError | None:
+        path = ref.location.path if ref.location and ref.location.path else ""
+        allowed = self.allowed
+        if ".health_check" in path:
+            allowed = allowed | HEALTH_CHECK_NAMES
+        elif ".contextualisation" in path:
+            allowed = allowed | self._config_names(node, path)
+        if ref.target in allowed or (ref.target, str(ref.location)) in self.reported:
+            return None
+        self.reported.add((ref.target, str(ref.location)))
+        if ref.target in _REFUSED_NAMES:
+            return TemplateReferenceError(
+                f"a template uses Occopus's {ref.target!r}{_at_line(ref)}, which OCCO refuses: "
+                f"{_REFUSED_NAMES[ref.target]}", target=ref.target, function=NAME,
+                location=ref.location, node=node.name)
+        if ref.target in HEALTH_CHECK_NAMES:
+            why = f"{ref.target!r} is defined only in health_check sections"
+        else:
+            why = f"there is no template name {ref.target!r}{suggestion(ref.target, TEMPLATE_NAMES)}"
+        return TemplateReferenceError(
+            f"a template uses {ref.target!r}{_at_line(ref)}, but {why} (an undefined name "
+            f"fails the build; test it with 'is defined' or give it a '| default(...)')",
+            target=ref.target, function=NAME, location=ref.location, node=node.name)
+
+    def _variable(self, node: RawNode, ref: TemplateRef) -> InputError | None:
+        value: Any = node.variables
+        walked: list[str] = []
+        for part in ref.target.split("."):
+            if not isinstance(value, Mapping):
+                return None  # a method or item of a value: a render-time matter
+            if part not in value:
+                key = (node.name, ".".join(walked + [part]), str(ref.location))
+                if key in self.reported:
+                    return None
+                self.reported.add(key)
+                where = "variables" + "".join(f".{w}" for w in walked)
+                return TemplateReferenceError(
+                    f"node {node.name!r} (type {node.type!r}): a template uses "
+                    f"variables.{ref.target}{_at_line(ref)}, but {where} has no "
+                    f"{part!r}{suggestion(part, [str(k) for k in value])} (an undefined "
+                    f"variable fails the build; define it in the node's or the "
+                    f"infrastructure's variables, or give it a '| default(...)')",
+                    target=ref.target, function=VARIABLE, location=ref.location,
+                    node=node.name)
+            value = value[part]
+            walked.append(part)
+        return None
 
 
 def _at_line(ref: TemplateRef) -> str:

@@ -112,22 +112,34 @@ class NodeDefinition:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttributeMapping:
-    """An Occopus attribute mapping on an edge: ``source`` of the dependent is fed from
-    ``target`` of the dependency; ``synch`` makes the dependent wait for it."""
+    """An Occopus attribute mapping on an edge: ``target`` of the dependent is fed from
+    ``source`` of the dependency (upstream); ``synch`` makes the dependency count as
+    ready only once ``source`` has a value, so the dependent waits for it."""
 
     source: str
     target: str
     synch: bool = False
+    extra: FrozenDict = EMPTY
 
     def to_dict(self) -> dict[str, Any]:
-        return {"attributes": [self.source, self.target], "synch": self.synch}
+        out: dict[str, Any] = {"attributes": [self.source, self.target], "synch": self.synch}
+        if self.extra:
+            out["extra"] = thaw(self.extra)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AttributeMapping:
         attrs = _need(d, "attributes", "attribute mapping")
         if not isinstance(attrs, (list, tuple)) or len(attrs) != 2:
             raise InvalidModelError("not a compiled attribute mapping: attributes is not a pair")
-        return cls(source=str(attrs[0]), target=str(attrs[1]), synch=bool(d.get("synch")))
+        return cls(source=str(attrs[0]), target=str(attrs[1]), synch=bool(d.get("synch")),
+                   extra=freeze(d.get("extra") or {}))
+
+    def occopus_form(self) -> dict[str, Any]:
+        """As Occopus's ``create_mapping`` gives it to mediating services: the pair, the
+        synch flag and every extra key beside them."""
+        return {**thaw(self.extra), "attributes": [self.source, self.target],
+                "synch": self.synch}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,12 +151,15 @@ class Edge:
     dependency: str
     mappings: tuple[AttributeMapping, ...] = ()
     inferred_from: str | None = None
+    extra: FrozenDict = EMPTY
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"dependent": self.dependent, "dependency": self.dependency,
                                "mappings": [m.to_dict() for m in self.mappings]}
         if self.inferred_from:
             out["inferred_from"] = self.inferred_from
+        if self.extra:
+            out["extra"] = thaw(self.extra)
         return out
 
     @classmethod
@@ -152,7 +167,7 @@ class Edge:
         return cls(dependent=str(_need(d, "dependent", "edge")),
                    dependency=str(_need(d, "dependency", "edge")),
                    mappings=tuple(AttributeMapping.from_dict(m) for m in d.get("mappings") or ()),
-                   inferred_from=d.get("inferred_from"))
+                   inferred_from=d.get("inferred_from"), extra=freeze(d.get("extra") or {}))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

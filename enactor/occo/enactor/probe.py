@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from occo.infobroker import Event, InstanceRecord, InstanceState, Intent, Store
 from occo.util.comm import Client
+from occo.util.instance_request import RequestBuilder, scaling_secret
 
 __all__ = ["Probe"]
 
@@ -52,18 +53,16 @@ class Probe:
                                     time=now, details={"reason": reason}))
             elif state == "running":
                 running.append(rec)
-        nodes = {n["name"]: n for n in description.get("nodes", ())}
         checkable = [r for r in running if (r.resource or {}).get("checkable", True)]
         results = {}
         if checkable:
+            requests = RequestBuilder(description, infra_id,
+                                      scaling_secret=scaling_secret(self.store, infra_id))
             results = self.composer.call("check_health", timeout=self.timeout, targets=[
                 {"instance_id": r.instance_id, "addresses": r.addresses,
                  "private_addresses": r.private_addresses,
-                 "request": {"instance_id": r.instance_id, "infra_id": infra_id,
-                             "infra_name": description.get("infra_name", ""),
-                             "user_id": description.get("user_id"),
-                             "node": nodes.get(r.node_name, {"name": r.node_name}),
-                             "implementation": r.implementation}} for r in checkable])
+                 "request": requests.request(r.node_name, r.instance_id, r.implementation)}
+                for r in checkable])
         timers = self.store.get_failure_timers(infra_id)
         for rec in running:
             healthy = rec not in checkable or (results.get(rec.instance_id) or {}).get("healthy")

@@ -17,6 +17,9 @@ store can).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -28,7 +31,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from occo.util.secrets import is_secret_key
+from occo.util.secrets import is_secret_key, register_secret
 
 from .errors import SecretKeyError
 
@@ -58,6 +61,7 @@ class SecretBox:
                  key: bytes | None = None) -> None:
         self.key_path = Path(key_path) if key_path is not None else None
         self._fernet: Fernet | None = Fernet(key) if key is not None else None
+        self._raw: bytes | None = key
         self._lock = threading.Lock()
 
     @classmethod
@@ -82,7 +86,8 @@ class SecretBox:
                 path = self.key_path or default_key_path()
                 if not path.exists() and create:
                     self._create(path)
-                self._fernet = Fernet(self._read(path))
+                self._raw = self._read(path)
+                self._fernet = Fernet(self._raw)
             return self._fernet
 
     @staticmethod
@@ -129,6 +134,18 @@ class SecretBox:
                 pass
         finally:
             os.unlink(tmp)
+
+    def derive(self, purpose: str, *, create: bool = True) -> str:
+        """A secret for ``purpose``, derived from the key (HMAC-SHA256): the same in every
+        process that holds this key file, so it is never stored; registered as a secret
+        so no log line shows it. Raises :class:`SecretKeyError` without a key (and
+        without ``create``)."""
+        self._key(create)
+        assert self._raw is not None
+        digest = hmac.new(self._raw, b"occo-derived:" + purpose.encode(), hashlib.sha256)
+        secret = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+        register_secret(secret)
+        return secret
 
     # ------------------------------------------------------------------ values
 

@@ -52,6 +52,12 @@ class Store(abc.ABC):
     def __init__(self, *, secrets: SecretBox) -> None:
         self.codec = Codec(secrets)
 
+    def scaling_secret(self, infra_id: str, *, create: bool = True) -> str:
+        """The secret that authorises the REST scale paths of ``infra_id`` (and only
+        those): derived from the store's key, never stored (docs/user/rest-reference.rst).
+        Every process that serves or builds the infrastructure derives the same one."""
+        return self.codec.box.derive(f"rest-scaling:{infra_id}", create=create)
+
     def __enter__(self) -> "Store":
         return self
 

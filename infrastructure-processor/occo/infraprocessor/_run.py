@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping
 from occo.infobroker import InstanceRecord, InstanceState, Intent, Store
 from occo.util import new_id
 from occo.util.comm import Client, encode_error
+from occo.util.instance_request import RequestBuilder, scaling_secret, waits_on_attributes
 from occo.util.instructions import (CreateInfrastructure, CreateNode, DropInfrastructure,
                                     DropNode, Instruction)
 from occo.util.nodespec import endpoint_key
@@ -81,7 +82,7 @@ class Run:
         self.counts = {"created": 0, "ready": 0, "dropped": 0, "replaced": 0}
         self.drop_infra = False
         self.description: Mapping[str, Any] = {}
-        self._node_requests: dict[str, dict] = {}
+        self.requests = RequestBuilder({}, infra_id)
 
     @staticmethod
     def _now() -> float:
@@ -115,6 +116,8 @@ class Run:
     def start(self, instructions: Iterable[Instruction]) -> None:
         infra = self.store.get_infrastructure(self.infra_id)
         self.description = infra.description or {}
+        self.requests = RequestBuilder(self.description, self.infra_id,
+                                       scaling_secret=scaling_secret(self.store, self.infra_id))
         records = {r.instance_id: r for r in self.store.list_instances(self.infra_id)}
         for rec in records.values():
             if rec.state == InstanceState.READY and rec.intent == Intent.CREATED:
@@ -361,14 +364,7 @@ class Run:
 
     def _request(self, slot: Slot) -> dict:
         """What the service composer needs to render this instance."""
-        infra = self.description
-        node = self._node_requests.get(slot.node_name)
-        if node is None:  # the dependencies let it refuse getip() of any other node
-            node = {**slot.node, "dependencies": list(self._waits_for(slot.node_name))}
-            self._node_requests[slot.node_name] = node
-        return {"instance_id": slot.instance_id, "infra_id": self.infra_id,
-                "infra_name": infra.get("infra_name", ""), "user_id": infra.get("user_id"),
-                "node": node, "implementation": slot.implementation}
+        return self.requests.request(slot.node_name, slot.instance_id, slot.implementation)
 
     def _chunks(self, slots: list[Slot], factor: int = 1) -> Iterable[list[Slot]]:
         by_endpoint: dict[str, list[Slot]] = defaultdict(list)
@@ -488,7 +484,8 @@ class Run:
                          targets=[{"instance_id": s.instance_id, "request": self._request(s),
                                    "addresses": (s.ref or {}).get("addresses", []),
                                    "private_addresses":
-                                       (s.ref or {}).get("private_addresses", [])}
+                                       (s.ref or {}).get("private_addresses", []),
+                                   "simulated": not s.checkable}
                                   for s in chunk])
 
     def _poll_at(self, slot: Slot, when: float) -> None:
@@ -565,7 +562,9 @@ class Run:
                         "checkable": slot.checkable}
             self.ledger.change(slot.instance_id, resource=slot.ref, addresses=addresses,
                                private_addresses=private)
-            if slot.checkable:  # a simulated address has nothing to check
+            # a simulated address has nothing to probe, but synch attributes (Occopus's
+            # synch mappings) are checked wherever the node runs
+            if slot.checkable or waits_on_attributes(self._request(slot)):
                 self._move(slot, Phase.CHECKING)
                 slot.since, slot.poll_gap = now, 0.0
                 self._poll_at(slot, now)

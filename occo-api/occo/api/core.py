@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from occo.compiler import DEFINITION_FILES, StaticDescription, compile_infrastructure
-from occo.compiler import load_node_definitions
+from occo.compiler import NodeDefinition, load_node_definitions
 from occo.enactor import Decision, LeaseHeld
 from occo.infobroker import (Event, InfraRecord, InstanceState, Intent, NotFound,
                              ScalingRequest)
-from occo.util import InputError, OccoError, is_template, new_id
+from occo.util import (InputError, InputErrors, OccoError, is_template, load_yaml_file,
+                       location_of, new_id)
+from occo.util.errors import Location
+from occo.util.suggest import suggestion
 from occo.util.instructions import DropInfrastructure
 
 from .config import Config, load_config
@@ -30,7 +33,6 @@ __all__ = ["Occo"]
 log = logging.getLogger(__name__)
 
 LIVE = (Intent.CREATING, Intent.CREATED)
-
 
 class Occo:
     """Build, maintain, scale and destroy infrastructures described in Occopus's format."""
@@ -72,6 +74,7 @@ class Occo:
     def import_node_definitions(self, paths: Sequence[str | Path]) -> dict[str, int]:
         """Check node definition files and store them; ``{type: implementations}``."""
         defs = load_node_definitions([Path(p) for p in paths])
+        self.check_backends(_definition_types(defs.values()), nodes=paths)
         for node_type, definition in defs.items():
             # as the user would write them: sections they left out stay out (not null)
             self.store.put_node_definition(node_type, [
@@ -92,6 +95,75 @@ class Occo:
     def _by_name(self, name: str) -> InfraRecord | None:
         found = [r for r in self.store.list_infrastructures() if r.name == name]
         return max(found, key=lambda r: r.created_at) if found else None
+
+    def installed_types(self) -> list[str]:
+        """The resource types the cloud handler has a backend for: its own entry point
+        scan (``occo.cloudhandler`` group), asked over the endpoint it is served on."""
+        backends = self.system.cloud.call("backends", timeout=60)
+        return sorted(backends.get("handlers", [])) if isinstance(backends, Mapping) else []
+
+    def backend_problems(self, uses: Iterable[tuple[str | None, str, Any]], *,
+                         infra: Any = None, nodes: Sequence[str | Path] | None = None
+                         ) -> list[InputError]:
+        """One located error per (node, resource type) whose type has no backend.
+
+        ``uses`` are ``(node name or None, node type, resource type)``; ``infra`` and
+        ``nodes`` say where the node definitions were read from, to name the file and
+        line of each ``type`` (stored definitions have no file: only their path is named).
+        """
+        wanted = {(node, ntype, rtype) for node, ntype, rtype in uses
+                  if isinstance(rtype, str) and not is_template(rtype)}
+        if not wanted:
+            return []
+        installed = self.installed_types()
+        missing = sorted((n or "", t, r) for n, t, r in wanted if r not in installed)
+        if not missing:
+            return []
+        where = _TypeLocator(self._definition_files(infra, nodes),
+                             bool(self.config.section("includes").get("allow_outside")))
+        names = ", ".join(installed) or "none"
+        return [InputError(f"resource type {rtype!r} of "
+                           + (f"node {node!r}" if node else f"node type {ntype!r}")
+                           + f" has no backend installed here; installed: {names}",
+                           location=where.find(ntype, rtype), node=node or None)
+                for node, ntype, rtype in missing]
+
+    def check_backends(self, uses: Iterable[tuple[str | None, str, Any]], *,
+                       infra: Any = None, nodes: Sequence[str | Path] | None = None) -> None:
+        """Raise (exit status 2, REST 400) if any resource type has no backend here."""
+        problems = self.backend_problems(uses, infra=infra, nodes=nodes)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise InputErrors(problems)
+
+    def _definition_files(self, infra: Any, nodes: Sequence[str | Path] | None
+                          ) -> list[tuple[Path, Path]]:
+        """``(file, include root)`` of the node definitions a compile reads, as the
+        compiler picks them; empty for stored definitions and loaded mappings."""
+        base = Path(infra).resolve().parent if isinstance(infra, (str, Path)) else None
+        if nodes:
+            paths = [Path(n) for n in nodes]
+        elif base is not None:
+            paths = [base / rel for rel in DEFINITION_FILES if (base / rel).is_file()]
+        else:
+            return []
+        return [(p, base if base is not None and p.resolve().is_relative_to(base)
+                 else p.resolve().parent) for p in paths]
+
+    def preflight(self, description: StaticDescription, *, infra: Any = None,
+                  nodes: Sequence[str | Path] | None = None) -> None:
+        """Before anything is stored or queued: every node's resource types have a backend
+        here (else located InputErrors, exit 2), and every resource has a backend and
+        matching credentials (the cloud handler's own preflight)."""
+        self.check_backends(_description_types(description), infra=infra, nodes=nodes)
+        self._preflight(description)
+
+    def plan_warnings(self, description: StaticDescription, *, infra: Any = None,
+                      nodes: Sequence[str | Path] | None = None) -> list[str]:
+        """What keeps a valid description from being built here (for ``plan``)."""
+        return [f"cannot be built here: {problem}" for problem in self.backend_problems(
+            _description_types(description), infra=infra, nodes=nodes)]
 
     def _preflight(self, description: StaticDescription) -> None:
         """Every resource has a backend and matching credentials, before anything is made."""
@@ -126,14 +198,17 @@ class Occo:
         if existing is None:
             record = InfraRecord(infra_id=new_id(), name=description.infra_name,
                                  user_id=description.user_id,
-                                 description=description.to_dict(), status="building")
+                                 description=description.to_dict(),
+                                 status="building")
             self.store.create_infrastructure(record)
+            self.store.scaling_secret(record.infra_id)  # makes the store's key if it has none
             self.store.append_event(Event(type="infra.created", infra_id=record.infra_id,
                                           details={"name": record.name}))
             return record
-        return self.store.update_infrastructure(existing.infra_id, expected_version=None,
-                                                description=description.to_dict(),
-                                                status="building")
+        return self.store.update_infrastructure(
+            existing.infra_id, expected_version=None,
+            description=description.to_dict(),
+            status="building")
 
     def plan(self, infra: str | Path | Mapping[str, Any] | None = None,
              nodes: Sequence[str | Path] | None = None, *, infra_id: str | None = None
@@ -146,6 +221,7 @@ class Occo:
             decision = self.system.enactor.plan(record.infra_id)
             return _plan_dict(record.infra_id, record.name, decision)
         description = self.validate(infra, nodes)
+        warnings = self.plan_warnings(description, infra=infra, nodes=nodes)
         existing = self._find(infra_id) if infra_id else self._by_name(description.infra_name)
         if existing is not None:
             # what would change if this description replaced the stored one
@@ -157,12 +233,12 @@ class Occo:
                               timers=self.store.get_failure_timers(existing.infra_id),
                               now=time.time(), config=self.system.maintenance,
                               choose=self.system.enactor.chooser.choose)
-            return _plan_dict(existing.infra_id, description.infra_name, decision)
+            return _plan_dict(existing.infra_id, description.infra_name, decision, warnings)
         from occo.enactor import decide
         decision = decide(description, [], infra_id="(new)", targets={}, now=time.time(),
                           config=self.system.maintenance,
                           choose=self.system.enactor.chooser.choose)
-        return _plan_dict(None, description.infra_name, decision)
+        return _plan_dict(None, description.infra_name, decision, warnings)
 
     def build(self, infra: str | Path | Mapping[str, Any],
               nodes: Sequence[str | Path] | None = None, *, infra_id: str | None = None,
@@ -173,7 +249,7 @@ class Occo:
         On failure the partial infrastructure is rolled back unless ``keep_on_failure``.
         """
         description = self.validate(infra, nodes)
-        self._preflight(description)
+        self.preflight(description, infra=infra, nodes=nodes)
         record = self.register(description, infra_id=infra_id)
         if on_registered is not None:
             on_registered(record)
@@ -222,8 +298,8 @@ class Occo:
         record = self._find(infra_id)
         description = StaticDescription.from_dict(record.description)
         if node not in description:
-            raise InputError(f"infrastructure {infra_id} has no node {node!r}; nodes: "
-                             f"{', '.join(description.node_names)}", infra_id=infra_id)
+            raise InputError(f"infrastructure {infra_id} has no node {node!r}"
+                             f"{suggestion(node, description.node_names)}", infra_id=infra_id)
         if sum(x is not None for x in (change, to, remove)) != 1:
             raise InputError("give exactly one of a change (+N/-N), a count, or an instance "
                              "id or address to remove")
@@ -323,7 +399,54 @@ class Occo:
         return [e.to_dict() for e in self.store.read_events(infra_id, after=after, limit=limit)]
 
 
-def _plan_dict(infra_id: str | None, name: str, decision: Decision) -> dict[str, Any]:
+def _description_types(description: StaticDescription) -> list[tuple[str | None, str, Any]]:
+    return [(node.name, node.type, impl.resource.get("type"))
+            for node in description for impl in node.implementations]
+
+
+def _definition_types(definitions: Iterable[NodeDefinition]
+                      ) -> list[tuple[str | None, str, Any]]:
+    return [(None, d.type, impl.resource.get("type"))
+            for d in definitions for impl in d.implementations]
+
+
+class _TypeLocator:
+    """Where the first implementation of a node type with a given resource ``type`` was
+    written. The compiled model keeps no locations, so the definition files are read
+    again (only when there is something to report)."""
+
+    def __init__(self, files: Sequence[tuple[Path, Path]], allow_outside: bool) -> None:
+        self.files = files
+        self.allow_outside = allow_outside
+        self._loaded: list[Any] | None = None
+
+    def _data(self) -> list[Any]:
+        if self._loaded is None:
+            self._loaded = []
+            for path, root in self.files:
+                try:
+                    self._loaded.append(load_yaml_file(path, root=root,
+                                                       allow_outside=self.allow_outside))
+                except (OccoError, OSError):
+                    continue  # it compiled a moment ago; without it only the path is named
+        return self._loaded
+
+    def find(self, node_type: str, rtype: str) -> Location:
+        key = f"node_def:{node_type}"
+        for data in self._data():
+            impls = data.get(key) if isinstance(data, Mapping) else None
+            for i, impl in enumerate(impls if isinstance(impls, list) else ()):
+                resource = impl.get("resource") if isinstance(impl, Mapping) else None
+                if isinstance(resource, Mapping) and resource.get("type") == rtype:
+                    found = location_of(resource, "type", path=f"{key}[{i}].resource.type")
+                    if found is not None:
+                        return found
+        return Location(file="the stored node definitions" if not self.files else None,
+                        path=f"{key}.resource.type")
+
+
+def _plan_dict(infra_id: str | None, name: str, decision: Decision,
+               warnings: Sequence[str] = ()) -> dict[str, Any]:
     per_node: dict[str, dict[str, Any]] = {}
     for ins in decision.instructions:
         node = getattr(ins, "node_name", None)
@@ -332,6 +455,9 @@ def _plan_dict(infra_id: str | None, name: str, decision: Decision) -> dict[str,
         entry[kind] += 1
         if ins.reason and ins.reason not in entry["reasons"]:
             entry["reasons"].append(ins.reason)
+    # a warning is also an event with a message, which ``occo plan`` prints
+    events = list(decision.events) + [{"type": "plan.cannot_build", "message": w}
+                                      for w in warnings]
     return {"infra_id": infra_id, "name": name, "targets": decision.targets, "nodes": per_node,
-            "events": decision.events,
+            "events": events, "warnings": list(warnings),
             "creates": len(decision.creates), "drops": len(decision.drops)}

@@ -257,8 +257,10 @@ def _rest_service(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config, warnings = load_cfg(args.cfg_path)
     for warning in warnings:
         err.write(f"warning: {warning}\n")
+    if args.scaling_port is not None and not args.scaling_host:
+        raise UsageError("--scaling-port goes with --scaling-host")
     return serve(config, auth_data=args.auth_data_path, host=args.host, port=args.port,
-                 out=out)
+                 out=out, scaling_host=args.scaling_host, scaling_port=args.scaling_port)
 
 
 # ---------------------------------------------------------------------- parsers
@@ -327,6 +329,12 @@ def _rest_parser() -> argparse.ArgumentParser:
                 "attached infrastructures.")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 5000)")
+    p.add_argument("--scaling-host", dest="scaling_host", metavar="HOST",
+                   help="also serve the scale paths alone, authorised only by each "
+                        "infrastructure's scaling secret, on this address (the one the "
+                        "nodes reach); the rest of the API stays on --host")
+    p.add_argument("--scaling-port", dest="scaling_port", type=int, metavar="PORT",
+                   help="port of the scale paths' listener (default 5001)")
     _parallelize(p)
     return p
 

@@ -6,14 +6,19 @@ Python API, with JSON bodies, real status codes and a bearer token.
 - ``GET /infrastructures/``, ``GET|DELETE /infrastructures/<id>``,
   ``POST /infrastructures/<id>/attach|detach``,
   ``POST /infrastructures/<id>/scaleup|scaledown|scaleto/<node>[/...]``,
-  ``GET /infrastructures/<id>/events``, ``GET /health``, ``GET /openapi.json``.
+  ``GET /infrastructures/<id>/events``, ``GET /info/<key>``, ``GET /health``,
+  ``GET /openapi.json``.
 
 Errors are JSON: ``{"error": type, "message": ..., "status": code}`` plus the located
 errors (``errors``: file, line, column, path, message) of a bad description. Status codes:
 400 bad input, 401 no valid token, 404 unknown infrastructure, node or instance, 409 busy,
-413 body too large, 500 failure (details in the service's log only). Every answer is
-redacted (:func:`occo.util.redact`); nothing but ``/health`` answers without the token.
-See docs/rest.rst.
+413 body too large, 429 too many secret-authorised scaling requests, 500 failure (details
+in the service's log only). Error bodies also carry Occopus's keys (``status_code``,
+``reason``). Every answer is redacted (:func:`occo.util.redact`); nothing but ``/health``
+answers without the token, but for the scale paths, which also take the infrastructure's
+scaling secret (``X-OCCO-Scaling-Secret`` header or ``?secret=``), rate-limited per
+infrastructure. A second listener (``scaling_host``) can serve the scale paths alone to
+the nodes. See docs/rest.rst and docs/user/rest-reference.rst.
 """
 
 from __future__ import annotations
@@ -32,14 +37,16 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from occo.enactor import LeaseHeld
-from occo.infobroker import NotFound, StoreUnavailable
+from occo.infobroker import (InfoArgumentError, InfoKeyError, InfoRouter, NotFound,
+                             StoreProvider, StoreUnavailable)
 from occo.util import InputError, Location, OccoError, load_yaml_text, redact
 from occo.util.comm import RemoteError
 
 from .config import Config
 from .core import Occo
 from .errors import Busy, UnknownInfrastructure
-from .rest_auth import ensure_token, token_matches
+from .rest_auth import (SCALING_RATE, SCALING_SECRET_HEADER, SCALING_SECRET_PARAM,
+                        RateLimiter, ensure_token, secret_matches, token_matches)
 from .rest_coalesce import Coalescer
 from .rest_jobs import Work
 from .rest_openapi import openapi_document
@@ -47,13 +54,35 @@ from .rest_state import description_of, occopus_status, queue_scaling
 from .version import __version__
 
 __all__ = ["create_app", "serve", "RestService", "BODY_SOURCE", "status_of", "is_loopback",
-           "read_description"]
+           "read_description", "OCCOPUS_ROUTES", "SCALE_ENDPOINTS", "REFUSED_INFO_KEYS"]
 
 log = logging.getLogger(__name__)
 
 BODY_SOURCE = "request body"
 PUBLIC = frozenset({"health"})
 BUSY_KINDS = frozenset({"InfrastructureBusy", "LeaseHeld", "Busy"})
+#: the endpoints a scaling secret authorises (and the only ones the scaling listener has)
+SCALE_ENDPOINTS = frozenset({"scaleup", "scaleup_n", "scaledown", "scaledown_one", "scaleto"})
+#: every (method, path) of Occopus 1.10's REST service; each is served here
+OCCOPUS_ROUTES = (
+    ("POST", "/infrastructures/"), ("GET", "/infrastructures/"),
+    ("GET", "/infrastructures/<infraid>"), ("DELETE", "/infrastructures/<infraid>"),
+    ("POST", "/infrastructures/<infraid>/attach"), ("POST", "/infrastructures/<infraid>/detach"),
+    ("POST", "/infrastructures/<infraid>/scaleup/<nodename>"),
+    ("POST", "/infrastructures/<infraid>/scaleup/<nodename>/<count>"),
+    ("POST", "/infrastructures/<infraid>/scaledown/<nodename>"),
+    ("POST", "/infrastructures/<infraid>/scaledown/<nodename>/<nodeid>"),
+    ("POST", "/infrastructures/<infraid>/scaleto/<nodename>/<count>"),
+    ("POST", "/infrastructures/<infraid>/notify"),
+    ("GET", "/info/<key>"),
+)
+#: info keys the store answers but the REST service does not serve, and why
+REFUSED_INFO_KEYS = {
+    "infrastructure.static_description": "descriptions are never sent back by the REST "
+                                         "service (they can hold secrets)",
+    "node.definition": "node definitions are never sent back by the REST service (they can "
+                       "hold secrets)",
+}
 
 
 # ---------------------------------------------------------------------- errors
@@ -74,7 +103,9 @@ def status_of(exc: OccoError) -> int:
 
 def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
            ) -> Response:
-    response = jsonify(redact({**body, "status": status}))
+    # status_code and reason are the keys of Occopus's error bodies (its RequestException)
+    response = jsonify(redact({**body, "status": status, "status_code": status,
+                               "reason": body.get("message")}))
     response.status_code = status
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -163,10 +194,23 @@ class _JSON(DefaultJSONProvider):
         return orjson.loads(s)
 
 
+def _given_secret() -> str | None:
+    return (request.headers.get(SCALING_SECRET_HEADER)
+            or request.args.get(SCALING_SECRET_PARAM) or None)
+
+
 def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
-               cors_origins: list[str] | None = None) -> Flask:
-    """The Flask application of the service (served by waitress in :class:`RestService`)."""
+               cors_origins: list[str] | None = None, limiter: RateLimiter | None = None,
+               scaling_only: bool = False) -> Flask:
+    """The Flask application of the service (served by waitress in :class:`RestService`).
+
+    With ``scaling_only`` it has the scale paths alone and takes only scaling secrets (the
+    listener nodes reach; see :class:`RestService`). ``limiter`` bounds the requests a
+    scaling secret authorises, per infrastructure (shared by both listeners).
+    """
     app = Flask("occo.api.rest")
+    limiter = limiter or RateLimiter(SCALING_RATE)
+    app.extensions["occo.scaling_limiter"] = limiter
     app.json = _JSON(app)
     app.config["MAX_CONTENT_LENGTH"] = max_body
     app.url_map.strict_slashes = False
@@ -179,10 +223,50 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)
 
+    def secret_guard(given: str) -> Response | None:
+        """A request that brings a scaling secret and no token: only a scale path of the
+        secret's own infrastructure, within the rate."""
+        if request.endpoint not in SCALE_ENDPOINTS:
+            return _error(403, {"error": "Forbidden",
+                                "message": "a scaling secret authorises only POST "
+                                           "/infrastructures/<id>/scaleup|scaledown|scaleto/"
+                                           "... of its own infrastructure; other paths need "
+                                           "the token"})
+        infra_id = str((request.view_args or {}).get("infra_id", ""))
+        allowed, retry = limiter.allow(infra_id)  # wrong guesses count too
+        if not allowed:
+            return _error(429, {"error": "TooManyRequests",
+                                "message": f"more than {limiter.per_minute} scaling requests "
+                                           f"in a minute for infrastructure {infra_id}; retry "
+                                           f"in {retry} s"}, {"Retry-After": str(retry)})
+        try:
+            occo.store.get_infrastructure(infra_id)
+            stored: str | None = occo.store.scaling_secret(infra_id)
+        except NotFound:  # answered as a wrong secret: ids are not confirmed to strangers
+            stored = None
+        if not secret_matches(given, stored):
+            log.warning("refused a scaling request for %s from %s: not its scaling secret",
+                        infra_id, request.remote_addr)
+            return _error(403, {"error": "Forbidden",
+                                "message": "this is not the scaling secret of infrastructure "
+                                           f"{infra_id}"})
+        return None
+
     @app.before_request
     def guard() -> Response | None:
         if request.endpoint in PUBLIC or request.method == "OPTIONS":
             return None
+        given = _given_secret()
+        if scaling_only:
+            if given is None:
+                return _error(401, {"error": "Unauthorized",
+                                    "message": "this listener takes only an infrastructure's "
+                                               f"scaling secret: send the header "
+                                               f"'{SCALING_SECRET_HEADER}: <secret>' or "
+                                               f"?{SCALING_SECRET_PARAM}=<secret>"})
+            return secret_guard(given)
+        if given is not None and not token_matches(request.headers.get("Authorization"), token):
+            return secret_guard(given)
         if not token_matches(request.headers.get("Authorization"), token):
             return _error(401, {"error": "Unauthorized",
                                 "message": "a valid token is needed: send the header "
@@ -197,6 +281,8 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
         return None
 
     def route(rule: str, endpoint: str, view: Callable[..., Any], methods: list[str]) -> None:
+        if scaling_only and endpoint not in SCALE_ENDPOINTS:
+            return
         app.add_url_rule(rule, endpoint, view, methods=methods)
 
     def health() -> Response:
@@ -271,8 +357,12 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
     def scaledown(infra_id: str, node: str, nodeid: str | None = None
                   ) -> tuple[Response, int]:
         if nodeid is None:
-            return scaled(infra_id, node, "scaledown", change=-1)
-        return scaled(infra_id, node, "scaledown", remove=nodeid)
+            response, status = scaled(infra_id, node, "scaledown", change=-1)
+        else:
+            response, status = scaled(infra_id, node, "scaledown", remove=nodeid)
+        body = response.get_json()
+        body["nodeid"] = nodeid  # Occopus's key: the instance asked for, or null
+        return jsonify(body), status
 
     def scaleto(infra_id: str, node: str, count: str) -> tuple[Response, int]:
         return scaled(infra_id, node, "scaleto", to=_count(count, "count", 0))
@@ -290,6 +380,27 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                             "message": "notifications are not supported by OCCO; follow "
                                        f"GET /infrastructures/{infra_id}/events instead"})
 
+    info_router = InfoRouter([StoreProvider(occo.store)])
+
+    def info(key: str) -> Response:
+        """Occopus's ``/info/<key>``: a key of the info router, its arguments as query
+        parameters, answered as ``{"result": ...}``."""
+        if key in REFUSED_INFO_KEYS:
+            return _error(403, {"error": "Forbidden",
+                                "message": f"info key {key!r} is not served: "
+                                           f"{REFUSED_INFO_KEYS[key]}"})
+        params: dict[str, Any] = dict(request.args.items())
+        for name in ("after", "limit"):
+            if name in params:
+                params[name] = _count(params[name].strip(), f"query parameter {name}", 0)
+        try:
+            result = info_router.get(key, **params)
+        except InfoArgumentError as exc:
+            return _error(400, exc.to_dict())
+        except InfoKeyError as exc:
+            return _error(404, exc.to_dict())
+        return jsonify(redact({"result": result}))
+
     I = "/infrastructures/<infra_id>"
     route("/health", "health", health, ["GET"])
     route("/openapi.json", "openapi", openapi, ["GET"])
@@ -306,6 +417,7 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
     route(f"{I}/scaleto/<node>/<count>", "scaleto", scaleto, ["POST"])
     route(f"{I}/events", "events", events, ["GET"])
     route(f"{I}/notify", "notify", notify, ["POST"])
+    route("/info/<key>", "info", info, ["GET"])
     return app
 
 
@@ -321,14 +433,21 @@ def is_loopback(host: str) -> bool:
 
 
 class RestService:
-    """The application served by waitress, plus the maintenance loop, in this process."""
+    """The application served by waitress, plus the maintenance loop, in this process.
+
+    With ``scaling_host`` a second listener serves the scale paths alone, authorised only
+    by scaling secrets, on ``scaling_host:scaling_port`` (default port 5001): the address
+    the nodes reach, while the full API stays on ``host`` (loopback by default).
+    """
 
     def __init__(self, config: Config, *, auth_data: str | Path | None = None,
                  host: str | None = None, port: int | None = None,
-                 occo: Occo | None = None) -> None:
+                 occo: Occo | None = None, scaling_host: str | None = None,
+                 scaling_port: int | None = None, scaling_rate: int = SCALING_RATE) -> None:
         import waitress
 
         settings = config.rest
+        self.scaling_host = scaling_host
         self.host = host or settings["host"]
         self.token_file = Path(settings["token_file"]).expanduser()
         self.token, self.token_created = ensure_token(self.token_file)
@@ -337,33 +456,69 @@ class RestService:
         self.occo = occo or Occo(config, auth_data=auth_data)
         try:
             self.work = Work(self.occo, self.stop_event)
+            self.limiter = RateLimiter(scaling_rate)
             self.app = create_app(self.occo, self.work, token=self.token,
                                   max_body=settings["max_body"],
-                                  cors_origins=settings["cors_origins"])
-            try:
-                self.server = waitress.create_server(
-                    self.app, host=self.host, port=settings["port"] if port is None else port,
-                    threads=settings["threads"], ident="occo",
-                    max_request_body_size=max(4 * settings["max_body"], 1 << 20),
-                    clear_untrusted_proxy_headers=True)
-            except OSError as exc:
-                raise OccoError(f"cannot listen on {self.host}:{port or settings['port']}: "
-                                f"{exc.strerror or exc}") from exc
+                                  cors_origins=settings["cors_origins"], limiter=self.limiter)
+
+            def listen(app: Flask, host: str, port: int) -> Any:
+                try:
+                    return waitress.create_server(
+                        app, host=host, port=port, threads=settings["threads"], ident="occo",
+                        max_request_body_size=max(4 * settings["max_body"], 1 << 20),
+                        clear_untrusted_proxy_headers=True)
+                except OSError as exc:
+                    raise OccoError(f"cannot listen on {host}:{port}: "
+                                    f"{exc.strerror or exc}") from exc
+
+            self.server = listen(self.app, self.host,
+                                 settings["port"] if port is None else port)
+            self.scaling_server = None
+            if scaling_host:
+                self.scaling_app = create_app(self.occo, self.work, token=self.token,
+                                              max_body=settings["max_body"],
+                                              limiter=self.limiter, scaling_only=True)
+                try:
+                    self.scaling_server = listen(self.scaling_app, scaling_host,
+                                                 5001 if scaling_port is None else scaling_port)
+                except BaseException:
+                    self._close_server(self.server)
+                    raise
         except BaseException:
             if self._own_occo:
                 self.occo.close()
             raise
         self.port = int(self.server.effective_port)
+        self.scaling_port = (int(self.scaling_server.effective_port)
+                             if self.scaling_server is not None else None)
         self._threads: list[threading.Thread] = []
+
+    @staticmethod
+    def _close_server(server: Any) -> None:
+        from waitress import wasyncore
+        wasyncore.close_all(server._map)
+        server.task_dispatcher.shutdown(timeout=5)
+
+    @property
+    def scaling_url(self) -> str | None:
+        if self.scaling_server is None or self.scaling_host is None:
+            return None
+        host = f"[{self.scaling_host}]" if ":" in self.scaling_host else self.scaling_host
+        return f"http://{host}:{self.scaling_port}"
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    def _servers(self) -> list[Any]:
+        return [self.server] + ([self.scaling_server] if self.scaling_server else [])
+
     def start(self) -> None:
-        for name, target in (("occo-rest-http", self.server.run),
-                             ("occo-rest-maintain", self.work.maintain)):
+        targets = [("occo-rest-http", self.server.run)]
+        if self.scaling_server is not None:
+            targets.append(("occo-rest-scaling", self.scaling_server.run))
+        for name, target in (*targets, ("occo-rest-maintain", self.work.maintain)):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -377,19 +532,22 @@ class RestService:
         from waitress import wasyncore
 
         self.stop_event.set()
-        server = self.server
-        serving = any(t.is_alive() for t in self._threads[:1])
-        try:
-            if serving:  # close the sockets in the server's own thread, which then ends
-                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        except OSError as exc:
-            log.warning("could not wake the HTTP server to stop it: %s", exc)
-            serving = False
-        if not serving:
-            wasyncore.close_all(server._map)
+        servers = self._servers()
+        for index, server in enumerate(servers):
+            serving = len(self._threads) > index and self._threads[index].is_alive()
+            try:
+                if serving:  # close the sockets in the server's own thread, which then ends
+                    server.trigger.pull_trigger(
+                        lambda server=server: wasyncore.close_all(server._map))
+            except OSError as exc:
+                log.warning("could not wake the HTTP server to stop it: %s", exc)
+                serving = False
+            if not serving:
+                wasyncore.close_all(server._map)
         for thread in self._threads:
             thread.join(timeout)
-        server.task_dispatcher.shutdown(timeout=5)
+        for server in servers:
+            server.task_dispatcher.shutdown(timeout=5)
         left = self.work.wait(timeout)
         alive = [t.name for t in self._threads if t.is_alive()]
         if left or alive:
@@ -402,10 +560,12 @@ class RestService:
 
 def serve(config: Config, *, auth_data: str | Path | None = None, host: str | None = None,
           port: int | None = None, out: TextIO | None = None,
-          stop: threading.Event | None = None) -> int:
+          stop: threading.Event | None = None, scaling_host: str | None = None,
+          scaling_port: int | None = None) -> int:
     """Run the REST service until SIGINT/SIGTERM (or ``stop``); the exit status."""
     out = out or sys.stdout
-    service = RestService(config, auth_data=auth_data, host=host, port=port)
+    service = RestService(config, auth_data=auth_data, host=host, port=port,
+                          scaling_host=scaling_host, scaling_port=scaling_port)
     stop = stop or threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
@@ -422,6 +582,10 @@ def serve(config: Config, *, auth_data: str | Path | None = None, host: str | No
         out.write(f"OCCO REST service listening on {service.url}/ (OpenAPI document at "
                   f"/openapi.json); maintaining attached infrastructures; stop with Ctrl-C "
                   "or SIGTERM\n")
+        if service.scaling_url:
+            out.write(f"scale paths for the nodes (scaling secret only, at most "
+                      f"{service.limiter.per_minute} a minute per infrastructure) on "
+                      f"{service.scaling_url}/\n")
         if not is_loopback(service.host):
             out.write(f"warning: {service.host} is reachable from other machines; the token "
                       "is the only protection and HTTP is not encrypted (put a TLS proxy in "

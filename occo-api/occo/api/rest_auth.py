@@ -5,6 +5,14 @@ The token file (``rest.token_file``, default ``~/.config/occo/rest-token``) is c
 mode 0600, in a directory created with mode 0700 if it did not exist. A token file that
 others can read or write is refused (as ssh refuses such a private key): whoever can read
 it can do anything the service can.
+
+Nodes scale their own infrastructure with a *scaling secret* instead (Occopus's
+autoscaling tutorials call the scale paths from inside the nodes): one secret per
+infrastructure, derived from the store's key (``Store.scaling_secret``, never stored)
+and given to the nodes' templates as ``scaling_secret``. It authorises only the
+``scaleup``/``scaledown``/``scaleto`` paths of that infrastructure, is compared in constant
+time, and the requests it authorises are rate-limited per infrastructure
+(:class:`RateLimiter`).
 """
 
 from __future__ import annotations
@@ -13,11 +21,16 @@ import hmac
 import os
 import secrets
 import stat
+import threading
+import time
+from collections import deque
 from pathlib import Path
+from typing import Callable
 
 from occo.util import ConfigError, Location, register_secret
 
-__all__ = ["ensure_token", "token_matches", "MIN_TOKEN_LENGTH"]
+__all__ = ["ensure_token", "token_matches", "MIN_TOKEN_LENGTH", "secret_matches", "RateLimiter", "SCALING_SECRET_HEADER", "SCALING_SECRET_PARAM",
+           "SCALING_RATE"]
 
 MIN_TOKEN_LENGTH = 16
 
@@ -66,3 +79,60 @@ def token_matches(header: str | None, token: str) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(value.strip().encode("utf-8"), token.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------- scaling secrets
+
+#: the header a node may send its infrastructure's scaling secret in (or ``?secret=``)
+SCALING_SECRET_HEADER = "X-OCCO-Scaling-Secret"
+SCALING_SECRET_PARAM = "secret"
+#: secret-authorised scaling requests per infrastructure per minute, by default
+SCALING_RATE = 30
+
+
+def secret_matches(given: str | None, stored: str | None) -> bool:
+    """Whether ``given`` is the stored scaling secret (constant time; none never matches)."""
+    if not given or not stored:
+        return False
+    return hmac.compare_digest(given.strip().encode("utf-8"), stored.encode("utf-8"))
+
+
+class RateLimiter:
+    """At most ``per_minute`` requests per key in any 60-second window (a sliding log).
+
+    ``clock`` is injected (monotonic seconds) so tests run in simulated time. The number of
+    keys tracked is bounded: keys whose window is empty are forgotten when there are many,
+    so requests naming made-up infrastructure ids cannot grow it without limit.
+    """
+
+    WINDOW = 60.0
+    MAX_KEYS = 4096
+
+    def __init__(self, per_minute: int = SCALING_RATE, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 1:
+            raise ValueError("per_minute must be >= 1")
+        self.per_minute = per_minute
+        self.clock = clock
+        self._log: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> tuple[bool, int]:
+        """Count one request for ``key``: ``(allowed, seconds until one more would be)``."""
+        now = self.clock()
+        with self._lock:
+            if len(self._log) >= self.MAX_KEYS:
+                self._prune(now)
+            times = self._log.setdefault(key, deque())
+            while times and times[0] <= now - self.WINDOW:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                return False, max(1, int(times[0] + self.WINDOW - now + 0.999))
+            times.append(now)
+            return True, 0
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, t in self._log.items() if not t or t[-1] <= now - self.WINDOW]:
+            del self._log[key]
+        while len(self._log) >= self.MAX_KEYS:  # all busy: forget the oldest-used
+            del self._log[min(self._log, key=lambda k: self._log[k][-1])]

@@ -25,7 +25,11 @@ ERRORS = {
     "401": _json(ERR, "no valid token (send 'Authorization: Bearer <token>')"),
     "404": _json(ERR, "no such infrastructure, node or instance"),
     "409": _json(ERR, "the infrastructure is being built, destroyed or maintained; retry"),
+    "403": _json(ERR, "a scaling secret that is wrong, or used outside the scale paths of "
+                      "its infrastructure"),
     "413": _json(ERR, "the request body is larger than rest.max_body"),
+    "429": _json(ERR, "more secret-authorised scaling requests for this infrastructure in "
+                      "a minute than allowed; Retry-After says when to retry"),
     "500": _json(ERR, "the operation failed; the service's log has the details"),
 }
 
@@ -46,12 +50,18 @@ NODE = _param("node", "path", "the node's name in the description")
 COUNT = _param("count", "path", "a number of instances", {"type": "integer", "minimum": 0})
 
 
+SECRET = _param("secret", "query", "the infrastructure's scaling secret, instead of the "
+               "token (or the header X-OCCO-Scaling-Secret)", required=False)
+
+
 def _scale(summary: str, *params: dict[str, Any]) -> dict[str, Any]:
-    return {"post": {"summary": summary, "parameters": [INFRA, NODE, *params],
+    return {"post": {"summary": summary, "parameters": [INFRA, NODE, *params, SECRET],
+                     "security": [{"bearerAuth": []}, {"scalingSecret": []},
+                                  {"scalingSecretQuery": []}],
                      "responses": {"202": _json(_ref("ScalingQueued"),
                                                 "queued for the next maintenance pass; "
                                                 "warnings say if the count was clamped"),
-                                   **_errors("400", "404")}}}
+                                   **_errors("400", "403", "404", "429")}}}
 
 
 def openapi_document(version: str) -> dict[str, Any]:
@@ -130,18 +140,38 @@ def openapi_document(version: str) -> dict[str, Any]:
                                       {"type": "integer", "minimum": 1})],
                 "responses": {"200": _json(_ref("Events"), "events"),
                               **_errors("400", "404")}}},
+            "/info/{key}": {"get": {
+                "summary": "Occopus's info broker keys: {\"result\": ...}",
+                "description": "The key's arguments are query parameters (infra_id, "
+                               "node_name, instance_id, ...). An unknown key is 404 and "
+                               "lists the known ones; descriptions and node definitions "
+                               "are refused (403).",
+                "parameters": [_param("key", "path", "an info key, e.g. "
+                                      "infrastructure.state")],
+                "responses": {"200": _json(_ref("InfoResult"), "the key's value"),
+                              **_errors("400", "403", "404")}}},
             "/infrastructures/{infra_id}/notify": {"post": {
                 "summary": "Occopus's notifications: not supported (501)",
                 "parameters": [INFRA],
                 "responses": {"501": _json(ERR, "not supported"), **_errors("404")}}},
         },
         "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "scalingSecret": {"type": "apiKey", "in": "header",
+                                  "name": "X-OCCO-Scaling-Secret",
+                                  "description": "an infrastructure's scaling secret: only "
+                                                 "its scale paths"},
+                "scalingSecretQuery": {"type": "apiKey", "in": "query", "name": "secret"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "message", "status"],
                           "properties": {
                               "error": {"type": "string"}, "message": {"type": "string"},
                               "status": {"type": "integer"},
+                              "status_code": {"type": "integer",
+                                              "description": "Occopus's key: the status"},
+                              "reason": {"type": "string",
+                                         "description": "Occopus's key: the message"},
                               "errors": {"type": "array", "items": _ref("LocatedError")},
                               "infra_id": {"type": "string"}, "node": {"type": "string"}}},
                 "LocatedError": {"type": "object", "properties": {
@@ -165,10 +195,14 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "ScalingQueued": {"type": "object", "properties": {
                     "infraid": {"type": "string"}, "nodename": {"type": "string"},
                     "method": {"type": "string"}, "count": {"type": "integer"},
+                    "nodeid": {"type": "string", "nullable": True,
+                               "description": "scaledown: the instance asked for, or null"},
                     "target": {"type": "integer"}, "requested": {"type": "integer"},
                     "min": {"type": "integer"}, "max": {"type": "integer"},
                     "maintained": {"type": "boolean"},
                     "warnings": {"type": "array", "items": {"type": "string"}}}},
+                "InfoResult": {"type": "object", "required": ["result"],
+                               "properties": {"result": {}}},
                 "Events": {"type": "object", "properties": {
                     "infraid": {"type": "string"}, "last": {"type": "integer"},
                     "events": {"type": "array", "items": {"type": "object"}}}},

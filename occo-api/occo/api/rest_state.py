@@ -20,9 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from occo.compiler import Node, StaticDescription, load_node_definitions
+from occo.compiler import Node, StaticDescription
 from occo.enactor import Decision, apply_requests
 from occo.infobroker import InstanceRecord, Intent, NotFound, ScalingRequest
+from occo.util.suggest import suggestion
 from occo.util import InputError
 
 from .core import Occo
@@ -46,8 +47,8 @@ def description_of(occo: Occo, infra_id: str) -> StaticDescription:
 def check_node(description: StaticDescription, infra_id: str, node: str) -> Node:
     """The node ``node`` of the description, or NodeNotFound."""
     if node not in description:
-        raise NodeNotFound(f"infrastructure {infra_id} has no node {node!r}; nodes: "
-                           f"{', '.join(description.node_names)}", infra_id=infra_id,
+        raise NodeNotFound(f"infrastructure {infra_id} has no node {node!r}"
+                           f"{suggestion(node, description.node_names)}", infra_id=infra_id,
                            node=node)
     return description.node(node)
 
@@ -163,14 +164,7 @@ def queue_scaling(occo: Occo, infra_id: str, node: str, *, change: int | None = 
 
 
 def import_definitions(occo: Occo, paths: Sequence[str | Path]) -> dict[str, int]:
-    """Check node definition files and store them; ``{type: implementations}``.
-
-    Like :meth:`Occo.import_node_definitions`, but sections an implementation does not
-    have are left out of the stored form (stored as ``null`` they would not compile again).
-    """
-    definitions = load_node_definitions([Path(p) for p in paths])
-    for node_type, definition in definitions.items():
-        occo.store.put_node_definition(node_type, [
-            {k: v for k, v in impl.to_dict().items() if v is not None}
-            for impl in definition.implementations])
-    return {t: len(d.implementations) for t, d in definitions.items()}
+    """Check node definition files and store them; ``{type: implementations}``: one code
+    path with ``occo import`` (:meth:`Occo.import_node_definitions`), so a resource type
+    without a backend is refused here too before anything is stored."""
+    return occo.import_node_definitions(paths)

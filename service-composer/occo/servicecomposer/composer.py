@@ -26,6 +26,7 @@ from .configmanager import ConfigManager, ConfigManagers
 from .contextualisation import Contextualiser
 from .errors import RequestError
 from .health import HealthChecker, HealthConfig, HealthPlan, HealthReport
+from .health.synch_attrs import attribute_values, synch_attribute_names
 from .lookup import NodeLookup
 from .request import InstanceRequest, register_secrets_in
 from .templates import TemplateRenderer, Where
@@ -141,6 +142,7 @@ class ServiceComposer:
         section = self.renderer.render(req.health_check, names, where) \
             if req.health_check is not None else None
         register_secrets_in(section)
+        section = _with_synch_attrs(section, req, names, address)
         return self.health.plan(section, instance_id=req.instance_id, address=address,
                                 where=Where(req.node_name, req.node_type, req.infra_id,
                                             "health_check", impl, "health_check"))
@@ -149,6 +151,24 @@ class ServiceComposer:
                      ) -> list[HealthReport]:
         """One health round over ``(request, address)`` pairs, concurrently."""
         return self.health.run([self.health_plan(req, address) for req, address in items])
+
+
+def _with_synch_attrs(section: Any, req: InstanceRequest, names: Mapping[str, Any],
+                      address: str) -> Any:
+    """``section`` with ``synch_attrs`` resolved to ``{name: value or None}``: the
+    attributes this node's dependents wait for (synch mappings) and those it lists."""
+    listed = section.get("synch_attrs") if isinstance(section, Mapping) else None
+    wanted = synch_attribute_names(req.node.get("mappings"), listed)
+    if not wanted:
+        return section
+    context = req.contextualisation if isinstance(req.contextualisation, Mapping) else {}
+    instance = {k: names[k] for k in ("node_id", "instance_id", "infra_id", "infra_name",
+                                       "name", "type") if names.get(k) is not None}
+    out = dict(section) if isinstance(section, Mapping) else {}
+    out["synch_attrs"] = attribute_values(wanted, address=address, instance=instance,
+                                          attributes=req.node_attributes,
+                                          context_attributes=context.get("attributes"))
+    return out
 
 
 def _implementation(raw: Any, req: InstanceRequest) -> Any:

@@ -6,13 +6,16 @@ It arrives as a plain, JSON-able mapping (over an RPC endpoint, or in-process)::
      "node": {"name": "web", "type": "web_node", "variables": {...},
               "scaling": {"min": 1, "max": 3},
               "attributes": {...},            # optional, Occopus node attributes
-              "dependencies": ["db", ...]},   # optional, direct and indirect
+              "dependencies": ["db", ...],    # optional, direct and indirect
+              "mappings": {"inbound": {...}, "outbound": {...}}},  # optional, Occopus form
      "implementation": {"resource": {...}, "contextualisation": {...} | None,
-                        "config_management": {...} | None, "health_check": {...} | None}}
+                        "config_management": {...} | None, "health_check": {...} | None},
+     "scaling_secret": "..."}                 # optional: the REST scaling secret
 
 ``node.variables`` are already merged (infrastructure, then node). When
 ``node.dependencies`` is given, templates may only name those nodes (and the node
-itself); see docs/servicecomposer.rst.
+itself); see docs/servicecomposer.rst. Callers build it with
+``occo.util.instance_request.RequestBuilder``.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class InstanceRequest:
     health_check: Mapping[str, Any] | None = None
     node_attributes: Mapping[str, Any] | None = None
     dependencies: frozenset[str] | None = field(default=None)
+    scaling_secret: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Any) -> InstanceRequest:
@@ -77,6 +81,9 @@ class InstanceRequest:
                                  or not all(isinstance(d, str) for d in deps)):
             raise RequestError(f"node.dependencies: must be a list of node names, got "
                                f"{describe_value(deps)}")
+        secret = _need(data, "scaling_secret", "", str, required=False)
+        if secret:
+            register_secret(secret)  # this process may not be the one that derived it
         resource = _need(impl, "resource", "implementation.", Mapping)
         if not isinstance(resource.get("type"), str):
             raise RequestError("implementation.resource.type: missing (every resource "
@@ -99,18 +106,23 @@ class InstanceRequest:
                                required=False),
             node_attributes=_need(node, "attributes", "node.", Mapping, required=False),
             dependencies=frozenset(deps) if deps is not None else None,
+            scaling_secret=secret,
         )
 
     def names(self) -> dict[str, Any]:
         """The template names of this instance, without functions (FORMATS.md section 4)."""
-        return {
+        out = {
             "node_id": self.instance_id, "instance_id": self.instance_id,
             "infra_id": self.infra_id, "infra_name": self.infra_name, "user_id": self.user_id,
             "name": self.node_name, "type": self.node_type, "variables": self.variables,
             "scaling": self.node.get("scaling"), "attributes": self.node_attributes or {},
+            "mappings": self.node.get("mappings") or {"inbound": {}, "outbound": {}},
             "resource": self.resource, "contextualisation": self.contextualisation,
             "config_management": self.config_management, "health_check": self.health_check,
         }
+        if self.scaling_secret:  # absent where it cannot be derived: naming it then fails
+            out["scaling_secret"] = self.scaling_secret
+        return out
 
 
 @lru_cache(maxsize=4096)

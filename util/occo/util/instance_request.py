@@ -1,0 +1,135 @@
+"""The service composer's request for one node instance, built in one place.
+
+The processor (to create an instance) and the enactor (to check its health) both ask the
+service composer about an instance; both build the request here, from the compiled
+description's plain form (docs/compiler.rst), so they cannot drift apart. The request's
+shape is documented in ``occo.servicecomposer.request``.
+
+``node.dependencies`` lists the nodes the instance's templates may name: the node's
+direct **and indirect** dependencies, the same set the compiler lets a template name
+(FORMATS.md section 4). ``node.mappings`` holds the attribute mappings of the node's
+edges as Occopus's ``StaticDescription.merge_mappings`` gave them to mediating services:
+``inbound`` by dependency name, ``outbound`` by dependent name, each a list of
+``{attributes: [source, target], synch: bool, **extra keys}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from occo.util.errors import OccoError
+from occo.util.secrets import register_secret
+
+__all__ = ["RequestBuilder", "ancestors", "scaling_secret", "synch_attribute_names",
+           "waits_on_attributes"]
+
+log = logging.getLogger(__name__)
+
+
+def ancestors(edges: Any, name: str) -> list[str]:
+    """Every node ``name`` waits for, directly or indirectly, nearest first (breadth
+    first, each edge in the order written)."""
+    deps: dict[str, list[str]] = {}
+    for edge in edges or ():
+        deps.setdefault(edge["dependent"], []).append(edge["dependency"])
+    seen: dict[str, None] = {}
+    queue = list(deps.get(name, ()))
+    while queue:
+        nxt = queue.pop(0)
+        if nxt in seen or nxt == name:
+            continue
+        seen[nxt] = None
+        queue.extend(deps.get(nxt, ()))
+    return list(seen)
+
+
+def synch_attribute_names(mappings: Mapping[str, Any] | None,
+                          listed: Any = None) -> list[str]:
+    """The attributes an instance must have before it is ready: the sources of its
+    ``synch`` outbound mappings (Occopus's ``extract_synch_attrs``), then the names
+    ``listed`` in its ``health_check.synch_attrs``, each once, in order."""
+    names: list[str] = []
+    outbound = (mappings or {}).get("outbound") or {}
+    for items in outbound.values():
+        for mapping in items or ():
+            if isinstance(mapping, Mapping) and mapping.get("synch"):
+                names.append(str(mapping["attributes"][0]))
+    if isinstance(listed, (list, tuple)):
+        names.extend(str(n) for n in listed)
+    return list(dict.fromkeys(names))
+
+
+def waits_on_attributes(request: Mapping[str, Any]) -> bool:
+    """Whether the instance of ``request`` has synch attributes to wait for (so it has a
+    health check to pass even where its cloud's address has nothing to probe)."""
+    health = (request.get("implementation") or {}).get("health_check")
+    listed = health.get("synch_attrs") if isinstance(health, Mapping) else None
+    return bool(synch_attribute_names((request.get("node") or {}).get("mappings"), listed))
+
+
+def scaling_secret(store: Any, infra_id: str) -> str | None:
+    """The infrastructure's REST scaling secret from ``store`` (an info-broker store), or
+    ``None`` where this process has no store key to derive it from (a worker on another
+    machine without the key file): templates naming ``scaling_secret`` then fail to
+    render, saying the name is missing, rather than get a secret the REST service would
+    refuse."""
+    derive = getattr(store, "scaling_secret", None)
+    if derive is None:
+        return None
+    try:
+        return derive(infra_id, create=False)
+    except OccoError as exc:
+        log.info("no scaling secret for %s here: %s", infra_id, exc)
+        return None
+
+
+def _mapping(m: Mapping[str, Any]) -> dict[str, Any]:
+    return {**dict(m.get("extra") or {}), "attributes": list(m.get("attributes") or ()),
+            "synch": bool(m.get("synch"))}
+
+
+class RequestBuilder:
+    """Requests for the instances of one infrastructure; the per-node part (dependencies
+    and mappings, which cost a graph walk) is computed once per node."""
+
+    def __init__(self, description: Mapping[str, Any], infra_id: str, *,
+                 scaling_secret: str | None = None) -> None:
+        self.description = description or {}
+        self.infra_id = infra_id
+        self._nodes = {n["name"]: n for n in self.description.get("nodes", ())
+                       if isinstance(n, Mapping) and "name" in n}
+        self._cache: dict[str, dict[str, Any]] = {}
+        #: the infrastructure's REST scaling secret (``Store.scaling_secret``), if known
+        self.scaling_secret = scaling_secret
+        if scaling_secret:
+            register_secret(scaling_secret)
+
+    def node(self, name: str) -> dict[str, Any]:
+        """The request's ``node`` part for node ``name``."""
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        edges = self.description.get("edges") or ()
+        inbound: dict[str, list] = {}
+        outbound: dict[str, list] = {}
+        for edge in edges:
+            if edge.get("dependent") == name:
+                inbound[edge["dependency"]] = [_mapping(m) for m in edge.get("mappings") or ()]
+            elif edge.get("dependency") == name:
+                outbound[edge["dependent"]] = [_mapping(m) for m in edge.get("mappings") or ()]
+        base = self._nodes.get(name, {"name": name})
+        node = {k: v for k, v in base.items() if k != "implementations"}
+        node["dependencies"] = ancestors(edges, name)
+        node["mappings"] = {"inbound": inbound, "outbound": outbound}
+        self._cache[name] = node
+        return node
+
+    def request(self, node_name: str, instance_id: str,
+                implementation: Mapping[str, Any]) -> dict[str, Any]:
+        """What the service composer needs to render (or health-check) this instance."""
+        return {"instance_id": instance_id, "infra_id": self.infra_id,
+                "infra_name": self.description.get("infra_name", ""),
+                "user_id": self.description.get("user_id"),
+                "node": self.node(node_name), "implementation": implementation,
+                "scaling_secret": self.scaling_secret}
