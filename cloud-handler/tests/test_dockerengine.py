@@ -423,7 +423,7 @@ def test_networks_host_none_and_missing(engine, service):
     ({"resource": {"origin": "file://relative.tar"}},
      "resource.origin 'file://relative.tar': a file URL needs an absolute path"),
     ({"resource": {"tag": " "}}, "resource.tag must be a non-empty string"),
-    ({"resource": {"image": 3}}, "resource.image: must be a string, got 3"),
+    ({"resource": {"image": ["busybox"]}}, "resource.image: must be a string"),
 ])
 def test_bad_input_names_the_node_and_the_key_and_calls_nothing(engine, service, change,
                                                                  message):

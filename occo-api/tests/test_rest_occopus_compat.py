@@ -364,3 +364,21 @@ def test_rest_service_scaling_port_needs_a_host(setup, capsys):
     assert run("occopus-rest-service", ["--cfg", str(setup.config_file),
                                         "--scaling-port", "5001"]) == 2
     assert "--scaling-port goes with --scaling-host" in capsys.readouterr().err
+
+
+def test_the_scaling_listener_and_rate_come_from_the_configuration(setup):
+    setup.write(rest={"token_file": str(setup.token_file), "threads": 8,
+                      "scaling_host": "127.0.0.1", "scaling_port": 0, "scaling_rate": 2})
+    running = Running(setup)
+    nodes = Client(running.service.scaling_port, None)
+    try:
+        assert running.service.scaling_url.startswith("http://127.0.0.1:")
+        assert running.service.limiter.per_minute == 2
+        infra_id = running.build()
+        header = {SCALING_SECRET_HEADER: running.secret(infra_id)}
+        codes = [nodes.post(f"/infrastructures/{infra_id}/scaleto/app/1", headers=header)[0]
+                 for _ in range(3)]
+        assert codes == [202, 202, 429], codes
+    finally:
+        nodes.close()
+        running.stop()

@@ -27,6 +27,7 @@ import yaml
 from occo.cloudhandler.dummy import DummyCloudHandler
 from occo.compiler.choose import matches_filter
 from occo.infobroker import NotFound
+from occo.util import InputError, InputErrors
 from occo.util.testing import CORPUS, tutorials, tutorials_missing
 
 from e2e import Setup, cloud_nodes
@@ -40,9 +41,9 @@ RESOURCE_KEY = re.compile(r"\bresource\.([A-Za-z_]\w*)")
 #: Descriptions that cannot build on the dummy cloud: the failure every node of them
 #: must report instead, and why.
 #:
-#: ``config_management: chef``: OCCO refuses it when a node is prepared
-#: (service-composer/occo/servicecomposer/configmanager.py, ChefConfigManager.check), a
-#: deliberate difference: OCCO has no Chef server client. Occopus 1.10 cannot do it
+#: ``config_management: chef``: OCCO refuses it before a build stores anything
+#: (service-composer/occo/servicecomposer/configmanager.py, ChefConfigManager.unsupported,
+#: asked by Occo.preflight), a deliberate difference: OCCO has no Chef server client. Occopus 1.10 cannot do it
 #: without a real Chef server either: occopus/config-manager
 #: occo/plugins/configmanager/chef.py, ChefConfigManager.__init__ raises without the
 #: server's auth_data, RegisterNode saves the node on the server, GetNodeState waits for
@@ -230,13 +231,12 @@ def build_or_fail_as_known(setup: Setup, name: str, infra: Path) -> None:
     if name not in CANNOT_BUILD:
         build_and_destroy(setup, infra)
         return
-    with setup.occo() as occo:
-        result = occo.build(infra)
-        assert result["status"] == "failed", result
-        assert result["failures"] and all(CANNOT_BUILD[name] in f["reason"]
-                                          for f in result["failures"]), result["failures"]
-        gone = occo.destroy(result["infra_id"])
-        assert gone["status"] == "destroyed", gone
+    with setup.occo() as occo:  # refused before anything is stored, naming file and line
+        with pytest.raises((InputError, InputErrors)) as info:
+            occo.build(infra)
+        errors = getattr(info.value, "errors", None) or [info.value]
+        assert all(CANNOT_BUILD[name] in e.message and e.location.line for e in errors), \
+            [str(e) for e in errors]
         assert occo.store.list_infrastructures() == []
 
 

@@ -227,3 +227,31 @@ def test_the_cloud_handler_drops_a_never_created_instance_without_a_backend():
     made = {**lookup, "lookup": False, "type": "nova", "endpoint": "nova:x"}
     assert service.drop_nodes([made])[0]["error"]["type"] == "NoBackend"
     service.close()
+
+
+def test_a_config_manager_occo_refuses_is_refused_before_anything_is_stored(setup, tmp_path):
+    # chef needs a Chef server OCCO has no client for: found at build, not at create
+    files = tmp_path / "chef"
+    (files / "nodes").mkdir(parents=True)
+    (files / "infra.yaml").write_text("infra_name: cooked\nnodes:\n  - {name: db, type: db_t}\n")
+    definitions = files / "nodes" / "node_definitions.yaml"
+    definitions.write_text("'node_def:db_t':\n  - resource: {type: dummy}\n"
+                           "    config_management:\n      type: chef\n"
+                           "      endpoint: https://chef.example.org\n"
+                           "      run_list: ['recipe[mysql]']\n")
+    with setup.occo() as occo:
+        plan = occo.plan(files / "infra.yaml")
+        assert any("config_management type 'chef' is not supported" in w
+                   for w in plan["warnings"]), plan
+        with pytest.raises(InputError) as info:
+            occo.build(files / "infra.yaml")
+    err = info.value
+    assert err.exit_code == 2 and err.node == "db"
+    assert str(err).startswith(f"{definitions.resolve()}:4:13: "
+                               "node_def:db_t[0].config_management.type: node 'db': "
+                               "config_management type 'chef' is not supported by OCCO")
+    assert "Use 'puppet_solo'" in err.message
+    assert_store_empty(setup)
+    proc = setup.cli("import", str(definitions))
+    assert proc.returncode == 2 and "config_management type 'chef'" in proc.stderr
+    assert_store_empty(setup)

@@ -67,6 +67,14 @@ def test_chef_is_refused_naming_the_alternatives(composer):
     assert message.startswith("config_management.type: node 'web'")
 
 
+def test_the_endpoint_says_which_types_are_refused_before_a_build(composer):
+    from occo.servicecomposer.endpoint import ComposerEndpoint
+    found = ComposerEndpoint(composer).config_managers()
+    assert {"none", "puppet_solo", "chef"} <= set(found["types"])
+    assert list(found["unsupported"]) == ["chef"]
+    assert found["unsupported"]["chef"] == ChefConfigManager.unsupported
+
+
 def test_an_unknown_type_lists_the_known_ones(composer):
     with pytest.raises(ConfigManagementError) as info:
         composer.resolve(make_request(config_management={"type": "ansible"}))

@@ -28,7 +28,7 @@ import enum
 import logging
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
 from occo.util import (CredentialEntry, InputError, InputErrors, NodeSpec, OccoError, Schema,
@@ -182,7 +182,7 @@ class CloudHandler(ABC):
 
     def create_node(self, spec: NodeSpec) -> dict[str, Any]:
         """Create the resource for ``spec`` once; asking again returns the same ref."""
-        self.check_resource(spec)
+        spec = self.check_resource(spec)
         try:
             ref = self._create_node(spec)
         except OccoError as exc:
@@ -241,14 +241,20 @@ class CloudHandler(ABC):
 
     # ------------------------------------------------------------------- helpers
 
-    def check_resource(self, spec: NodeSpec) -> None:
-        """Validate the rendered resource section with the backend's schema.
+    def check_resource(self, spec: NodeSpec) -> NodeSpec:
+        """Validate the rendered resource section with the backend's schema; ``spec``
+        with the section as the schema keeps it (values converted the way Occopus reads
+        them, optional keys given as null left out), the compiler's own treatment.
 
         The compiler checked the section as written; this checks it as rendered (a
         template may have produced a wrong value). The section no longer has a file
         location here, so the errors name the node and the key.
         """
-        problems = self.schema.check(spec.resource, "resource")
+        checked = self.schema.validate(dict(spec.resource), "resource")
+        problems = checked.errors
+        if not problems:
+            kept = checked.value
+            return spec if kept == spec.resource else replace(spec, resource=kept)
         if problems:
             errors = [InputError(f"node {spec.node_name!r}: "
                                  f"{err.location.path + ': ' if err.location else ''}"

@@ -176,7 +176,7 @@ class DockerCloudHandler(CloudHandler):
         plans: list[tuple[int, Plan]] = []
         for i, spec in enumerate(specs):
             try:
-                self.check_resource(spec)
+                spec = self.check_resource(spec)
                 plan = self._plan(spec)
                 self._prepare_engine(plan)
                 plans.append((i, plan))

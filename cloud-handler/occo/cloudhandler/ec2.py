@@ -264,8 +264,7 @@ class EC2CloudHandler(CloudHandler):
         todo: list[tuple[int, NodeSpec]] = []
         for i, spec in enumerate(specs):
             try:
-                self.check_resource(spec)
-                todo.append((i, spec))
+                todo.append((i, self.check_resource(spec)))
             except OccoError as exc:
                 out[i] = exc
         if todo:

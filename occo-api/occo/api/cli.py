@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the REST service (and maintain attached infrastructures)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 5000)")
+    p.add_argument("--scaling-host", help="also serve only the scale paths, to nodes with "
+                   "their infrastructure's scaling secret, on this address (rest.scaling_host)")
+    p.add_argument("--scaling-port", type=int,
+                   help="the port of that listener (default 5001; rest.scaling_port)")
 
     p = sub.add_parser("worker", help="run one endpoint's worker (amqp transport)")
     p.add_argument("endpoint", choices=["cloudhandler", "servicecomposer", "infraprocessor"])

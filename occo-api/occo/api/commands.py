@@ -280,7 +280,8 @@ def cmd_config(args, out, err) -> int:
 def cmd_serve(args, out, err) -> int:
     from .rest import serve
     config = load_config(args.config, state=args.state)
-    return serve(config, auth_data=args.auth_data, host=args.host, port=args.port, out=out)
+    return serve(config, auth_data=args.auth_data, host=args.host, port=args.port, out=out,
+                 scaling_host=args.scaling_host, scaling_port=args.scaling_port)
 
 
 def cmd_worker(args, out, err) -> int:

@@ -66,6 +66,11 @@ SECTIONS: dict[str, Schema] = {
         Field("cors_origins", "list", items="str", doc="origins allowed by CORS (default none)"),
         Field("max_body", "int", minimum=1, doc="largest request body in bytes (default 1 MiB)"),
         Field("threads", "int", minimum=1, doc="worker threads (default 16)"),
+        Field("scaling_host", doc="address of a second listener that serves only the scale "
+                                  "paths, to nodes with their scaling secret (default none)"),
+        Field("scaling_port", "int", minimum=0, doc="its TCP port (default 5001)"),
+        Field("scaling_rate", "int", minimum=1,
+              doc="scaling requests a minute per infrastructure by secret (default 30)"),
     )),
     "processing": Schema("processing", (
         Field("max_parallel", "int", minimum=1), Field("rate", "number", minimum=0),
@@ -128,7 +133,8 @@ class Config:
     @property
     def rest(self) -> dict[str, Any]:
         out = {"host": "127.0.0.1", "port": 5000, "token_file": str(config_home() / "rest-token"),
-               "cors_origins": [], "max_body": 1024 * 1024, "threads": 16}
+               "cors_origins": [], "max_body": 1024 * 1024, "threads": 16,
+               "scaling_host": None, "scaling_port": 5001, "scaling_rate": 30}
         out.update(self.section("rest"))
         return out
 

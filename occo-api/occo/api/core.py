@@ -74,7 +74,8 @@ class Occo:
     def import_node_definitions(self, paths: Sequence[str | Path]) -> dict[str, int]:
         """Check node definition files and store them; ``{type: implementations}``."""
         defs = load_node_definitions([Path(p) for p in paths])
-        self.check_backends(_definition_types(defs.values()), nodes=paths)
+        self.check_backends(_definition_types(defs.values()), nodes=paths,
+                            managers=_definition_types(defs.values(), "config_management"))
         for node_type, definition in defs.items():
             # as the user would write them: sections they left out stay out (not null)
             self.store.put_node_definition(node_type, [
@@ -128,10 +129,36 @@ class Occo:
                            location=where.find(ntype, rtype), node=node or None)
                 for node, ntype, rtype in missing]
 
+    def config_manager_problems(self, uses: Iterable[tuple[str | None, str, Any]], *,
+                                infra: Any = None, nodes: Sequence[str | Path] | None = None
+                                ) -> list[InputError]:
+        """One located error per (node, config manager type) that OCCO refuses outright
+        (``chef``): found before a build stores anything, not when a node is prepared.
+        ``uses`` are ``(node name or None, node type, config_management type)``."""
+        wanted = {(node or "", ntype, ctype) for node, ntype, ctype in uses
+                  if isinstance(ctype, str) and not is_template(ctype)}
+        if not wanted:
+            return []
+        found = self.system.composer.call("config_managers", timeout=60)
+        refused = found.get("unsupported", {}) if isinstance(found, Mapping) else {}
+        bad = sorted(u for u in wanted if u[2] in refused)
+        if not bad:
+            return []
+        where = _TypeLocator(self._definition_files(infra, nodes),
+                             bool(self.config.section("includes").get("allow_outside")))
+        return [InputError((f"node {node!r}: " if node else f"node type {ntype!r}: ")
+                           + refused[ctype],
+                           location=where.find(ntype, ctype, section="config_management"),
+                           node=node or None)
+                for node, ntype, ctype in bad]
+
     def check_backends(self, uses: Iterable[tuple[str | None, str, Any]], *,
-                       infra: Any = None, nodes: Sequence[str | Path] | None = None) -> None:
-        """Raise (exit status 2, REST 400) if any resource type has no backend here."""
-        problems = self.backend_problems(uses, infra=infra, nodes=nodes)
+                       infra: Any = None, nodes: Sequence[str | Path] | None = None,
+                       managers: Iterable[tuple[str | None, str, Any]] = ()) -> None:
+        """Raise (exit status 2, REST 400) if any resource type has no backend here, or a
+        config manager type is one OCCO refuses."""
+        problems = self.backend_problems(uses, infra=infra, nodes=nodes) \
+            + self.config_manager_problems(managers, infra=infra, nodes=nodes)
         if len(problems) == 1:
             raise problems[0]
         if problems:
@@ -156,14 +183,17 @@ class Occo:
         """Before anything is stored or queued: every node's resource types have a backend
         here (else located InputErrors, exit 2), and every resource has a backend and
         matching credentials (the cloud handler's own preflight)."""
-        self.check_backends(_description_types(description), infra=infra, nodes=nodes)
+        self.check_backends(_description_types(description), infra=infra, nodes=nodes,
+                            managers=_description_types(description, "config_management"))
         self._preflight(description)
 
     def plan_warnings(self, description: StaticDescription, *, infra: Any = None,
                       nodes: Sequence[str | Path] | None = None) -> list[str]:
         """What keeps a valid description from being built here (for ``plan``)."""
-        return [f"cannot be built here: {problem}" for problem in self.backend_problems(
-            _description_types(description), infra=infra, nodes=nodes)]
+        problems = self.backend_problems(_description_types(description), infra=infra,
+                                         nodes=nodes) + self.config_manager_problems(
+            _description_types(description, "config_management"), infra=infra, nodes=nodes)
+        return [f"cannot be built here: {problem}" for problem in problems]
 
     def _preflight(self, description: StaticDescription) -> None:
         """Every resource has a backend and matching credentials, before anything is made."""
@@ -399,19 +429,26 @@ class Occo:
         return [e.to_dict() for e in self.store.read_events(infra_id, after=after, limit=limit)]
 
 
-def _description_types(description: StaticDescription) -> list[tuple[str | None, str, Any]]:
-    return [(node.name, node.type, impl.resource.get("type"))
+def _section_type(impl: Any, section: str) -> Any:
+    value = getattr(impl, section)
+    return value.get("type") if isinstance(value, Mapping) else None
+
+
+def _description_types(description: StaticDescription, section: str = "resource"
+                       ) -> list[tuple[str | None, str, Any]]:
+    """``(node, node type, the section's type)`` of every implementation."""
+    return [(node.name, node.type, _section_type(impl, section))
             for node in description for impl in node.implementations]
 
 
-def _definition_types(definitions: Iterable[NodeDefinition]
+def _definition_types(definitions: Iterable[NodeDefinition], section: str = "resource"
                       ) -> list[tuple[str | None, str, Any]]:
-    return [(None, d.type, impl.resource.get("type"))
+    return [(None, d.type, _section_type(impl, section))
             for d in definitions for impl in d.implementations]
 
 
 class _TypeLocator:
-    """Where the first implementation of a node type with a given resource ``type`` was
+    """Where the first implementation of a node type with a given section ``type`` was
     written. The compiled model keeps no locations, so the definition files are read
     again (only when there is something to report)."""
 
@@ -431,18 +468,18 @@ class _TypeLocator:
                     continue  # it compiled a moment ago; without it only the path is named
         return self._loaded
 
-    def find(self, node_type: str, rtype: str) -> Location:
+    def find(self, node_type: str, rtype: str, *, section: str = "resource") -> Location:
         key = f"node_def:{node_type}"
         for data in self._data():
             impls = data.get(key) if isinstance(data, Mapping) else None
             for i, impl in enumerate(impls if isinstance(impls, list) else ()):
-                resource = impl.get("resource") if isinstance(impl, Mapping) else None
-                if isinstance(resource, Mapping) and resource.get("type") == rtype:
-                    found = location_of(resource, "type", path=f"{key}[{i}].resource.type")
+                part = impl.get(section) if isinstance(impl, Mapping) else None
+                if isinstance(part, Mapping) and part.get("type") == rtype:
+                    found = location_of(part, "type", path=f"{key}[{i}].{section}.type")
                     if found is not None:
                         return found
         return Location(file="the stored node definitions" if not self.files else None,
-                        path=f"{key}.resource.type")
+                        path=f"{key}.{section}.type")
 
 
 def _plan_dict(infra_id: str | None, name: str, decision: Decision,

@@ -443,10 +443,14 @@ class RestService:
     def __init__(self, config: Config, *, auth_data: str | Path | None = None,
                  host: str | None = None, port: int | None = None,
                  occo: Occo | None = None, scaling_host: str | None = None,
-                 scaling_port: int | None = None, scaling_rate: int = SCALING_RATE) -> None:
+                 scaling_port: int | None = None, scaling_rate: int | None = None) -> None:
         import waitress
 
         settings = config.rest
+        scaling_host = scaling_host or settings.get("scaling_host")
+        if scaling_port is None:
+            scaling_port = settings.get("scaling_port")
+        scaling_rate = scaling_rate or settings.get("scaling_rate") or SCALING_RATE
         self.scaling_host = scaling_host
         self.host = host or settings["host"]
         self.token_file = Path(settings["token_file"]).expanduser()

@@ -39,6 +39,9 @@ class ConfigManager(ABC):
     """Base of config management plugins; every hook has a do-nothing default."""
 
     name: ClassVar[str] = ""
+    #: why OCCO refuses every node of this type, or None (asked before a build stores
+    #: anything: ``ComposerEndpoint.config_managers``)
+    unsupported: ClassVar[str | None] = None
 
     def check(self, section: Mapping[str, Any], where: Where) -> None:
         """Raise :class:`ConfigManagementError` if ``section`` cannot be used."""
@@ -138,13 +141,13 @@ class ChefConfigManager(ConfigManager):
     """``type: chef``: accepted in files, refused when a node would use it."""
 
     name = "chef"
+    unsupported = ("config_management type 'chef' is not supported by OCCO (it is not "
+                   "implemented against a real Chef server). Use 'puppet_solo', or install "
+                   "and run chef-client from a cloud-init context_template (cloud-init's "
+                   "chef module) instead")
 
     def check(self, section: Mapping[str, Any], where: Where) -> None:
-        raise self.error(where, section, "type",
-                         "config_management type 'chef' is not supported by OCCO (it is not "
-                         "implemented against a real Chef server). Use 'puppet_solo', or "
-                         "install and run chef-client from a cloud-init context_template "
-                         "(cloud-init's chef module) instead", NotSupportedError)
+        raise self.error(where, section, "type", self.unsupported, NotSupportedError)
 
 
 class ConfigManagers:
@@ -155,6 +158,18 @@ class ConfigManagers:
         self._given = dict(given) if given is not None else None
         self._loaded: dict[str, ConfigManager] = {}
         self._lock = threading.Lock()
+
+    def unsupported(self) -> dict[str, str]:
+        """``{type: why}`` for the config manager types OCCO refuses outright."""
+        out: dict[str, str] = {}
+        for name in self.names():
+            try:
+                manager = self.get(name, Where("", "", None, "config_management"))
+            except ConfigManagementError:
+                continue  # a broken plugin is reported where a node uses it
+            if manager.unsupported:
+                out[name] = manager.unsupported
+        return out
 
     def names(self) -> list[str]:
         return sorted(self._given) if self._given is not None \

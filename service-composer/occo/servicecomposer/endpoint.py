@@ -24,7 +24,8 @@ OFFLINE_CHECKS = frozenset({"synch_attrs"})
 class ComposerEndpoint:
     """Serves a :class:`ServiceComposer` (and its lookup's per-batch cache)."""
 
-    RPC_METHODS = ("resolve", "resolve_many", "check_health", "config_ready")
+    RPC_METHODS = ("resolve", "resolve_many", "check_health", "config_ready",
+                   "config_managers")
 
     def __init__(self, composer: ServiceComposer) -> None:
         self.composer = composer
@@ -32,6 +33,12 @@ class ComposerEndpoint:
     def _cached(self):
         cached = getattr(self.composer.lookup, "cached", None)
         return cached() if cached is not None else nullcontext()
+
+    def config_managers(self) -> dict[str, Any]:
+        """The config manager types here, and why OCCO refuses some of them outright:
+        ``{"types": [...], "unsupported": {type: why}}`` (asked before a build)."""
+        managers = self.composer.config_managers
+        return {"types": managers.names(), "unsupported": managers.unsupported()}
 
     def resolve(self, request: Mapping[str, Any]) -> dict:
         """One node's NodeSpec as a dict (errors raise)."""
