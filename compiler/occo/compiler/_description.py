@@ -8,7 +8,8 @@ reference), and a string is a node name. Both give the same node.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from occo.util import InputError, describe_value, location_of
 from occo.util.errors import Location

@@ -12,7 +12,8 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any, Iterable, Sequence
 
 from occo.util import InputError, Schema, YamlLimits, load_yaml_file
 from jinja2.sandbox import SandboxedEnvironment

@@ -16,7 +16,8 @@ edges as Occopus's ``StaticDescription.merge_mappings`` gave them to mediating s
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from occo.util.errors import OccoError
 from occo.util.secrets import register_secret

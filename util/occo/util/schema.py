@@ -128,8 +128,13 @@ class Field:
     replacement: str | None = None
     schema: Schema | None = None
     ignore_case: bool = False
+    _kinds: tuple = _field(init=False, repr=False, compare=False, hash=False)
+    _item_kinds: tuple = _field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_kinds", tuple(self.kind.split("|")))
+        object.__setattr__(self, "_item_kinds",
+                           tuple(self.items.split("|")) if self.items else ())
         if self.coerce is not None and self.coerce not in COERCIONS:
             raise ValueError(f"unknown coercion {self.coerce!r}")
         if self.null is not None and self.null not in NULL_MODES:
@@ -159,13 +164,12 @@ class Field:
         """Why ``value`` (already converted) does not fit, or None."""
         if is_template(value):
             return None
-        kinds = self.kind.split("|")
-        if not any(_matches(k, value) for k in kinds):
+        if not any(_matches(k, value) for k in self._kinds):
             return f"must be {self.expected()}, got {describe_value(value)}"
-        if self.items and isinstance(value, list):
+        if self._item_kinds and isinstance(value, list):
             for item in value:
                 if not is_template(item) and not any(_matches(k, item) for k in
-                                                     self.items.split("|")):
+                                                     self._item_kinds):
                     return f"must be {self.expected()}, got an item {describe_value(item)}"
         if self.minimum is not None and isinstance(value, (int, float)) \
                 and not isinstance(value, bool) and value < self.minimum:
@@ -202,13 +206,17 @@ class Schema:
     doc: str = ""
     null: str = "reject"
     one_of: tuple[tuple[str, ...], ...] = ()
+    _by_name: dict = _field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
 
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.fields]
 
     def field(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
+        return self._by_name.get(name)
 
     def check(self, value: Any, path: str, *, parent: Any = None, key: Any = None,
               ignore: Iterable[str] = ()) -> list[InputError]:
@@ -221,35 +229,38 @@ class Schema:
     def validate(self, value: Any, path: str, *, parent: Any = None, key: Any = None,
                  ignore: Iterable[str] = ()) -> Checked:
         """Problems, warnings and the kept form of ``value`` (see :class:`Checked`)."""
-        where = location_of(parent, key, path=path) if parent is not None \
-            else location_of(value, path=path)
+        def where() -> Any:  # only worked out for a message
+            return location_of(parent, key, path=path) if parent is not None \
+                else location_of(value, path=path)
+
         out = Checked(value=value)
         if not isinstance(value, dict):
             out.errors.append(InputError(
                 f"must be a mapping ({self.name}), got {describe_value(value)}",
-                location=where))
+                location=where()))
             return out
-        skip = set(ignore)
-        deprecated = {f.replacement: f.name for f in self.fields
-                      if f.replacement and f.name in value}
+        skip = set(ignore) if ignore else ()
         for f in self.fields:
             if f.required and f.name not in value:
+                deprecated = {d.replacement: d.name for d in self.fields
+                              if d.replacement and d.name in value}
                 hint = f"; {deprecated[f.name]!r} is deprecated: write {f.name!r} instead" \
                     if f.name in deprecated else ""
                 out.errors.append(InputError(f"missing required key {f.name!r} ({self.name}: "
-                                             f"{f.expected()}){hint}", location=where))
+                                             f"{f.expected()}){hint}", location=where()))
         for group in self.one_of:
             if not any(value.get(k) is not None for k in group):
                 out.errors.append(InputError(
                     f"missing key: one of {', '.join(repr(k) for k in group)} is required "
-                    f"({self.name})", location=where))
+                    f"({self.name})", location=where()))
         kept: dict[Any, Any] = {}
         for k, v in value.items():
             if k in skip:
                 kept[k] = v
                 continue
-            sub = join_path(path, k)
-            f = self.field(k) if isinstance(k, str) else None
+            f = self._by_name.get(k) if isinstance(k, str) else None
+            sub = join_path(path, k) if f is None or f.replacement or f.schema is not None \
+                else None
             if f is None:
                 kept[k] = v
                 if self.extra_keys:
@@ -272,11 +283,12 @@ class Schema:
             converted, note = f.convert(v)
             problem = f.problem(converted)
             if problem:
-                out.errors.append(InputError(problem, location=location_of(value, k,
-                                                                           path=sub)))
+                out.errors.append(InputError(problem, location=location_of(
+                    value, k, path=sub or join_path(path, k))))
                 continue
             if note:
-                out.warnings.append(f"{location_of(value, k, path=sub)}: {note}")
+                out.warnings.append(f"{location_of(value, k, path=sub or join_path(path, k))}:"
+                                    f" {note}")
             if f.schema is not None and isinstance(converted, dict):
                 inner = f.schema.validate(converted, sub, parent=value, key=k)
                 out.errors.extend(inner.errors)
