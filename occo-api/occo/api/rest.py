@@ -278,6 +278,12 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
             return _error(413, {"error": "RequestEntityTooLarge",
                                 "message": f"the request body has {length} bytes; the limit "
                                            f"is {max_body} (rest.max_body)"})
+        args = request.view_args
+        if args and args.get("infra_id"):  # a name or id prefix too, once authenticated
+            try:
+                args["infra_id"] = occo.resolve_infra(args["infra_id"])
+            except UnknownInfrastructure:
+                pass  # the view answers 404 after checking its own arguments
         return None
 
     def route(rule: str, endpoint: str, view: Callable[..., Any], methods: list[str]) -> None:
@@ -537,6 +543,8 @@ class RestService:
 
         self.stop_event.set()
         servers = self._servers()
+        for server in servers:  # requests in flight end first: a task that ends after its
+            server.task_dispatcher.shutdown(timeout=5)  # server's trigger closed fails EBADF
         for index, server in enumerate(servers):
             serving = len(self._threads) > index and self._threads[index].is_alive()
             try:
@@ -550,8 +558,6 @@ class RestService:
                 wasyncore.close_all(server._map)
         for thread in self._threads:
             thread.join(timeout)
-        for server in servers:
-            server.task_dispatcher.shutdown(timeout=5)
         left = self.work.wait(timeout)
         alive = [t.name for t in self._threads if t.is_alive()]
         if left or alive:
