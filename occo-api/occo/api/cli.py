@@ -29,7 +29,9 @@ def _common(p: argparse.ArgumentParser, *, json: bool = True) -> None:
 
 
 def _infra(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("-i", "--infra-id", required=required, help="the infrastructure id")
+    p.add_argument("-i", "--infra-id", required=required,
+                   help="the infrastructure: its id, its name (if unique in the store) or a "
+                        "unique prefix of its id (4 characters or more)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,8 +19,17 @@ from .about import version_text
 
 
 def _open(args: argparse.Namespace) -> Occo:
+    """The Occo of the command's configuration; ``-i`` is resolved to an id first (a
+    name or an id prefix is accepted, see :meth:`Occo.resolve_infra`)."""
     config = load_config(getattr(args, "config", None), state=getattr(args, "state", None))
-    return Occo(config, auth_data=getattr(args, "auth_data", None))
+    occo = Occo(config, auth_data=getattr(args, "auth_data", None))
+    if getattr(args, "infra_id", None):
+        try:
+            args.infra_id = occo.resolve_infra(args.infra_id)
+        except BaseException:
+            occo.close()
+            raise
+    return occo
 
 
 @contextmanager
@@ -196,6 +205,8 @@ def cmd_scale(args, out, err) -> int:
     else:
         for warning in result["warnings"]:
             err.write(f"warning: {warning}\n")
+        for note in result.get("notes", ()):
+            err.write(f"note: {note}\n")
         if result["applied"]:
             o = result["outcome"]
             out.write(f"{args.node}: target {result.get('target')}; {o['status']} "

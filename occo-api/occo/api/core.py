@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from occo.compiler import DEFINITION_FILES, StaticDescription, compile_infrastructure
 from occo.compiler import NodeDefinition, load_node_definitions
 from occo.enactor import Decision, LeaseHeld
-from occo.infobroker import (Event, InfraRecord, InstanceState, Intent, NotFound,
-                             ScalingRequest)
+from occo.infobroker import (Event, InfraRecord, InstanceRecord, InstanceState, Intent,
+                             NotFound, ScalingRequest)
 from occo.util import (InputError, InputErrors, OccoError, is_template, load_yaml_file,
                        location_of, new_id)
 from occo.util.errors import Location
@@ -25,7 +25,8 @@ from occo.util.suggest import suggestion
 from occo.util.instructions import DropInfrastructure
 
 from .config import Config, load_config
-from .errors import BuildFailed, UnknownInfrastructure
+from .errors import (AmbiguousInfrastructure, BuildFailed, InstanceNotFound,
+                     UnknownInfrastructure)
 from .system import System
 
 __all__ = ["Occo"]
@@ -33,6 +34,8 @@ __all__ = ["Occo"]
 log = logging.getLogger(__name__)
 
 LIVE = (Intent.CREATING, Intent.CREATED)
+#: the shortest id prefix that names an infrastructure (git and docker take 4 too)
+MIN_ID_PREFIX = 4
 
 class Occo:
     """Build, maintain, scale and destroy infrastructures described in Occopus's format."""
@@ -92,6 +95,36 @@ class Occo:
             raise UnknownInfrastructure(f"no infrastructure {infra_id!r} in the store "
                                         "(occo list shows those there are)",
                                         infra_id=infra_id) from None
+
+    def resolve_infra(self, ref: str) -> str:
+        """The id of the infrastructure ``ref`` names: its id, its name when that is
+        unique in the store, or a unique prefix (4 characters or more) of its id, like git
+        and docker take. Ambiguous or unknown: an InputError (exit 2) listing candidates."""
+        try:
+            return self.store.get_infrastructure(ref).infra_id
+        except NotFound:
+            pass
+        records = self.store.list_infrastructures()
+        named = [r for r in records if r.name == ref]
+        if len(named) == 1:
+            return named[0].infra_id
+        prefixed = [r for r in records if len(ref) >= MIN_ID_PREFIX
+                    and r.infra_id.startswith(ref.lower())]
+        if len(named) > 1 or len(prefixed) > 1:
+            clash = named if len(named) > 1 else prefixed
+            raise AmbiguousInfrastructure(
+                f"{ref!r} names {len(clash)} infrastructures: "
+                + ", ".join(f"{r.name} ({r.infra_id})" for r in clash)
+                + "; give the id (or a longer prefix of it)", infra_id=ref)
+        if prefixed:
+            return prefixed[0].infra_id
+        known = ", ".join(f"{r.name} ({r.infra_id[:8]})" for r in records) or "none"
+        hint = suggestion(ref, [r.name for r in records]) if records else ""
+        hint = hint if hint.startswith("; did you mean") else ""
+        raise UnknownInfrastructure(
+            f"no infrastructure {ref!r} in the store (an id, a unique name, or a unique id "
+            f"prefix of {MIN_ID_PREFIX} or more characters){hint}; there are: {known}",
+            infra_id=ref)
 
     def _by_name(self, name: str) -> InfraRecord | None:
         found = [r for r in self.store.list_infrastructures() if r.name == name]
@@ -334,10 +367,9 @@ class Occo:
             raise InputError("give exactly one of a change (+N/-N), a count, or an instance "
                              "id or address to remove")
         if remove is not None:
-            by_address = "." in remove or ":" in remove
+            rec = self._instance(record, node, remove)
             req = ScalingRequest(infra_id=infra_id, node_name=node, kind="destroy",
-                                 instance_id=None if by_address else remove,
-                                 address=remove if by_address else None)
+                                 instance_id=rec.instance_id)
         elif to is not None:
             if to < 0:
                 raise InputError(f"a node count must be >= 0, got {to}")
@@ -360,8 +392,37 @@ class Occo:
             result["warnings"] += [e["message"] for e in decision.events
                                    if e["type"] == "scaling.clamped"]
             result["target"] = decision.targets.get(node)
+        if outcome.get("status") == "unchanged" and remove is None:
+            have = len(self._live(infra_id, node))
+            result["notes"] = [f"node {node!r} already has {have} instance(s), the count "
+                               "asked for: nothing to do"]
         result.update(applied=True, outcome=outcome)
         return result
+
+    def _live(self, infra_id: str, node: str) -> list[InstanceRecord]:
+        return [r for r in self.store.list_instances(infra_id)
+                if r.node_name == node and r.intent in LIVE]
+
+    def _instance(self, record: InfraRecord, node: str, key: str) -> InstanceRecord:
+        """The live instance of ``node`` that ``key`` names: its id, a unique prefix of
+        it (4 characters or more), or one of its addresses; else InstanceNotFound
+        (exit 2) listing the instances there are."""
+        live = self._live(record.infra_id, node)
+        exact = [r for r in live if key == r.instance_id or key in (r.addresses or [])
+                 or key in (r.private_addresses or [])]
+        found = exact or [r for r in live if len(key) >= MIN_ID_PREFIX
+                          and r.instance_id.startswith(key)]
+        if len(found) == 1:
+            return found[0]
+        listed = ", ".join(f"{r.instance_id[:8]} ({', '.join(r.addresses or []) or 'no address'})"
+                           for r in live) or "none"
+        if found:
+            raise InputError(f"{key!r} names {len(found)} instances of node {node!r}: "
+                             f"{listed}; give more of the id", infra_id=record.infra_id)
+        raise InstanceNotFound(f"node {node!r} of infrastructure {record.name} "
+                               f"({record.infra_id}) has no instance with the id or address "
+                               f"{key!r}; its instances: {listed}", infra_id=record.infra_id,
+                               node=node)
 
     def destroy(self, infra_id: str) -> dict[str, Any]:
         """Drop every node of the infrastructure, then forget it (kept if a drop failed)."""

@@ -5,6 +5,7 @@
     │   ├── UnknownInfrastructure   no such infrastructure id (REST 404)
     │   │   ├── NodeNotFound        the infrastructure has no node of that name (REST 404)
     │   │   └── InstanceNotFound    the node has no instance of that id or address (REST 404)
+    │   ├── AmbiguousInfrastructure a name or id prefix that names several (REST 400)
     │   └── UsageError              a command line the CLI cannot run (exit 2)
     ├── BuildFailed                 a build could not start or did not finish (exit 1 or 2)
     └── Busy                        a build, destroy or pass of it is running (REST 409)
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 from occo.util import InputError, OccoError
 
-__all__ = ["UnknownInfrastructure", "NodeNotFound", "InstanceNotFound", "UsageError",
+__all__ = ["UnknownInfrastructure", "AmbiguousInfrastructure", "NodeNotFound",
+           "InstanceNotFound", "UsageError",
            "BuildFailed", "Busy"]
 
 
@@ -28,6 +30,10 @@ class NodeNotFound(UnknownInfrastructure):
 
 class InstanceNotFound(UnknownInfrastructure):
     """The node has no live instance of this id or address."""
+
+
+class AmbiguousInfrastructure(InputError):
+    """A name or id prefix that several infrastructures in the store answer to."""
 
 
 class UsageError(InputError):
