@@ -126,7 +126,45 @@ def test_config_show_redacts_secrets(setup):
     assert "s3cr3t-pw" not in shown and "hunter22" not in shown
     assert "amqp://occo:***@broker" in shown
     data = yaml.safe_load(shown.split("\n", 1)[1])
-    assert data["rest"]["host"] == "127.0.0.1" and data["processing"]["max_parallel"] == 32
+    assert data["rest"]["host"] == "127.0.0.1" and data["processing"]["max_attempts"] == 3
+
+
+def test_config_show_prints_each_clouds_limits_and_who_set_them(setup):
+    from occo.cloudhandler.dummy import DummyCloudHandler
+    from occo.cloudhandler.ec2 import EC2CloudHandler
+
+    setup.write_config(processing={"batch_size": 32},
+                       clouds={"dummy": {"limits": {"max_parallel": 7}, "endpoints": {
+                           "dummy:lab": {"limits": {"rate": 3}}}}})
+    data = yaml.safe_load(setup.cli("config", "show", check=True).stdout.split("\n", 1)[1])
+    limits = data["limits"]
+    # the backend's own defaults where nothing is set
+    # (the set-up's processing: section sets rate, poll_interval and first_poll)
+    assert limits["ec2"]["burst"] == EC2CloudHandler.limits.burst == 500
+    assert limits["dummy"]["max_parallel"] != DummyCloudHandler.limits.max_parallel
+    assert limits["local"]["max_parallel"] == 64
+    assert limits["ec2"]["rate"] == 0 and limits["ec2"]["set_by"]["rate"] == "processing"
+    # processing: over every cloud, clouds.<type>.limits over that, an endpoint over both
+    assert limits["ec2"]["batch_size"] == 32 and limits["dummy"]["batch_size"] == 32
+    assert limits["dummy"]["max_parallel"] == 7
+    assert limits["dummy"]["set_by"]["max_parallel"] == "clouds.dummy.limits"
+    assert limits["dummy"]["set_by"]["batch_size"] == "processing"
+    assert "set_by" not in limits["local"] or "max_parallel" not in limits["local"]["set_by"]
+    lab = limits["dummy"]["endpoints"]["dummy:lab"]
+    assert (lab["rate"], lab["max_parallel"], lab["batch_size"]) == (3, 7, 32)
+    # the backend's section keeps its own settings, not the limits
+    assert data["clouds"]["dummy"]["limits"] == {"max_parallel": 7}
+
+
+def test_bad_cloud_limits_are_located(setup):
+    setup.config_file.write_text("clouds:\n  dummy:\n    limits: {rat: 3}\n"
+                                 "  ec2:\n    endpoints:\n      x: {limits: {rate: -2}}\n")
+    proc = setup.cli("list")
+    assert proc.returncode == 2, proc.stderr
+    assert "occo.yaml:3:13: unknown key 'rat' in clouds.dummy.limits (did you mean " \
+           "'rate'?)" in proc.stderr
+    assert "occo.yaml:6:10: clouds.ec2.endpoints.x.limits.rate must be a number >= 0, " \
+           "got -2" in proc.stderr
 
 
 def test_a_bad_configuration_is_located(setup, tmp_path):

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, Sequence
 
 from .errors import CapacityExceeded, CloudUnavailable
 
@@ -60,6 +60,11 @@ class SimCloud(Protocol):
         """Store ``node`` unless its instance id exists; return the stored one and
         whether it is new. Raise CapacityExceeded when ``capacity`` nodes are alive."""
 
+    def create_many(self, nodes: Sequence[tuple[SimNode, int | None]], now: float
+                    ) -> list[tuple[SimNode, bool] | CapacityExceeded]:
+        """``create`` for each (node, capacity), at once (one transaction); a full cloud
+        is that node's CapacityExceeded in the answer."""
+
     def get_many(self, instance_ids: Iterable[str]) -> dict[str, SimNode]: ...
 
     def drop(self, instance_id: str, now: float) -> SimNode | None: ...
@@ -99,6 +104,16 @@ class MemoryCloud:
             self._nodes[node.instance_id] = node
             self._undropped += 1
             return node, True
+
+    def create_many(self, nodes: Sequence[tuple[SimNode, int | None]], now: float
+                    ) -> list[tuple[SimNode, bool] | CapacityExceeded]:
+        out: list[tuple[SimNode, bool] | CapacityExceeded] = []
+        for node, capacity in nodes:
+            try:
+                out.append(self.create(node, capacity, now))
+            except CapacityExceeded as exc:
+                out.append(exc)
+        return out
 
     def get_many(self, instance_ids: Iterable[str]) -> dict[str, SimNode]:
         nodes = self._nodes
@@ -165,6 +180,9 @@ class SqliteCloud:
             self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # a simulated cloud: a commit need not reach the disk before the call returns
+            # (WAL with NORMAL still survives a crash of the process, not of the machine)
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise CloudUnavailable(f"the dummy cloud's store {self.path} cannot be used: "
@@ -178,34 +196,43 @@ class SqliteCloud:
                 raise CloudUnavailable(f"the dummy cloud's store {self.path}: {exc}") from exc
 
     def create(self, node: SimNode, capacity: int | None, now: float) -> tuple[SimNode, bool]:
-        def work(db: sqlite3.Connection) -> tuple[SimNode, bool]:
+        [result] = self.create_many([(node, capacity)], now)
+        if isinstance(result, CapacityExceeded):
+            raise result
+        return result
+
+    def create_many(self, nodes: Sequence[tuple[SimNode, int | None]], now: float
+                    ) -> list[tuple[SimNode, bool] | CapacityExceeded]:
+        def work(db: sqlite3.Connection) -> list[tuple[SimNode, bool] | CapacityExceeded]:
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute(f"SELECT {_COLUMNS} FROM nodes WHERE endpoint=? AND "
-                                 "instance_id=?", (self.name, node.instance_id)).fetchone()
-                if row is not None:
-                    db.execute("COMMIT")
-                    return _row_node(row), False
-                if capacity is not None:
-                    (alive,) = db.execute("SELECT COUNT(*) FROM nodes WHERE endpoint=? AND "
-                                          "(gone_at IS NULL OR gone_at > ?)",
-                                          (self.name, now)).fetchone()
-                    if alive >= capacity:
-                        raise CapacityExceeded(f"the dummy cloud {self.name!r} is full: "
-                                               f"capacity {capacity} nodes")
-                cur = db.execute(
-                    "INSERT INTO nodes (endpoint, instance_id, infra_id, node_name, tags, "
-                    "created_at, ready_at, fails, drop_latency) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (self.name, node.instance_id, node.infra_id, node.node_name,
-                     json.dumps(node.tags), node.created_at, node.ready_at, int(node.fails),
-                     node.drop_latency))
-                node.seq = int(cur.lastrowid)
+                out = [self._insert(db, node, capacity, now) for node, capacity in nodes]
                 db.execute("COMMIT")
-                return node, True
+                return out
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         return self._run(work)
+
+    def _insert(self, db: sqlite3.Connection, node: SimNode, capacity: int | None,
+                now: float) -> tuple[SimNode, bool] | CapacityExceeded:
+        row = db.execute(f"SELECT {_COLUMNS} FROM nodes WHERE endpoint=? AND instance_id=?",
+                         (self.name, node.instance_id)).fetchone()
+        if row is not None:
+            return _row_node(row), False
+        if capacity is not None:
+            (alive,) = db.execute("SELECT COUNT(*) FROM nodes WHERE endpoint=? AND "
+                                  "(gone_at IS NULL OR gone_at > ?)", (self.name, now)).fetchone()
+            if alive >= capacity:
+                return CapacityExceeded(f"the dummy cloud {self.name!r} is full: capacity "
+                                        f"{capacity} nodes")
+        cur = db.execute(
+            "INSERT INTO nodes (endpoint, instance_id, infra_id, node_name, tags, created_at, "
+            "ready_at, fails, drop_latency) VALUES (?,?,?,?,?,?,?,?,?)",
+            (self.name, node.instance_id, node.infra_id, node.node_name, json.dumps(node.tags),
+             node.created_at, node.ready_at, int(node.fails), node.drop_latency))
+        node.seq = int(cur.lastrowid)
+        return node, True
 
     def get_many(self, instance_ids: Iterable[str]) -> dict[str, SimNode]:
         ids = list(instance_ids)

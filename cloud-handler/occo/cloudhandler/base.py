@@ -31,8 +31,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
 
-from occo.util import (CredentialEntry, InputError, InputErrors, NodeSpec, OccoError, Schema,
-                       scrub)
+from occo.util import (CloudLimits, CredentialEntry, InputError, InputErrors, NodeSpec,
+                       OccoError, Schema, scrub)
 from occo.util.secrets import is_secret_key
 
 __all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler", "ref_resource",
@@ -146,7 +146,13 @@ class CloudHandler(ABC):
       when one matches, the handler running without one otherwise (docker: registry
       logins are optional);
     - ``ref_keys``: the resource keys a ref keeps (None: all but secret-named ones);
-    - ``STATE_MAP``: the backend's raw states mapped to :class:`ResourceState`.
+    - ``STATE_MAP``: the backend's raw states mapped to :class:`ResourceState`;
+    - ``limits``: the pace its cloud bears (:class:`~occo.util.CloudLimits`: calls in
+      flight, nodes per second, batch size, polling cadence), the processor's default for
+      its endpoints (docs/user/clouds.rst lists each backend's).
+
+    A ref may carry ``ready_at`` (seconds since the epoch): when the backend expects the
+    node to run. The processor looks then rather than polling before it.
     """
 
     type_name: ClassVar[str]
@@ -155,6 +161,7 @@ class CloudHandler(ABC):
     accepts_credentials: ClassVar[bool] = False
     ref_keys: ClassVar[tuple[str, ...] | None] = None
     STATE_MAP: ClassVar[Mapping[str, ResourceState]] = {}
+    limits: ClassVar[CloudLimits] = CloudLimits()
 
     def __init__(self, resource: Mapping[str, Any], *, config: Mapping[str, Any] | None = None,
                  auth: CredentialEntry | None = None, clock: Clock | None = None) -> None:

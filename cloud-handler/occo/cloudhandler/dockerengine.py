@@ -39,8 +39,8 @@ import docker
 import requests
 from docker import errors as docker_errors
 
-from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CredentialEntry, NodeSpec,
-                       OccoError, scrub)
+from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CloudLimits, CredentialEntry,
+                       NodeSpec, OccoError, scrub)
 
 from ._dockerapi import CountingClient, translate
 from ._dockerimages import ImageStore
@@ -68,6 +68,9 @@ class DockerCloudHandler(CloudHandler):
     """One Docker Engine, reached through its API socket or URL."""
 
     type_name = "docker"
+    # one engine: a few creates at once keep it busy (each pulls, creates and starts)
+    limits = CloudLimits(max_parallel=16, rate=0, batch_size=16, poll_interval=1.0,
+                         first_poll=0.1)
     schema = DOCKER
     needs_credentials = False
     accepts_credentials = True   # a registry login, when an auth_data entry matches

@@ -29,10 +29,10 @@ import logging
 import random
 from typing import Any, Mapping, Sequence
 
-from occo.util import CredentialEntry, NodeSpec, OccoError
+from occo.util import CloudLimits, CredentialEntry, NodeSpec, OccoError
 
 from ._simcloud import MemoryCloud, SimCloud, SimNode, SqliteCloud
-from .base import Clock, CloudHandler, NodeAddresses, NodeStatus, ResourceState
+from .base import Clock, CloudHandler, NodeAddresses, NodeStatus, ResourceState, about_node
 from .errors import ImageNotFound, Throttled
 from .schemas import DUMMY
 
@@ -55,6 +55,9 @@ class DummyCloudHandler(CloudHandler):
     """A simulated cloud whose node states are a pure function of time and seed."""
 
     type_name = "dummy"
+    # a simulation bears anything; its nodes say when they will run (ref "ready_at")
+    limits = CloudLimits(max_parallel=100_000, rate=0, batch_size=256, poll_interval=0.25,
+                         first_poll=0.02)
     schema = DUMMY
     needs_credentials = False
     STATE_MAP = {"pending": ResourceState.PENDING, "running": ResourceState.RUNNING,
@@ -93,11 +96,12 @@ class DummyCloudHandler(CloudHandler):
         return str(ipaddress.IPv4Address(_BASE + seq % _SPAN))
 
     def _ref(self, spec: NodeSpec, node: SimNode) -> dict[str, Any]:
-        return self.make_ref(spec, f"dummy-{node.seq}")
+        return self.make_ref(spec, f"dummy-{node.seq}", ready_at=node.ready_at)
 
     # --------------------------------------------------------------- operations
 
-    def _create_node(self, spec: NodeSpec) -> dict[str, Any]:
+    def _new_node(self, spec: NodeSpec, now: float) -> SimNode:
+        """The simulated node ``spec`` asks for (throttling and unknown images raise)."""
         res = spec.resource
         throttle = self._rate(res, "throttle_rate", spec)
         fail_rate = self._rate(res, "fail_rate", spec)
@@ -108,18 +112,38 @@ class DummyCloudHandler(CloudHandler):
         if images is not None and res.get("image") not in images:
             raise ImageNotFound(f"the dummy cloud {self.name!r} has no image "
                                 f"{res.get('image')!r}; it knows: {', '.join(images) or 'none'}")
-        now = self.clock()
         seed = res.get("seed", self._default_seed)
         tags = {**{str(k): str(v) for k, v in (res.get("tags") or {}).items()},
                 **spec.occo_tags()}
-        node = SimNode(instance_id=spec.instance_id, infra_id=spec.infra_id,
+        return SimNode(instance_id=spec.instance_id, infra_id=spec.infra_id,
                        node_name=spec.node_name, seq=0, created_at=now,
                        ready_at=now + float(res.get("create_latency") or 0.0),
                        fails=fail_rate > 0.0 and _unit(seed, spec.instance_id) < fail_rate,
                        drop_latency=float(res.get("drop_latency") or 0.0), tags=tags)
-        capacity = res.get("capacity")
-        stored, _new = self.cloud.create(node, capacity, now)
+
+    def _create_node(self, spec: NodeSpec) -> dict[str, Any]:
+        now = self.clock()
+        stored, _new = self.cloud.create(self._new_node(spec, now), spec.resource.get("capacity"),
+                                         now)
         return self._ref(spec, stored)
+
+    def create_nodes(self, specs: Sequence[NodeSpec]) -> list[dict[str, Any] | OccoError]:
+        """All of a batch in one write of the simulated cloud (a SQLite transaction)."""
+        out: list[dict[str, Any] | OccoError] = [None] * len(specs)  # type: ignore[list-item]
+        todo: list[tuple[int, NodeSpec, SimNode]] = []
+        now = self.clock()
+        for i, spec in enumerate(specs):
+            try:
+                spec = self.check_resource(spec)
+                todo.append((i, spec, self._new_node(spec, now)))
+            except OccoError as exc:
+                out[i] = about_node(exc, spec.node_name, spec.infra_id, spec.instance_id)
+        stored = self.cloud.create_many([(node, spec.resource.get("capacity"))
+                                         for _, spec, node in todo], now) if todo else []
+        for (i, spec, _), result in zip(todo, stored):
+            out[i] = (about_node(result, spec.node_name, spec.infra_id, spec.instance_id)
+                      if isinstance(result, OccoError) else self._ref(spec, result[0]))
+        return out
 
     def _drop_nodes(self, refs: Sequence[Mapping[str, Any]]) -> list[OccoError | None]:
         out: list[OccoError | None] = []

@@ -34,8 +34,8 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedErr
                                  ConnectTimeoutError, EndpointConnectionError,
                                  ParamValidationError, ReadTimeoutError)
 
-from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CredentialEntry, InputError,
-                       NodeSpec, OccoError, scrub)
+from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CloudLimits, CredentialEntry,
+                       InputError, NodeSpec, OccoError, scrub)
 
 from .base import (AddressCache, Clock, CloudHandler, NodeAddresses, NodeStatus,
                    ResourceState, about_node)
@@ -72,6 +72,12 @@ class EC2CloudHandler(CloudHandler):
     """One EC2 endpoint and region, reached with one credentials entry."""
 
     type_name = "ec2"
+    # AWS's documented limits per account and region: RunInstances takes instances from a
+    # bucket of 1,000 refilled at 2 per second, Describe* calls from one of 100 refilled
+    # at 20 per second. OCCO starts at most half the bucket at once (other users of the
+    # account keep the rest), then the refill rate; one DescribeInstances per batch.
+    limits = CloudLimits(max_parallel=32, rate=2.0, burst=500, batch_size=64,
+                         poll_interval=2.0, first_poll=0.5)
     schema = EC2
     needs_credentials = True
     STATE_MAP = {"pending": ResourceState.PENDING, "running": ResourceState.RUNNING,

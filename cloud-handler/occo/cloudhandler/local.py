@@ -52,7 +52,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from occo.util import CredentialEntry, NodeSpec, OccoError, scrub
+from occo.util import CloudLimits, CredentialEntry, NodeSpec, OccoError, scrub
 
 from ._loopback import LoopbackPool
 from ._procs import group_members, is_alive
@@ -112,6 +112,9 @@ class LocalCloudHandler(CloudHandler):
     """Node instances as supervised local process groups on loopback addresses."""
 
     type_name = "local"
+    # processes of this machine: starting one is cheap, a state call reads their files
+    limits = CloudLimits(max_parallel=64, rate=0, batch_size=64, poll_interval=0.5,
+                         first_poll=0.05)
     schema = LOCAL
     needs_credentials = False
     ref_keys = ("type", "name", "grace_period")

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from occo.util import (Credentials, InputError, NodeSpec, OccoError, PluginNotFoundError,
                        load_plugin, plugin_names)
+from occo.util.cloudlimits import LIMIT_SETTINGS, configured_limits
 from occo.util.comm import encode_error
 
 from .base import Clock, CloudHandler, ResourceState
@@ -51,7 +52,8 @@ class CloudHandlerService:
     """
 
     RPC_METHODS = ("create_node", "create_nodes", "drop_node", "drop_nodes", "get_states",
-                   "get_addresses", "list_nodes", "endpoint_key", "backends", "preflight")
+                   "get_addresses", "list_nodes", "endpoint_key", "backends", "preflight",
+                   "limits")
 
     def __init__(self, config: Mapping[str, Any] | None = None,
                  credentials: Credentials | None = None, *, clock: Clock | None = None) -> None:
@@ -98,7 +100,7 @@ class CloudHandlerService:
             with self._lock:
                 handler = self._handlers.get(key)
                 if handler is None:
-                    handler = cls(resource, config=self.config.get(cls.type_name) or {},
+                    handler = cls(resource, config=self.handler_config(cls.type_name),
                                   auth=auth, clock=self.clock)
                     self._handlers[key] = handler
                     log.debug("cloud handler for %s ready", endpoint)
@@ -107,6 +109,27 @@ class CloudHandlerService:
     def endpoint_key(self, resource: Mapping[str, Any]) -> str:
         """The endpoint a resource section talks to, for per-endpoint concurrency limits."""
         return self.handler_class(resource.get("type")).endpoint_key(resource)
+
+    def handler_config(self, kind: str) -> dict[str, Any]:
+        """``clouds.<kind>`` as the backend sees it: its own settings, without the limits
+        (``limits``, ``endpoints``), which are the processor's."""
+        return {k: v for k, v in (self.config.get(kind) or {}).items()
+                if k not in LIMIT_SETTINGS}
+
+    def configured_limits(self, kind: str, endpoint: str | None = None) -> dict[str, Any]:
+        """The limits the configuration sets for backend ``kind`` (``clouds.<kind>.limits``)
+        and, over them, for one of its endpoints (``clouds.<kind>.endpoints.<key>.limits``);
+        a bad one is a ConfigError naming its path."""
+        return configured_limits(self.config.get(kind), kind, endpoint)
+
+    def limits(self, resource: Mapping[str, Any]) -> dict[str, Any]:
+        """The pace for the endpoint of ``resource``: ``{"endpoint", "cloud": the backend's
+        defaults, "configured": what clouds.<type> sets over them}`` (the processor puts
+        its own ``processing:`` settings between the two)."""
+        cls = self.handler_class(resource.get("type"))
+        endpoint = cls.endpoint_key(resource)
+        return {"endpoint": endpoint, "cloud": cls.limits.to_dict(),
+                "configured": self.configured_limits(cls.type_name, endpoint)}
 
     def preflight(self, resource: Mapping[str, Any], node: str | None = None) -> str:
         """Check, before anything is created, that ``resource`` has a backend and (where

@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Mapping
 
 from occo.infobroker import InstanceRecord, InstanceState, Intent, Store
-from occo.util import new_id
+from occo.util import CloudLimits, new_id
 from occo.util.comm import Client, encode_error
 from occo.util.instance_request import RequestBuilder, scaling_secret, waits_on_attributes
 from occo.util.instructions import (CreateInfrastructure, CreateNode, DropInfrastructure,
@@ -48,13 +48,15 @@ class Run:
     def __init__(self, *, store: Store, cloud: Client, composer: Client,
                  config: ProcessingConfig, infra_id: str, keep_on_failure: bool,
                  cancel: threading.Event, buckets: dict[str, TokenBucket],
-                 rng: random.Random) -> None:
+                 rng: random.Random, limits: dict[str, CloudLimits] | None = None) -> None:
         self.store, self.cloud, self.composer = store, cloud, composer
         self.config = config
         self.infra_id = infra_id
         self.keep_on_failure = keep_on_failure
         self.cancel = cancel
         self.buckets = buckets
+        self.limits = limits if limits is not None else {}     # per endpoint (the processor's)
+        self.endpoint_resources: dict[str, Mapping[str, Any]] = {}  # one resource each
         self.rng = rng
         self.ledger = Ledger(store, infra_id)
         self.slots: dict[str, Slot] = {}                     # every slot of this run
@@ -107,6 +109,9 @@ class Run:
         self.slots[slot.instance_id] = slot
         self.phases[slot.phase][slot.instance_id] = slot
         self.active += slot.phase not in FINAL
+        if slot.endpoint not in self.endpoint_resources:
+            self.endpoint_resources[slot.endpoint] = (
+                slot.implementation.get("resource") or (slot.ref or {}).get("resource") or {})
 
     def _known(self, instance_id: str) -> Slot | None:
         return self.slots.get(instance_id)
@@ -245,7 +250,7 @@ class Run:
                 self.more_to_admit or (not self.stopping and (self.recheck_waiting
                                                                or self.unrecorded)):
             return 0.0  # creates to admit now (the first round, or dependencies became ready)
-        wake = self.config.poll_interval
+        wake = 1.0  # the cancel check's cadence
         for heap in (self.polls, self.backoffs):
             if heap:
                 wake = min(wake, heap[0][0] - self._now())
@@ -305,9 +310,28 @@ class Run:
     def _eligible(self, slot: Slot) -> bool:
         return all(self.pending[d] == 0 and self.ready[d] > 0 for d in slot.waits_for)
 
+    def _limits(self, endpoint: str) -> CloudLimits:
+        """The pace for ``endpoint``: its cloud handler's defaults and the configuration's
+        (asked once per processor; if the cloud handler cannot say, the cautious ones)."""
+        limits = self.limits.get(endpoint)
+        if limits is None:
+            try:
+                answer = self.cloud.call("limits", resource=self.endpoint_resources.get(
+                    endpoint, {}), timeout=30)
+                cloud = CloudLimits().over(answer.get("cloud") or {})
+                configured = answer.get("configured") or {}
+            except Exception as exc:  # an older cloud handler, or one that cannot tell
+                log.warning("the cloud handler gave no limits for %s (%s); using the "
+                            "cautious defaults", endpoint, exc)
+                cloud, configured = CloudLimits(), {}
+            limits = self.limits[endpoint] = self.config.limits_for(cloud, configured)
+            log.debug("limits for %s: %s", endpoint, limits)
+        return limits
+
     def _bucket(self, endpoint: str) -> TokenBucket:
         if endpoint not in self.buckets:
-            self.buckets[endpoint] = TokenBucket(self.config.rate, self.config.burst)
+            limits = self._limits(endpoint)
+            self.buckets[endpoint] = TokenBucket(limits.rate, limits.burst)
         return self.buckets[endpoint]
 
     def _admit_creates(self) -> None:
@@ -322,10 +346,11 @@ class Run:
         for slot in self.phases[Phase.QUEUED].values():
             if slot.not_before <= now:
                 by_endpoint[slot.endpoint].append(slot)
-        wave = max(1, self.config.batch_size) * 4  # per round, so calls start while
-        self.more_to_admit = False                     # later intents are still written
+        self.more_to_admit = False
         for endpoint, waiting in by_endpoint.items():
-            room = self.config.max_parallel - self.inflight[endpoint]
+            limits = self._limits(endpoint)
+            wave = limits.batch_size * 4  # per round, so calls start while later intents
+            room = limits.max_parallel - self.inflight[endpoint]  # are still written
             if room > wave and len(waiting) > wave:
                 room = wave
                 self.more_to_admit = True
@@ -355,7 +380,7 @@ class Run:
         if self.stopping or not self.unrecorded or self.phases[Phase.RECORDING] or \
                 self.phases[Phase.DROP_RECORDING]:
             return  # (not in a round whose calls wait for this flush)
-        size = max(1, self.config.batch_size)
+        size = min((self._limits(e).batch_size for e in self.endpoint_resources), default=64)
         batch = self.unrecorded[:size]
         del self.unrecorded[:size]
         for slot in batch:
@@ -370,8 +395,8 @@ class Run:
         by_endpoint: dict[str, list[Slot]] = defaultdict(list)
         for slot in slots:
             by_endpoint[slot.endpoint].append(slot)
-        size = max(1, self.config.batch_size) * factor
-        for group in by_endpoint.values():
+        for endpoint, group in by_endpoint.items():
+            size = self._limits(endpoint).batch_size * factor
             for i in range(0, len(group), size):
                 yield group[i:i + size]
 
@@ -432,10 +457,16 @@ class Run:
                 self._queue_drop(slot, f"rolled back ({self.stopping})")
                 continue
             self._move(slot, Phase.STARTING)
-            slot.since, slot.poll_gap = now, self.config.first_poll
-            # nothing starts faster than this endpoint's nodes did: look shortly before
-            learned = self.start_latency.get(slot.endpoint)
-            first = max(self.config.first_poll, 0.8 * learned) if learned else slot.poll_gap
+            first_poll = self._limits(slot.endpoint).first_poll
+            slot.since, slot.poll_gap = now, first_poll
+            expected = slot.ref.get("ready_at")
+            if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+                # the cloud said when it will run: look then (and a little after)
+                first = max(0.0, expected - time.time()) + 0.005
+            else:
+                # nothing starts faster than this endpoint's nodes did: look shortly before
+                learned = self.start_latency.get(slot.endpoint)
+                first = max(first_poll, 0.8 * learned) if learned else first_poll
             self._poll_at(slot, now + min(first, self.config.create_timeout))
 
     def _call_failed(self, slot: Slot, error: dict, doing: str) -> None:
@@ -494,11 +525,12 @@ class Run:
 
     def _poll_later(self, slot: Slot, now: float) -> None:
         learned = self.start_latency.get(slot.endpoint)
+        limits = self._limits(slot.endpoint)
         if slot.phase == Phase.STARTING and learned and now - slot.since < 1.25 * learned:
             # around the time this endpoint's nodes usually start: look often
-            slot.poll_gap = self.config.first_poll
+            slot.poll_gap = limits.first_poll
         else:
-            slot.poll_gap = min(self.config.poll_interval, max(slot.poll_gap, 0.02) * 1.5)
+            slot.poll_gap = min(limits.poll_interval, max(slot.poll_gap, 0.02) * 1.5)
         self._poll_at(slot, now + slot.poll_gap)
 
     def _states(self, endpoint: str, chunk: list[Slot], future: Future) -> None:
@@ -679,7 +711,7 @@ class Run:
         for slot in list(self.phases[Phase.DROP_QUEUED].values()):
             if slot.not_before > now:
                 continue
-            if self.inflight[slot.endpoint] >= self.config.max_parallel or \
+            if self.inflight[slot.endpoint] >= self._limits(slot.endpoint).max_parallel or \
                     not self._bucket(slot.endpoint).take(1):
                 continue
             self.inflight[slot.endpoint] += 1

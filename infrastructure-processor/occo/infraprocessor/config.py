@@ -1,7 +1,10 @@
 """How hard and how long the processor works: limits, timeouts, retries.
 
-The defaults suit real clouds (EC2-like APIs throttle at tens of mutating calls per
-second per account); benchmarks and tests on the dummy cloud raise the limits.
+The pace of the calls to a cloud (``max_parallel``, ``rate``, ``burst``, ``batch_size``,
+``poll_interval``, ``first_poll``) is the cloud's: each backend declares limits its cloud
+bears (:class:`occo.util.CloudLimits`). Set here, a limit overrides every cloud's default;
+``clouds.<type>.limits`` in the configuration overrides it again for one backend (see
+:mod:`occo.util.cloudlimits`).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from occo.util import ConfigError, Location
+from occo.util import LIMIT_KEYS, CloudLimits, ConfigError, Location, check_limits
 from occo.util.ratelimit import Backoff
 
 __all__ = ["ProcessingConfig"]
@@ -19,12 +22,13 @@ __all__ = ["ProcessingConfig"]
 class ProcessingConfig:
     """Settings of one processor (``processing:`` in occo.yaml)."""
 
-    max_parallel: int = 32          # cloud calls in flight per endpoint
-    rate: float = 20.0              # cloud calls per second per endpoint (0: unlimited)
-    burst: int = 40                 # calls allowed at once before the rate applies
-    batch_size: int = 64            # nodes per endpoint call
-    poll_interval: float = 2.0      # seconds between state rounds (upper bound)
-    first_poll: float = 0.25        # first look at a new node, then growing to poll_interval
+    # None: the cloud's own limit (CloudLimits); a value: this, for every cloud
+    max_parallel: int | None = None     # nodes in flight at once per endpoint
+    rate: float | None = None           # nodes started per second per endpoint (0: unlimited)
+    burst: int | None = None            # nodes started at once before the rate applies
+    batch_size: int | None = None       # nodes per endpoint call
+    poll_interval: float | None = None  # seconds between state polls of a node (upper bound)
+    first_poll: float | None = None     # first look at a new node, growing to poll_interval
     create_timeout: float = 900.0   # from create call to the cloud saying running
     health_timeout: float = 600.0   # from running to the first passing health check
     max_attempts: int = 3           # instances tried per wanted node before the build fails
@@ -32,6 +36,16 @@ class ProcessingConfig:
     drop_retries: int = 6           # retries of a failed drop before it is reported
     lease_ttl: float = 30.0         # a dead processor's hold on an infrastructure expires
     backoff: Backoff = field(default_factory=Backoff)
+
+    def limit_overrides(self) -> dict[str, Any]:
+        """The limits set here, which override every cloud's defaults."""
+        return {k: getattr(self, k) for k in LIMIT_KEYS if getattr(self, k) is not None}
+
+    def limits_for(self, cloud: CloudLimits, configured: Mapping[str, Any] | None = None
+                   ) -> CloudLimits:
+        """One endpoint's limits: the cloud's defaults, then this section's, then the ones
+        configured for that cloud or endpoint (``clouds.<type>.limits``)."""
+        return cloud.over(self.limit_overrides()).over(configured or {})
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, path: str = "processing",
@@ -41,8 +55,11 @@ class ProcessingConfig:
         if not data:
             return config
         known = {f.name for f in fields(cls)} - {"backoff"}
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = check_limits(
+            {k: v for k, v in data.items() if k in LIMIT_KEYS}, path, location=location)
         for key, value in data.items():
+            if key in LIMIT_KEYS:
+                continue
             if key == "backoff" and isinstance(value, Mapping):
                 changes["backoff"] = Backoff(**{k: float(v) for k, v in value.items()})
                 continue

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any, Iterable, Mapping
 
 from occo.infobroker import Store, held_lease, holder_name
+from occo.util import CloudLimits
 from occo.util.comm import Client
 from occo.util.instructions import Instruction, instruction_from_dict
 from occo.util.ratelimit import TokenBucket
@@ -44,8 +45,8 @@ class Processor:
 
     ``execute`` blocks until every instruction is done (or given up on and rolled back),
     and returns a JSON-able summary. A second ``execute`` of an infrastructure already
-    running here waits for the first (at most ``wait`` seconds; None: as long as it runs). Token buckets are kept per cloud endpoint across
-    calls, so the rate limit holds for the whole process, not per build.
+    running here waits for the first (at most ``wait`` seconds; None: as long as it runs). Token buckets and limits are kept per cloud endpoint
+    across calls, so the rate limit holds for the whole process, not per build.
     """
 
     RPC_METHODS = ("execute", "cancel")
@@ -58,6 +59,7 @@ class Processor:
         self.composer = composer
         self.config = config or ProcessingConfig()
         self._buckets: dict[str, TokenBucket] = {}
+        self._limits: dict[str, CloudLimits] = {}   # per endpoint, as its cloud handler says
         self._rng = random.Random(seed)
         self._cancels: dict[str, threading.Event] = {}
         self._busy: set[str] = set()
@@ -99,7 +101,7 @@ class Processor:
                 run = Run(store=self.store, cloud=self.cloud, composer=self.composer,
                           config=self.config, infra_id=infra_id,
                           keep_on_failure=keep_on_failure, cancel=cancel,
-                          buckets=self._buckets, rng=self._rng)
+                          buckets=self._buckets, rng=self._rng, limits=self._limits)
                 outcome = run.run(parsed)
             if earlier is not None:
                 outcome = _whole(earlier, outcome)

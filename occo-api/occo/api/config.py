@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from occo.util import (ConfigError, Field, InputErrors, Schema, load_yaml_file, location_of,
                        redact)
+from occo.util.cloudlimits import configured_limits
 
 __all__ = ["Config", "load_config", "data_home", "config_home", "CONFIG_SCHEMA"]
 
@@ -73,9 +74,19 @@ SECTIONS: dict[str, Schema] = {
               doc="scaling requests a minute per infrastructure by secret (default 30)"),
     )),
     "processing": Schema("processing", (
-        Field("max_parallel", "int", minimum=1), Field("rate", "number", minimum=0),
-        Field("burst", "int", minimum=1), Field("batch_size", "int", minimum=1),
-        Field("poll_interval", "number", minimum=0), Field("first_poll", "number", minimum=0),
+        Field("max_parallel", "int", minimum=1,
+              doc="nodes in flight per cloud endpoint, for every cloud (default: each "
+                  "cloud's own, see clouds.<type>.limits and `occo config show`)"),
+        Field("rate", "number", minimum=0, doc="nodes started per second per endpoint, "
+                                                "0 unlimited (default: the cloud's)"),
+        Field("burst", "int", minimum=1, doc="nodes started at once before the rate "
+                                              "applies (default: the cloud's)"),
+        Field("batch_size", "int", minimum=1, doc="nodes per cloud call (default: the "
+                                                   "cloud's)"),
+        Field("poll_interval", "number", minimum=0,
+              doc="seconds between state polls of a starting node (default: the cloud's)"),
+        Field("first_poll", "number", minimum=0,
+              doc="first look at a new node (default: the cloud's)"),
         Field("create_timeout", "number", minimum=0), Field("health_timeout", "number", minimum=0),
         Field("max_attempts", "int", minimum=1), Field("call_retries", "int", minimum=0),
         Field("drop_retries", "int", minimum=0), Field("backoff", "mapping"),
@@ -89,7 +100,9 @@ SECTIONS: dict[str, Schema] = {
         Field("seed", "int"),
     )),
     "clouds": Schema("clouds", (), extra_keys=True,
-                     doc="settings per cloud handler backend, e.g. local: {root: DIR}"),
+                     doc="settings per cloud handler backend, e.g. local: {root: DIR}, and "
+                         "their limits: dummy: {limits: {rate: 50}, endpoints: "
+                         "{'dummy:lab': {limits: {...}}}}"),
     "includes": Schema("includes", (
         Field("allow_outside", "bool",
               doc="let !yaml_import/!text_import read outside the description's directory"),
@@ -169,7 +182,9 @@ class Config:
             "processing": {f: getattr(processing, f) if f != "backoff" else
                            {"base": processing.backoff.base, "factor": processing.backoff.factor,
                             "cap": processing.backoff.cap}
-                           for f in processing.__dataclass_fields__},
+                           for f in processing.__dataclass_fields__
+                           if getattr(processing, f) is not None},  # unset: the cloud's
+            "limits": self.cloud_limits(processing),
             "maintenance": {f: getattr(maintenance, f)
                             for f in maintenance.__dataclass_fields__},
             "clouds": self.clouds,
@@ -177,6 +192,38 @@ class Config:
             "logging": {"level": "WARNING", "json": False, **self.section("logging")},
             "auth_data": str(self.auth_data) if self.auth_data else None,
         }
+
+    def cloud_limits(self, processing: Any = None) -> dict[str, Any]:
+        """The pace per installed cloud backend, as the processor will use it: the
+        backend's defaults, then ``processing:``, then ``clouds.<type>.limits``; each
+        configured endpoint under ``endpoints``. ``set_by`` names the layer of each key the
+        configuration changed (the others are the backend's defaults)."""
+        from occo.cloudhandler.service import CloudHandlerService, installed_types
+        from occo.infraprocessor import ProcessingConfig
+
+        processing = processing or ProcessingConfig.from_mapping(self.section("processing"))
+        service = CloudHandlerService(self.clouds)
+        out: dict[str, Any] = {}
+        for kind in installed_types():
+            try:
+                cls = service.handler_class(kind)
+            except Exception:  # noqa: BLE001 - a backend that cannot load shows why
+                out[kind] = {"error": "its backend cannot be loaded"}
+                continue
+            configured = service.configured_limits(kind)
+            entry: dict[str, Any] = processing.limits_for(cls.limits, configured).to_dict()
+            set_by = {k: "processing" for k in processing.limit_overrides()}
+            set_by.update({k: f"clouds.{kind}.limits" for k in configured})
+            if set_by:
+                entry["set_by"] = set_by
+            endpoints = (self.clouds.get(kind) or {}).get("endpoints") or {}
+            if endpoints:
+                entry["endpoints"] = {
+                    key: processing.limits_for(
+                        cls.limits, service.configured_limits(kind, key)).to_dict()
+                    for key in endpoints}
+            out[kind] = entry
+        return out
 
     def show(self) -> dict[str, Any]:
         """The effective configuration with secrets redacted."""
@@ -211,6 +258,7 @@ def load_config(path: str | Path | None = None, *, state: str | None = None) -> 
                 if isinstance(data.get(name), dict):
                     errors += schema.check(data[name], name, parent=data, key=name)
             _check_backends(data, errors)
+            _check_cloud_limits(data, errors)
         if errors:
             raise InputErrors([ConfigError(e.message, location=e.location) for e in errors])
         values = {k: v for k, v in data.items()}
@@ -225,6 +273,29 @@ def _check_backends(data: dict, errors: list) -> None:
     if isinstance(store, dict) and store.get("backend") == "redis" and not store.get("url"):
         errors.append(ConfigError("the redis store needs url: redis://host:port/db",
                                   location=location_of(data, "store", path="store")))
+
+
+def _check_cloud_limits(data: dict, errors: list) -> None:
+    """Each ``clouds.<type>.limits`` and ``endpoints.<key>.limits``, checked where written."""
+    clouds = data.get("clouds")
+    if not isinstance(clouds, dict):
+        return
+
+    def locate(*keys: Any) -> Any:
+        container, loc = clouds, location_of(clouds)
+        for key in keys:
+            if not isinstance(container, dict) or key not in container:
+                break
+            loc = location_of(container, key) or loc
+            container = container[key]
+        return loc
+
+    for kind, section in clouds.items():
+        if isinstance(section, dict):
+            try:
+                configured_limits(section, kind, locate=locate)
+            except ConfigError as exc:
+                errors.append(exc)
 
 
 def _state_option(state: str) -> dict[str, Any]:

@@ -76,9 +76,9 @@ class System:
                                composer=self.composer, config=self.maintenance)
 
     def _serve(self, endpoint: str) -> None:
-        # in-process: threads enough for the processor's parallel calls; over amqp: the
-        # transport's prefetch (configured per worker) decides
-        parallel = max(4, min(64, self.processing.max_parallel)) \
+        # in-process: threads enough for the processor's parallel calls (batched: 64 at
+        # most); over amqp: the transport's prefetch (configured per worker) decides
+        parallel = max(4, min(64, self.processing.max_parallel or 64)) \
             if isinstance(self.transport, InProcessTransport) else None
         if endpoint == "cloudhandler":
             self.cloud_service = CloudHandlerService(self.config.clouds, self.credentials)

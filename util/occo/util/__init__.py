@@ -4,6 +4,7 @@ Safe YAML loading with the include tags, plugin lookup by entry point, logging w
 secret redaction. Packages import the names below from ``occo.util`` directly.
 """
 
+from .cloudlimits import LIMIT_KEYS, CloudLimits, check_limits
 from .credentials import (CredentialEntry, Credentials, credentials_from_text,
                           load_credentials, parse_credentials)
 from .errors import (CallTimeoutError, ConfigError, ForbiddenTagError, IncludeError, InputError,
@@ -21,6 +22,7 @@ from .yamlload import YamlLimits, load_yaml_file, load_yaml_text
 
 __all__ = [
     "__version__",
+    "CloudLimits", "LIMIT_KEYS", "check_limits",
     "CredentialEntry", "Credentials", "credentials_from_text", "load_credentials",
     "parse_credentials",
     "CallTimeoutError", "ConfigError", "ForbiddenTagError", "IncludeError", "InputError",
