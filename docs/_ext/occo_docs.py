@@ -150,7 +150,9 @@ def _parser_lines(parser: argparse.ArgumentParser, level: int) -> list[str]:
         rows.append([_literal(_action_name(action)), _action_help(action)])
     if rows:
         out += _table(["argument", "meaning"], rows, "35 65")
-    if parser.epilog:
+    if parser.epilog and parser.epilog.startswith("examples:"):
+        out += ["Examples::", "", *_indent(parser.epilog.splitlines()[1:]), ""]
+    elif parser.epilog:
         out += [parser.epilog, ""]
     if subparsers is not None:
         helps = {a.dest: a.help for a in subparsers._choices_actions}

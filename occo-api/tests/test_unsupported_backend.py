@@ -178,8 +178,8 @@ def test_validate_and_plan_accept_it_and_plan_says_it_cannot_be_built(setup, fil
     assert proc.returncode == 0, proc.stderr
     proc = setup.cli("plan", str(files / "infra.yaml"))
     assert proc.returncode == 0, proc.stderr
-    assert f"warning: cannot be built here: " in proc.stdout
-    assert message() in proc.stdout
+    assert f"occo: warning: cannot be built here: " in proc.stderr
+    assert message() in proc.stderr
     with setup.occo() as occo:
         plan = occo.plan(files / "infra.yaml")
         assert plan["creates"] == 2 and len(plan["warnings"]) == 1

@@ -10,6 +10,7 @@ import argparse
 import gc
 import logging
 import sys
+import textwrap
 from typing import Any, Callable
 
 from occo.util import OccoError, setup_logging
@@ -17,6 +18,7 @@ from occo.util.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 
 from . import commands
 from .about import version_text
+from .cli_help import COMMANDS, examples_text
 
 __all__ = ["main", "build_parser", "run"]
 
@@ -35,6 +37,16 @@ def _infra(p: argparse.ArgumentParser, required: bool = True) -> None:
                         "unique prefix of its id (4 characters or more)")
 
 
+def _command(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand with its description paragraph and examples (occo.api.cli_help)."""
+    entry = COMMANDS.get(name)
+    if entry is not None:
+        kwargs.setdefault("description", textwrap.fill(entry[0], width=88))
+        kwargs.setdefault("epilog", examples_text(name))
+    return sub.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter,
+                          **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="occo", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -50,22 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log more (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("validate", help="check a description and its node definitions")
+    p = _command(sub, "validate", help="check a description and its node definitions")
     p.add_argument("infra", help="infrastructure description (infra.yaml)")
     p.add_argument("--nodes", action="append", help="node definitions file (repeatable)")
     _common(p)
 
-    p = sub.add_parser("import", help="store node definitions for later builds")
+    p = _command(sub, "import", help="store node definitions for later builds")
     p.add_argument("files", nargs="+", help="node definitions files")
     _common(p)
 
-    p = sub.add_parser("plan", help="show what build or maintain would do, touching no cloud")
+    p = _command(sub, "plan", help="show what build or maintain would do, touching no cloud")
     p.add_argument("infra", nargs="?", help="infrastructure description")
     p.add_argument("--nodes", action="append", help="node definitions file (repeatable)")
     _infra(p, required=False)
     _common(p)
 
-    p = sub.add_parser("build", help="build (or continue building) an infrastructure")
+    p = _command(sub, "build", help="build (or continue building) an infrastructure")
     p.add_argument("infra", help="infrastructure description (infra.yaml)")
     p.add_argument("--nodes", action="append", help="node definitions file (repeatable)")
     _infra(p, required=False)
@@ -73,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep what is ready when the build fails (default: roll back)")
     _common(p)
 
-    p = sub.add_parser("maintain", help="heal and scale: one pass, or passes at an interval")
+    p = _command(sub, "maintain", help="heal and scale: one pass, or passes at an interval")
     _infra(p, required=False)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one pass, then exit (default)")
@@ -83,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "not know (reported either way)")
     _common(p)
 
-    p = sub.add_parser("scale", help="scale a node: queue a request and apply it")
+    p = _command(sub, "scale", help="scale a node: queue a request and apply it")
     _infra(p)
     p.add_argument("-n", "--node", required=True, help="node name")
     how = p.add_mutually_exclusive_group(required=True)
@@ -94,24 +106,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only queue the request for the next maintenance pass")
     _common(p)
 
-    p = sub.add_parser("destroy", help="drop every node of an infrastructure and forget it")
+    p = _command(sub, "destroy", help="drop every node of an infrastructure and forget it")
     _infra(p)
     _common(p)
 
-    p = sub.add_parser("status", help="nodes, instances, states, addresses and scaling")
+    p = _command(sub, "status", help="nodes, instances, states, addresses and scaling")
     _infra(p)
     _common(p)
 
-    p = sub.add_parser("list", help="the infrastructures in the store")
+    p = _command(sub, "list", help="the infrastructures in the store")
     _common(p)
 
-    p = sub.add_parser("events", help="an infrastructure's event log")
+    p = _command(sub, "events", help="an infrastructure's event log")
     _infra(p)
     p.add_argument("--after", type=int, default=0, help="only events after this position")
     p.add_argument("--limit", type=int, default=1000)
     _common(p)
 
-    p = sub.add_parser("serve", help="run the REST service (and maintain attached infrastructures)")
+    p = _command(sub, "serve", help="run the REST service (and maintain attached infrastructures)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 5000)")
     p.add_argument("--scaling-host", help="also serve only the scale paths, to nodes with "
@@ -119,14 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaling-port", type=int,
                    help="the port of that listener (default 5001; rest.scaling_port)")
 
-    p = sub.add_parser("worker", help="run one endpoint's worker (amqp transport)")
+    p = _command(sub, "worker", help="run one endpoint's worker (amqp transport)")
     p.add_argument("endpoint", choices=["cloudhandler", "servicecomposer", "infraprocessor"])
 
-    p = sub.add_parser("config", help="configuration")
+    p = _command(sub, "config", help="configuration")
     p.add_argument("action", choices=["show"], help="show: the effective configuration")
     _common(p)
 
-    sub.add_parser("version", help="the versions of OCCO's packages")
+    _command(sub, "version", help="the versions of OCCO's packages")
     return parser
 
 
@@ -151,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    log_handler = setup_logging(level)
+    log_handler = setup_logging(level, json_lines=getattr(args, "json", False),
+                                command="occo")
     try:
         return run(args)
     except OccoError as exc:

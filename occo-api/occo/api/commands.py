@@ -14,6 +14,7 @@ from occo.util.errors import EXIT_INTERRUPTED
 from .config import load_config
 from .core import Occo
 from .errors import UsageError
+from .notices import notice
 from .render import Progress, print_json, status_table, table
 from .about import version_text
 
@@ -99,7 +100,7 @@ def cmd_validate(args, out, err) -> int:
     else:
         out.write(f"OK {description.summary()}\n")
         for warning in description.warnings:
-            out.write(f"warning: {warning}\n")
+            notice(err, "warning", str(warning))
     return 0
 
 
@@ -132,7 +133,7 @@ def cmd_plan(args, out, err) -> int:
         out.write(table(rows, ["NODE", "CREATE", "DROP", "WHY"]) + "\n")
     for event in plan["events"]:
         if event.get("message"):
-            out.write(f"warning: {event['message']}\n")
+            notice(err, "warning", event["message"])
     return 0
 
 
@@ -204,9 +205,9 @@ def cmd_scale(args, out, err) -> int:
         print_json(result, out)
     else:
         for warning in result["warnings"]:
-            err.write(f"warning: {warning}\n")
+            notice(err, "warning", warning)
         for note in result.get("notes", ()):
-            err.write(f"note: {note}\n")
+            notice(err, "note", note)
         if result["applied"]:
             o = result["outcome"]
             out.write(f"{args.node}: target {result.get('target')}; {o['status']} "

@@ -9,7 +9,7 @@ from typing import Any
 
 from .secrets import redact, scrub
 
-__all__ = ["RedactionFilter", "JsonFormatter", "setup_logging"]
+__all__ = ["RedactionFilter", "JsonFormatter", "CommandFormatter", "setup_logging"]
 
 
 class RedactionFilter(logging.Filter):
@@ -54,16 +54,43 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class CommandFormatter(logging.Formatter):
+    """A command's style, the one its own ``occo: warning:`` lines have:
+    ``occo: warning: message``; with ``verbose`` the time and the logger too
+    (``12:00:01 occo: info: occo.enactor: message``)."""
+
+    def __init__(self, prog: str = "occo", verbose: bool = False) -> None:
+        super().__init__()
+        self.prog, self.verbose = prog, verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        head = f"{self.prog}: {record.levelname.lower()}: "
+        if self.verbose:
+            head = f"{self.formatTime(record, '%H:%M:%S')} {head}{record.name}: "
+        text = head + record.getMessage()
+        if record.exc_text:
+            text += "\n" + record.exc_text
+        return text
+
+
 def setup_logging(level: str | int = "WARNING", *, json_lines: bool = False,
-                  stream: Any = None) -> logging.Handler:
+                  stream: Any = None, command: str | None = None) -> logging.Handler:
     """Send the ``occo`` loggers to ``stream`` (stderr) through the redaction filter.
 
-    Returns the handler so callers (tests, the CLI) can remove it again.
+    ``command`` (a program name) writes the lines in that command's style
+    (:class:`CommandFormatter`) instead of the service log style; ``json_lines`` writes
+    one JSON object per line. Returns the handler so callers can remove it again.
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RedactionFilter())
-    handler.setFormatter(JsonFormatter() if json_lines else
-                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    numeric = level if isinstance(level, int) else logging.getLevelName(level.upper())
+    if json_lines:
+        handler.setFormatter(JsonFormatter())
+    elif command:
+        handler.setFormatter(CommandFormatter(command, verbose=numeric < logging.WARNING))
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("occo")
     logger.addHandler(handler)
     logger.setLevel(level if isinstance(level, int) else level.upper())
