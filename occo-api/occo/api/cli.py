@@ -31,10 +31,16 @@ def _common(p: argparse.ArgumentParser, *, json: bool = True) -> None:
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _infra(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("-i", "--infra-id", required=required,
+def _infra(p: argparse.ArgumentParser, required: bool = True, *,
+           may_default: bool = True) -> None:
+    """``-i``. A command that needs one (``required``) takes the only infrastructure in
+    the store when it is not given, and says so, unless ``may_default`` is False."""
+    default = required and may_default
+    p.add_argument("-i", "--infra-id", required=required and not may_default,
                    help="the infrastructure: its id, its name (if unique in the store) or a "
-                        "unique prefix of its id (4 characters or more)")
+                        "unique prefix of its id (4 characters or more)"
+                        + ("; default: the only one in the store" if default else ""))
+    p.set_defaults(needs_infra=default)
 
 
 def _command(sub: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
@@ -107,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = _command(sub, "destroy", help="drop every node of an infrastructure and forget it")
-    _infra(p)
+    _infra(p, may_default=False)   # never by default: it must be named
     _common(p)
 
     p = _command(sub, "status", help="nodes, instances, states, addresses and scaling")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
@@ -24,13 +25,30 @@ def _open(args: argparse.Namespace) -> Occo:
     name or an id prefix is accepted, see :meth:`Occo.resolve_infra`)."""
     config = load_config(getattr(args, "config", None), state=getattr(args, "state", None))
     occo = Occo(config, auth_data=getattr(args, "auth_data", None))
-    if getattr(args, "infra_id", None):
-        try:
+    try:
+        if getattr(args, "infra_id", None):
             args.infra_id = occo.resolve_infra(args.infra_id)
-        except BaseException:
-            occo.close()
-            raise
+        elif getattr(args, "needs_infra", False):
+            args.infra_id = _the_only_infra(occo, args)
+    except BaseException:
+        occo.close()
+        raise
     return occo
+
+
+def _the_only_infra(occo: Occo, args: argparse.Namespace) -> str:
+    """The infrastructure of a command given no ``-i``: the store's only one (said on
+    stderr), else a usage error listing them."""
+    records = occo.store.list_infrastructures()
+    if len(records) == 1:
+        notice(sys.stderr, "note", f"using infrastructure {records[0].name} "
+                                   f"({records[0].infra_id}), the only one in the store")
+        return records[0].infra_id
+    known = ", ".join(f"{r.name} ({r.infra_id[:8]})" for r in records)
+    raise UsageError(f"occo {args.command} needs -i INFRA (an id, a unique name or a "
+                     f"unique id prefix): the store holds "
+                     + (f"{len(records)} infrastructures: {known}" if records else
+                        "no infrastructure"))
 
 
 @contextmanager
