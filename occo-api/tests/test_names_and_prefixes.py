@@ -43,8 +43,9 @@ def test_an_infrastructure_by_id_name_or_prefix(built):
         assert "did you mean 'alpha'?" in info.value.message
         assert info.value.exit_code == 2
         # two infrastructures of one name (written by another tool or an older version)
-        twin = dataclasses.replace(occo.store.get_infrastructure(ids["beta"]),
-                                   infra_id=ids["beta"][:7] + "0" + ids["beta"][8:],
+        beta = ids["beta"]   # a twin id: the same first 7 characters, another 8th
+        twin_id = beta[:7] + ("1" if beta[7] == "0" else "0") + beta[8:]
+        twin = dataclasses.replace(occo.store.get_infrastructure(beta), infra_id=twin_id,
                                    name="alpha")
         occo.store.create_infrastructure(twin)
         with pytest.raises(AmbiguousInfrastructure) as info:
