@@ -189,13 +189,13 @@ def setup(tmp_path) -> Setup:
 def contexts(monkeypatch) -> dict[str, dict[str, Any]]:
     """The rendered contextualisation each dummy node was created with, by node name."""
     seen: dict[str, dict[str, Any]] = {}
-    create = DummyCloudHandler._create_node
+    new_node = DummyCloudHandler._new_node   # each node a create (or batch) makes
 
-    def recording(self, spec):
+    def recording(self, spec, now):
         seen.setdefault(spec.node_name, {})[spec.instance_id] = spec.context
-        return create(self, spec)
+        return new_node(self, spec, now)
 
-    monkeypatch.setattr(DummyCloudHandler, "_create_node", recording)
+    monkeypatch.setattr(DummyCloudHandler, "_new_node", recording)
     return seen
 
 
