@@ -152,3 +152,19 @@ def test_prefixes_keep_stores_apart(redis_prefix, key_path, direct):
     finally:
         other.purge()
         other.close()
+
+
+def test_a_record_written_before_checked_at_existed_reads_and_updates(direct, redis_prefix):
+    direct.create_infrastructure(InfraRecord(infra_id="old", name="x"))
+    direct.add_instances(instances("old", 1))
+    raw = direct._redis
+    body = raw.hget(f"{redis_prefix}:inst:old", "old-0")
+    stripped = body.replace('"checked_at":null,', "")
+    assert stripped != body and "checked_at" not in stripped
+    raw.hset(f"{redis_prefix}:inst:old", "old-0", stripped)
+    assert direct.get_instance("old-0").checked_at is None
+    direct.update_instances({"old-0": {"checked_at": 42.0}})
+    # the read script finds the implementation by the body's last key: still "impl"
+    got = direct.get_instance("old-0")
+    assert (got.checked_at, got.version) == (42.0, 2)
+    assert got.implementation == {"type": "web", "image": "x" * 200}

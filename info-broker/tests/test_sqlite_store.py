@@ -204,3 +204,21 @@ def test_each_thread_uses_its_own_connection(tmp_path, key_path):
     assert [t for t, _ in store._connections] == [threading.main_thread(), late]
     store.close()
     assert store._connections == []
+
+
+def test_a_record_written_before_checked_at_existed_reads_and_updates(tmp_path, key_path):
+    path = tmp_path / "state.sqlite"
+    filled(path, key_path, instances=1)
+    conn = sqlite3.connect(path)
+    (body,) = conn.execute("SELECT body FROM instances WHERE instance_id='n0'").fetchone()
+    old = body.replace('"checked_at":null,', "")
+    assert old != body and "checked_at" not in old
+    with conn:
+        conn.execute("UPDATE instances SET body=? WHERE instance_id='n0'", (old,))
+    conn.close()
+    with open_at(path, key_path) as store:
+        assert store.get_instance("n0").checked_at is None
+        store.update_instances({"n0": {"checked_at": 42.0}})
+        got = store.get_instance("n0")
+        assert (got.checked_at, got.version, got.implementation) == \
+            (42.0, 2, {"type": "web", "n": 0})

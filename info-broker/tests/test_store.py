@@ -337,6 +337,7 @@ def test_update_unknown_instance_is_not_found(store):
     ({"colour": "red"}, "an instance has no field 'colour'"),
     ({"state": "sleeping"}, "state must be one of"),
     ({"ready_at": "soon"}, "ready_at must be a finite number"),
+    ({"checked_at": "now"}, "checked_at must be a finite number"),
 ])
 def test_bad_instance_change_is_refused(store, changes, message):
     make_infra(store, "b")
@@ -345,6 +346,19 @@ def test_bad_instance_change_is_refused(store, changes, message):
     with pytest.raises(InvalidRecord, match=message):
         store.update_instance(rec.instance_id, **changes)
     assert store.get_instance(rec.instance_id).version == 1
+
+
+def test_checked_at_is_none_until_set_and_changes_alone(store):
+    make_infra(store, "k")
+    rec = make_instance("k", 0, state=InstanceState.READY, intent=Intent.CREATED,
+                        updated_at=100.0)
+    store.add_instances([rec])
+    assert store.get_instance(rec.instance_id).checked_at is None
+    store.update_instances({rec.instance_id: {"checked_at": 150.5, "updated_at": 100.0}})
+    got = store.list_instances("k")[0]
+    assert (got.checked_at, got.updated_at, got.state, got.version) == \
+        (150.5, 100.0, InstanceState.READY, 2)
+    assert got.implementation == IMPL_WEB and store.get_instance(rec.instance_id) == got
 
 
 def test_update_instances_batch(store):

@@ -7,37 +7,25 @@ import html
 import importlib.metadata
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
+
+from occo.util.testing.debian import ensure_program, in_ci
 
 from conftest import ROOT
 
 DOCS = ROOT / "docs"
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def _ensure_dot() -> None:
-    """Graphviz draws the diagrams. Under CI=true, as root, install Debian's package when
-    it is missing (as the docker tests do with docker.io); elsewhere say how."""
-    if shutil.which("dot"):
-        return
-    if _in_ci() and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "graphviz"]
-        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True,
-                           timeout=300)
-            subprocess.run(install, env=env, capture_output=True, timeout=600)
-    if not shutil.which("dot"):
+    """Graphviz draws the diagrams (installed under CI=true as root, see
+    occo.util.testing.debian); elsewhere say how."""
+    if not ensure_program("dot", "graphviz"):
         message = ("Graphviz's dot is needed to draw the documentation's diagrams: "
                    "apt-get install graphviz")
-        if _in_ci():
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
 

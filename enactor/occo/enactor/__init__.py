@@ -4,9 +4,9 @@ plus scaling targets and requests) with the actual state, and emits instructions
 from .config import MaintenanceConfig
 from .decide import Decision, apply_requests, decide
 from .errors import EnactorError, LeaseHeld
-from .probe import Probe
+from .probe import Observation, Probe
 from .service import Enactor, lease_name
 from .version import __version__
 
 __all__ = ["__version__", "MaintenanceConfig", "Decision", "apply_requests", "decide",
-           "EnactorError", "LeaseHeld", "Probe", "Enactor", "lease_name"]
+           "EnactorError", "LeaseHeld", "Observation", "Probe", "Enactor", "lease_name"]

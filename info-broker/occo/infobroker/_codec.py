@@ -218,7 +218,7 @@ _INSTANCE_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "node_name": _text, "resource": _opt_mapping, "state": _state, "intent": _intent,
     "addresses": _strings, "private_addresses": _strings, "created_at": _number,
     "updated_at": _number, "ready_at": _opt_number, "failure": _opt_mapping,
-    "attempts": _int,
+    "attempts": _int, "checked_at": _opt_number,
 }
 _FIXED = ("infra_id", "instance_id", "version")
 
@@ -358,6 +358,7 @@ class Codec:
         body["intent"] = _INTENTS[body["intent"]]
         body["instance_id"] = instance_id
         body["infra_id"] = infra_id
+        body.setdefault("checked_at", None)  # written before the field existed
         return _instance(body)
 
     @staticmethod
@@ -388,6 +389,9 @@ class Codec:
         impl_json = None
         if "implementation" in changes:
             body["impl"], impl_json = self._impl(changes["implementation"])
+        # "impl" stays the last key (the Redis read script relies on it), also when a
+        # body written before a field existed gets that field now
+        body["impl"] = body.pop("impl")
         body["version"] = row.version + 1
         return InstanceRow(row.instance_id, row.infra_id, body["node_name"], body["state"],
                            body["intent"], row.version + 1, body["created_at"], body["impl"],

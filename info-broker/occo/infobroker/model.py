@@ -78,6 +78,10 @@ class InstanceRecord:
     ``resource`` is the cloud handler's reference to the resource (``None`` until the
     cloud accepted it); ``failure`` describes the last failure (``reason``, ``since``,
     ``exit_code``, ...) or is ``None``; ``attempts`` counts create attempts.
+    ``updated_at`` is when the record was last written; ``checked_at`` when a maintenance
+    pass last observed the instance at its cloud (and its health check) and found the
+    state recorded, changed or not (``None`` until one has; records stored before the
+    field existed read as ``None``).
     """
 
     instance_id: str
@@ -94,6 +98,7 @@ class InstanceRecord:
     ready_at: float | None = None
     failure: dict[str, Any] | None = None
     attempts: int = 1
+    checked_at: float | None = None
     version: int = 1
 
     @property

@@ -118,6 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "status", help="nodes, instances, states, addresses and scaling")
     _infra(p)
+    p.add_argument("--refresh", action="store_true",
+                   help="ask the clouds and health checks now instead of showing the stored "
+                        "states (nothing is healed or changed)")
+    _common(p)
+
+    p = _command(sub, "graph", help="the dependency graph with each node's instance counts "
+                                    "per state (DOT, SVG or PNG)")
+    _infra(p)
+    p.add_argument("--format", choices=["dot", "svg", "png"],
+                   help="what to write (svg and png need Graphviz's dot); default: the "
+                        "suffix of the -o file (.dot/.gv, .svg, .png), else dot")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE (default: standard output; png needs a file when "
+                        "that is a terminal)")
     _common(p)
 
     p = _command(sub, "list", help="the infrastructures in the store")

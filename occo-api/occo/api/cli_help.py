@@ -60,9 +60,19 @@ COMMANDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
          ("occo destroy -i 3f2a9c1e", "by a unique prefix of its id")]),
     "status": (
         "Show an infrastructure's nodes, instances, states, addresses and scaling limits "
-        "as the store holds them (as the last build or maintenance pass saw them).",
+        "as the store holds them, with when each was last confirmed; --refresh asks the "
+        "clouds and health checks now (nothing is healed or written).",
         [("occo status -i web-cluster", "the stored state"),
+         ("occo status -i web-cluster --refresh", "what the clouds say now"),
          ("occo status -i web-cluster --json", "the same as JSON")]),
+    "graph": (
+        "Write the dependency graph of a stored infrastructure: one box per node with its "
+        "type, ready/wanted (min-max) and its instance count per state, an arrow from each "
+        "node to the node it depends on, coloured by health. DOT by default; SVG or PNG "
+        "through Graphviz when it is installed.",
+        [("occo graph -i web-cluster", "DOT on standard output"),
+         ("occo graph -i web-cluster -o web-cluster.svg", "drawn by Graphviz"),
+         ("occo graph -i web-cluster --json", "nodes, counts and edges as JSON")]),
     "list": (
         "List the infrastructures in the store: id, name, state, ready instances and "
         "whether maintenance looks after them.",

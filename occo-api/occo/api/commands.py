@@ -256,11 +256,49 @@ def cmd_destroy(args, out, err) -> int:
 
 def cmd_status(args, out, err) -> int:
     with _open(args) as occo:
+        status = occo.status(args.infra_id, refresh=args.refresh)
+        # printed before closing: closing waits for a cloud call a refresh gave up on
+        if args.json:
+            print_json(status, out)
+        else:
+            out.write(status_table(status) + "\n")
+        out.flush()
+    return 0
+
+
+def cmd_graph(args, out, err) -> int:
+    import json
+    from occo.compiler import StaticDescription
+    from occo.util import OccoError
+    from .graph import graph_data, output_format, render, to_dot
+    if args.json and args.format in ("svg", "png"):
+        raise UsageError(f"--json writes the graph as JSON; it cannot be --format {args.format}")
+    fmt = "json" if args.json else output_format(args.format, args.output)
+    binary_out = getattr(out, "buffer", None)
+    if fmt == "png" and not args.output and (binary_out is None or out.isatty()):
+        raise UsageError("a PNG is not for a terminal: give -o FILE (e.g. -o graph.png)")
+    with _open(args) as occo:
         status = occo.status(args.infra_id)
-    if args.json:
-        print_json(status, out)
+        stored = StaticDescription.from_dict(
+            occo.store.get_infrastructure(args.infra_id).description)
+    data = graph_data(status, [(e.dependent, e.dependency) for e in stored.edges])
+    if fmt == "json":
+        payload = (json.dumps(data, indent=2) + "\n").encode("utf-8")
     else:
-        out.write(status_table(status) + "\n")
+        payload = render(to_dot(data), fmt)
+    if args.output:
+        try:
+            with open(args.output, "wb") as stream:
+                stream.write(payload)
+        except OSError as exc:
+            raise OccoError(f"cannot write the graph to {args.output}: "
+                            f"{exc.strerror or exc}") from exc
+    elif fmt == "png":
+        out.flush()
+        binary_out.write(payload)
+        binary_out.flush()
+    else:
+        out.write(payload.decode("utf-8"))
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from occo.compiler import DEFINITION_FILES, StaticDescription, compile_infrastructure
 from occo.compiler import NodeDefinition, load_node_definitions
-from occo.enactor import Decision, LeaseHeld
+from occo.enactor import Decision, LeaseHeld, Observation
 from occo.infobroker import (Event, InfraRecord, InstanceRecord, InstanceState, Intent,
                              NotFound, ScalingRequest)
 from occo.util import (InputError, InputErrors, OccoError, is_template, load_yaml_file,
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 LIVE = (Intent.CREATING, Intent.CREATED)
 #: the shortest id prefix that names an infrastructure (git and docker take 4 too)
 MIN_ID_PREFIX = 4
+#: seconds ``status(refresh=True)`` waits for the clouds and health checks, in all
+REFRESH_TIMEOUT = 30.0
 
 class Occo:
     """Build, maintain, scale and destroy infrastructures described in Occopus's format."""
@@ -460,12 +462,27 @@ class Occo:
                         "ready": sum(i.state == InstanceState.READY for i in instances)})
         return out
 
-    def status(self, infra_id: str) -> dict[str, Any]:
-        """Nodes, their instances (state, addresses) and scaling: actual, target, min, max."""
+    def status(self, infra_id: str, refresh: bool = False, *,
+               timeout: float = REFRESH_TIMEOUT) -> dict[str, Any]:
+        """Nodes, their instances (state, addresses) and scaling: actual, target, min, max.
+
+        States are as stored, each with when it was last confirmed (``confirmed_at``) and
+        by what (``confirmed_by``: ``maintenance``, a pass that observed it; ``processor``,
+        the build, scaling or healing that wrote it); ``confirmed_at`` at the top is the
+        oldest. With ``refresh`` the clouds and health checks are asked now, as a
+        maintenance pass asks them (:meth:`occo.enactor.Probe.observe`), within
+        ``timeout`` seconds in all, and what they say is shown (``confirmed_by``
+        ``refresh``; ``unknown`` with the reason for what did not answer). A refresh
+        writes nothing (no state, event, failure timer or lease), heals and queues
+        nothing: the next maintenance pass observes, records and heals as it always does.
+        """
         record = self._find(infra_id)
         description = StaticDescription.from_dict(record.description)
         targets = self.store.get_scaling_targets(infra_id)
-        instances = self.store.list_instances(infra_id)
+        seen = self.system.enactor.probe.observe(infra_id, record.description, budget=timeout,
+                                                 tolerant=True) if refresh else None
+        instances = seen.records if seen else self.store.list_instances(infra_id)
+        views = _instance_views(instances, seen)
         nodes = []
         for node in description:
             mine = sorted((i for i in instances if i.node_name == node.name),
@@ -475,19 +492,69 @@ class Occo:
                 "scaling": {"actual": sum(i.intent in LIVE for i in mine),
                             "target": targets.get(node.name, node.scaling.min),
                             "min": node.scaling.min, "max": node.scaling.max},
-                "instances": [{"instance_id": i.instance_id, "state": str(i.state),
-                               "intent": str(i.intent), "addresses": i.addresses,
-                               "private_addresses": i.private_addresses,
-                               "created_at": i.created_at, "ready_at": i.ready_at,
-                               "failure": (i.failure or {}).get("reason")} for i in mine]})
+                "instances": [views[i.instance_id] for i in mine]})
         return {"infra_id": infra_id, "name": record.name, "status": record.status,
                 "maintained": record.maintained, "nodes": nodes,
-                "ready": sum(i.state == InstanceState.READY for i in instances),
-                "instances": len(instances)}
+                "ready": sum(v["state"] == InstanceState.READY for v in views.values()),
+                "instances": len(instances), **_confirmation(list(views.values()), seen)}
 
     def events(self, infra_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         self._find(infra_id)
         return [e.to_dict() for e in self.store.read_events(infra_id, after=after, limit=limit)]
+
+
+def _stored_confirmation(rec: InstanceRecord) -> tuple[float, str]:
+    """When the stored state was last confirmed, and by what: the maintenance pass that
+    last observed it (``checked_at``), or the processor's write of it (``updated_at``)."""
+    if rec.checked_at is not None and rec.checked_at >= rec.updated_at:
+        return rec.checked_at, "maintenance"
+    return rec.updated_at, "processor"
+
+
+def _stored_view(rec: InstanceRecord) -> tuple[str, str | None, float, str]:
+    """``(state, failure reason, confirmed at, confirmed by)`` as stored."""
+    return (str(rec.state), (rec.failure or {}).get("reason"), *_stored_confirmation(rec))
+
+
+def _seen_view(rec: InstanceRecord, seen: Observation, checked: set[str]
+               ) -> tuple[str, str | None, float, str]:
+    """``(state, failure reason, confirmed at, confirmed by)`` as a refresh saw it:
+    the state a maintenance pass would record, ``unknown`` (and why) where nothing
+    answered, the stored state for an instance a pass does not ask about."""
+    stored = _stored_view(rec)
+    if rec.instance_id in seen.unknown:
+        return str(InstanceState.UNKNOWN), seen.unknown[rec.instance_id], *stored[2:]
+    if rec.instance_id not in checked:
+        return stored
+    change = seen.changes.get(rec.instance_id)
+    if change is None:
+        return stored[0], stored[1], seen.time, "refresh"
+    return str(change["state"]), (change["failure"] or {}).get("reason"), seen.time, "refresh"
+
+
+def _instance_views(instances: Sequence[InstanceRecord], seen: Observation | None
+                    ) -> dict[str, dict[str, Any]]:
+    """Each instance as ``status`` shows it, by id: stored, or as ``seen`` by a refresh."""
+    checked = set(seen.checked) if seen else set()
+    views = {}
+    for i in instances:
+        state, failure, confirmed_at, confirmed_by = \
+            _seen_view(i, seen, checked) if seen else _stored_view(i)
+        views[i.instance_id] = {
+            "instance_id": i.instance_id, "state": state, "stored_state": str(i.state),
+            "intent": str(i.intent), "addresses": i.addresses,
+            "private_addresses": i.private_addresses, "created_at": i.created_at,
+            "ready_at": i.ready_at, "failure": failure, "confirmed_at": confirmed_at,
+            "confirmed_by": confirmed_by}
+    return views
+
+
+def _confirmation(views: list[dict[str, Any]], seen: Observation | None) -> dict[str, Any]:
+    """The top of a status: the oldest confirmation, and whether this was a refresh."""
+    oldest = min(views, key=lambda v: v["confirmed_at"], default=None)
+    return {"confirmed_at": oldest["confirmed_at"] if oldest else None,
+            "confirmed_by": oldest["confirmed_by"] if oldest else None,
+            "refreshed": seen is not None, "observed_at": seen.time if seen else None}
 
 
 def _section_type(impl: Any, section: str) -> Any:

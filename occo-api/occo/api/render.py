@@ -26,7 +26,9 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def status_table(status: dict[str, Any]) -> str:
+def status_table(status: dict[str, Any], now: float | None = None) -> str:
+    """The status as a table; its last line says whether the states are stored (and how
+    old) or observed now. ``now`` (default: the wall clock) is what ages are measured to."""
     rows = []
     for node in status["nodes"]:
         s = node["scaling"]
@@ -40,8 +42,50 @@ def status_table(status: dict[str, Any]) -> str:
                          ", ".join(inst["addresses"] or inst["private_addresses"]) or "-"])
     head = (f"infrastructure {status['name']} ({status['infra_id']}): {status['status']}, "
             f"{status['ready']}/{status['instances']} instances ready")
-    return head + "\n" + table(rows, ["NODE", "SCALING act/tgt (min-max)", "INSTANCE", "STATE",
-                                      "ADDRESSES"])
+    lines = [head, table(rows, ["NODE", "SCALING act/tgt (min-max)", "INSTANCE", "STATE",
+                                "ADDRESSES"]), *_changed(status)]
+    return "\n".join([*lines, _freshness(status, time.time() if now is None else now)])
+
+
+def _changed(status: dict[str, Any]) -> list[str]:
+    """After a refresh: one line per instance whose state is not the stored one."""
+    return [f"  {inst['instance_id']}: stored {inst['stored_state']}, now {inst['state']}"
+            + (f": {inst['failure']}" if inst.get("failure") else "")
+            for node in status["nodes"] for inst in node["instances"]
+            if status.get("refreshed") and inst["state"] != inst.get("stored_state")]
+
+
+def _freshness(status: dict[str, Any], now: float) -> str:
+    """One line: whether the states shown are stored (last confirmed when, by what) or
+    were observed now by a refresh."""
+    if status.get("refreshed"):
+        shown = [i for n in status["nodes"] for i in n["instances"]]
+        observed = sum(i["confirmed_by"] == "refresh" for i in shown)
+        unknown = sum(i["state"] == "unknown" != i.get("stored_state") for i in shown)
+        text = f"state observed now (refresh): {observed} of {len(shown)} instance(s) observed"
+        if unknown:
+            text += f", {unknown} unknown"
+        if len(shown) - observed - unknown:
+            text += f"; {len(shown) - observed - unknown} not asked (being created, dropped " \
+                    "or failed): as stored"
+        return text
+    if status.get("confirmed_at") is None:
+        return "no instances stored; `occo status --refresh` asks the clouds now"
+    by = {"maintenance": "by maintenance",
+          "processor": "when it was built or last changed"}.get(status.get("confirmed_by"), "")
+    return (f"state as stored, last confirmed {_age(now - status['confirmed_at'])} ago"
+            + (f" ({by})" if by else "") + "; `occo status --refresh` asks the clouds now")
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
 
 
 class Progress:

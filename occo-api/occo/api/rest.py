@@ -321,8 +321,8 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
     reads = Coalescer()
     app.extensions["occo.reads"] = reads
 
-    def status_json(infra_id: str, form: str) -> str:
-        status = occo.status(infra_id)
+    def status_json(infra_id: str, form: str, refresh: bool) -> str:
+        status = occo.status(infra_id, refresh=refresh)
         if form == "occo":
             return app.json.dumps(redact({**status, "busy": work.busy(infra_id)}))
         return app.json.dumps(redact(occopus_status(status)))
@@ -331,8 +331,11 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
         form = request.args.get("format") or "occopus"
         if form not in ("occopus", "occo"):
             raise InputError(f"query parameter format: expected occopus or occo, got {form!r}")
-        # concurrent readers of one status share one read of the store and one encoding
-        body = reads.get((infra_id, form), lambda: status_json(infra_id, form))
+        refresh = _flag("refresh", False)  # ask the clouds now; writes and heals nothing
+        # concurrent readers of one status share one read of the store (or one refresh)
+        # and one encoding
+        body = reads.get((infra_id, form, refresh),
+                         lambda: status_json(infra_id, form, refresh))
         return app.response_class(body + "\n", mimetype="application/json")
 
     def delete(infra_id: str) -> tuple[Response, int]:

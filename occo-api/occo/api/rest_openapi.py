@@ -107,7 +107,11 @@ def openapi_document(version: str) -> dict[str, Any]:
                                                      "node name -> instances and scaling; "
                                                      "occo: Occo.status", {
                                                          "type": "string",
-                                                         "enum": ["occopus", "occo"]})],
+                                                         "enum": ["occopus", "occo"]}),
+                                       _param("refresh", "query", "ask the clouds and health "
+                                              "checks now instead of showing the stored "
+                                              "states; writes, heals and queues nothing "
+                                              "(default false)", {"type": "boolean"})],
                         "responses": {"200": _json(_ref("Status"), "the status"),
                                       **_errors("400", "404")}},
                 "delete": {"summary": "detach and destroy in the background",
@@ -188,7 +192,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "items": {"type": "array", "items": {"type": "object"}}}},
                 "Status": {"type": "object", "description": "node name -> {type, scaling: "
                            "{actual, target, min, max}, instances: {instance id -> "
-                           "{resource_address, state, addresses, intent, ...}}}",
+                           "{resource_address, state, stored_state, confirmed_at, "
+                           "confirmed_by, addresses, intent, ...}}}",
                            "additionalProperties": {"type": "object"}},
                 "Maintained": {"type": "object", "properties": {
                     "infraid": {"type": "string"}, "maintained": {"type": "boolean"}}},

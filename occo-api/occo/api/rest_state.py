@@ -69,6 +69,9 @@ def occopus_status(status: dict[str, Any]) -> dict[str, Any]:
                 "created_at": inst["created_at"],
                 "ready_at": inst["ready_at"],
                 "failure": inst["failure"],
+                "stored_state": inst["stored_state"],
+                "confirmed_at": inst["confirmed_at"],
+                "confirmed_by": inst["confirmed_by"],
             }
         out[node["name"]] = {"type": node["type"], "scaling": dict(node["scaling"]),
                              "instances": instances}
