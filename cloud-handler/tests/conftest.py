@@ -1,9 +1,12 @@
-"""Shared fixtures: a clock tests move themselves, and helpers."""
+"""Shared fixtures: a clock tests move themselves, a local cloud, and helpers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from occo.cloudhandler import CloudHandlerService
 from occo.util import forget_secrets
 
 
@@ -45,3 +48,29 @@ def docker_engine(tmp_path_factory):
         yield engine
     finally:
         engine.shutdown()
+
+
+def drop_everything(service: CloudHandlerService, root: Path) -> None:
+    """Leave no process behind, whatever a test did."""
+    if not root.is_dir():
+        return
+    for infra in root.iterdir():
+        if infra.is_dir() and infra.name != "addresses":
+            left = service.list_nodes(infra.name, [{"type": "local"}])
+            left += [{"instance_id": d.name, "infra_id": infra.name,
+                      "resource": {"type": "local", "grace_period": 1}}
+                     for d in infra.iterdir() if d.is_dir()]
+            service.drop_nodes(left)
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    return tmp_path / "local-root"
+
+
+@pytest.fixture
+def local(root):
+    service = CloudHandlerService({"local": {"root": str(root), "grace_period": 5}})
+    yield service
+    drop_everything(service, root)
+    service.close()

@@ -20,36 +20,12 @@ from occo.cloudhandler._loopback import LoopbackPool
 from occo.cloudhandler._procs import boot_id, is_alive, proc_info
 from occo.cloudhandler.contract import CloudHandlerContract, make_spec, wait_until
 from occo.cloudhandler.local import ENV_NAMES, LocalCloudHandler, default_root
+
+from conftest import drop_everything
 from occo.util import InputError
 
 TIMEOUT = 30.0
 LONG = "exec sleep 300"
-
-
-def drop_everything(service: CloudHandlerService, root: Path) -> None:
-    """Leave no process behind, whatever a test did."""
-    if not root.is_dir():
-        return
-    for infra in root.iterdir():
-        if infra.is_dir() and infra.name != "addresses":
-            left = service.list_nodes(infra.name, [{"type": "local"}])
-            left += [{"instance_id": d.name, "infra_id": infra.name,
-                      "resource": {"type": "local", "grace_period": 1}}
-                     for d in infra.iterdir() if d.is_dir()]
-            service.drop_nodes(left)
-
-
-@pytest.fixture
-def root(tmp_path) -> Path:
-    return tmp_path / "local-root"
-
-
-@pytest.fixture
-def local(root):
-    service = CloudHandlerService({"local": {"root": str(root), "grace_period": 5}})
-    yield service
-    drop_everything(service, root)
-    service.close()
 
 
 class TestLocalContract(CloudHandlerContract):

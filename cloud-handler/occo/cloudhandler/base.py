@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
@@ -36,11 +37,14 @@ from occo.util import (CloudLimits, CredentialEntry, InputError, InputErrors, No
 from occo.util.secrets import is_secret_key
 
 __all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler", "ref_resource",
-           "Clock", "about_node"]
+           "Clock", "about_node", "MAX_WATCH"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+#: The longest a watch_states call waits (seconds), whatever its caller asks.
+MAX_WATCH = 5.0
 
 
 class ResourceState(enum.StrEnum):
@@ -151,6 +155,10 @@ class CloudHandler(ABC):
       flight, nodes per second, batch size, polling cadence), the processor's default for
       its endpoints (docs/user/clouds.rst lists each backend's).
 
+    - ``watches``: whether it implements ``_watch_states``: it can wait for its nodes'
+      state changes as they happen (process exits, the engine's event stream), so the
+      processor learns them when they happen rather than at its next poll.
+
     A ref may carry ``ready_at`` (seconds since the epoch): when the backend expects the
     node to run. The processor looks then rather than polling before it.
     """
@@ -162,12 +170,15 @@ class CloudHandler(ABC):
     ref_keys: ClassVar[tuple[str, ...] | None] = None
     STATE_MAP: ClassVar[Mapping[str, ResourceState]] = {}
     limits: ClassVar[CloudLimits] = CloudLimits()
+    watches: ClassVar[bool] = False
 
     def __init__(self, resource: Mapping[str, Any], *, config: Mapping[str, Any] | None = None,
                  auth: CredentialEntry | None = None, clock: Clock | None = None) -> None:
         self.endpoint = self.endpoint_key(resource)
         self.config: Mapping[str, Any] = dict(config or {})
         self.auth = auth
+        #: set when the handler closes: a watch under way returns at once
+        self.closing = threading.Event()
         if clock is not None:
             self.clock = clock
 
@@ -239,6 +250,26 @@ class CloudHandler(ABC):
             return {}
         return self._get_addresses(refs)
 
+    def watch_states(self, refs: Sequence[Mapping[str, Any]], known: Mapping[str, str],
+                     timeout: float) -> dict[str, NodeStatus]:
+        """Wait until one of ``refs`` is in another state than ``known`` says (its
+        :class:`ResourceState` value, by instance id; a ref left out of ``known`` counts as
+        ``pending``), at most ``timeout`` seconds (and :data:`MAX_WATCH`); the statuses of
+        those that changed, empty if none did. Only for a backend that ``watches``."""
+        if not refs:
+            return {}
+        if not self.watches:
+            raise NotImplementedError(f"the {self.type_name} backend does not watch states")
+        wait = max(0.0, min(float(timeout), MAX_WATCH))
+        return self._watch_states(refs, known, wait)
+
+    @staticmethod
+    def changed(states: Mapping[str, NodeStatus], known: Mapping[str, str]
+                ) -> dict[str, NodeStatus]:
+        """The statuses in ``states`` whose state is not the one ``known`` gives."""
+        return {iid: status for iid, status in states.items()
+                if status.state.value != known.get(iid, ResourceState.PENDING.value)}
+
     def list_nodes(self, infra_id: str) -> list[dict[str, Any]]:
         """Refs of every live resource on this endpoint that carries ``infra_id``'s tags."""
         return self._list_nodes(infra_id)
@@ -302,6 +333,11 @@ class CloudHandler(ABC):
     @abstractmethod
     def _list_nodes(self, infra_id: str) -> list[dict[str, Any]]:
         """Refs of every live resource tagged with ``infra_id`` on this endpoint."""
+
+    def _watch_states(self, refs: Sequence[Mapping[str, Any]], known: Mapping[str, str],
+                      timeout: float) -> dict[str, NodeStatus]:
+        """Wait for a state change (see watch_states); for a backend that ``watches``."""
+        raise NotImplementedError
 
 
 def about_node(exc: OccoError, node: Any, infra_id: Any, instance_id: Any) -> OccoError:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
@@ -62,6 +63,9 @@ _LOG_LINES = 15
 _LOG_BYTES = 2048
 _ADDRESS_TTL = 60.0
 _GONE = ("removing",)
+_SETTLE_LOOKS, _SETTLE_GAP = 20, 0.05   # looks after an event until the list shows it
+_WATCHED_EVENTS = ("start", "die", "stop", "kill", "oom", "pause", "unpause", "destroy",
+                   "health_status")
 
 
 class DockerCloudHandler(CloudHandler):
@@ -74,6 +78,7 @@ class DockerCloudHandler(CloudHandler):
     schema = DOCKER
     needs_credentials = False
     accepts_credentials = True   # a registry login, when an auth_data entry matches
+    watches = True               # the engine's event stream says when a container changes
     STATE_MAP = {"created": ResourceState.PENDING, "restarting": ResourceState.PENDING,
                  "running": ResourceState.RUNNING, "paused": ResourceState.STOPPED,
                  "removing": ResourceState.STOPPING, "exited": ResourceState.FAILED,
@@ -316,6 +321,45 @@ class DockerCloudHandler(CloudHandler):
             self._addresses.put(iid, self._addresses_of(item)
                                 if state == ResourceState.RUNNING else None)
         return out
+
+    def _watch_states(self, refs: Sequence[Mapping[str, Any]], known: Mapping[str, str],
+                      timeout: float) -> dict[str, NodeStatus]:
+        """One look at the containers, then the engine's event stream of OCCO's containers
+        of these instances until one of them starts, stops, dies or is removed (each such
+        event is followed by a look at the containers), or ``timeout`` passes."""
+        deadline = time.time() + timeout
+        wanted = {str(r.get("instance_id")) for r in refs}
+        changed = self.changed(self._get_states(refs), known)
+        if changed or timeout <= 0:
+            return changed
+        infras = {str(r.get("infra_id")) for r in refs if r.get("infra_id")}
+        label = f"{TAG_INFRA}={next(iter(infras))}" if len(infras) == 1 else TAG_INSTANCE
+        # a second back: an event between the look above and the stream's start is not
+        # missed (one seen twice only costs another look)
+        stream = self.call("watch events", self.api().events, since=int(time.time()) - 1,
+                           until=int(deadline) + 1, decode=True,
+                           filters={"type": "container", "label": [label],
+                                    "event": list(_WATCHED_EVENTS)})
+        try:
+            for event in stream:
+                labels = ((event.get("Actor") or {}).get("Attributes") or {})
+                iid = labels.get(TAG_INSTANCE)
+                if iid not in wanted:
+                    continue
+                starts = event.get("Action") in ("start", "unpause")
+                if starts and known.get(iid) == ResourceState.RUNNING.value:
+                    continue   # the second before the stream began, seen again
+                # the container list can lag the event by a moment: look a few times
+                for _ in range(_SETTLE_LOOKS):
+                    changed = self.changed(self._get_states(refs), known)
+                    if changed or time.time() >= deadline or self.closing.is_set():
+                        return changed
+                    time.sleep(_SETTLE_GAP)
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise self._unreachable(exc, "watch events") from exc
+        finally:
+            stream.close()
+        return {}
 
     def _failure(self, item: Mapping[str, Any]) -> NodeStatus:
         """Why a container stopped: its exit code and the last lines of its log (asked

@@ -43,6 +43,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -52,7 +53,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from occo.util import CloudLimits, CredentialEntry, NodeSpec, OccoError, scrub
+from occo.util import CloudLimits, ConfigError, CredentialEntry, NodeSpec, OccoError, scrub
 
 from ._loopback import LoopbackPool
 from ._procs import group_members, is_alive
@@ -72,6 +73,7 @@ _LAUNCH_TIMEOUT = 30.0
 _TAIL_BYTES = 2048
 _TAIL_LINES = 15
 _POLL = 0.02
+_WATCH_STEP = 0.05   # how often a watch looks at the records of commands starting
 
 
 def default_root() -> Path:
@@ -79,6 +81,12 @@ def default_root() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"),
                                                            ".local", "share")
     return Path(base) / "occo" / "local"
+
+
+def _why(exc: OSError) -> str:
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a part of the path is a file, not a directory"
+    return exc.strerror or str(exc)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -118,6 +126,7 @@ class LocalCloudHandler(CloudHandler):
     schema = LOCAL
     needs_credentials = False
     ref_keys = ("type", "name", "grace_period")
+    watches = True   # a command's exit wakes a watch at once (a pidfd per running command)
     STATE_MAP = {"launching": ResourceState.PENDING, "starting": ResourceState.PENDING,
                  "running": ResourceState.RUNNING, "exiting": ResourceState.UNKNOWN,
                  "exited": ResourceState.FAILED, "vanished": ResourceState.FAILED,
@@ -128,7 +137,16 @@ class LocalCloudHandler(CloudHandler):
                  auth: CredentialEntry | None = None, clock: Clock | None = None) -> None:
         super().__init__(resource, config=config, auth=auth, clock=clock)
         self.root = Path(self.config.get("root") or default_root()).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable")
+        except OSError as exc:
+            setting = "clouds.local.root" if self.config.get("root") else \
+                "the default clouds.local.root"
+            raise ConfigError(f"{setting}: the local cloud's directory {self.root} cannot be "
+                              f"made or written ({_why(exc)}); set clouds.local.root to a "
+                              "writable directory") from None
         self.pool = LoopbackPool(self.root, mode=str(self.config.get("address_mode", "auto")))
         self.grace_period = float(self.config.get("grace_period", 10.0))
         self.inherit_env = tuple(self.config.get("inherit_env", INHERIT_ENV))
@@ -388,6 +406,49 @@ class LocalCloudHandler(CloudHandler):
             out[str(ref["instance_id"])] = self.status_of(
                 self.workdir(ref.get("infra_id"), ref.get("instance_id")))
         return out
+
+    def _watch_states(self, refs: Sequence[Mapping[str, Any]], known: Mapping[str, str],
+                      timeout: float) -> dict[str, NodeStatus]:
+        """A running command's exit wakes the watch at once (its pidfd becomes readable);
+        a command starting or a drop is seen in the node's records, read every 50 ms."""
+        deadline = time.monotonic() + timeout
+        workdirs = {str(r["instance_id"]): self.workdir(r.get("infra_id"), r.get("instance_id"))
+                    for r in refs}
+        poller = select.poll()
+        pidfds: dict[str, int] = {}
+        try:
+            while True:
+                states = {iid: self.status_of(w) for iid, w in workdirs.items()}
+                changed = self.changed(states, known)
+                left = deadline - time.monotonic()
+                if changed or left <= 0 or self.closing.is_set():
+                    return changed
+                for iid, workdir in workdirs.items():
+                    if iid not in pidfds and states[iid].state == ResourceState.RUNNING:
+                        fd = self._pidfd(workdir)
+                        if fd is not None:
+                            pidfds[iid] = fd
+                            poller.register(fd, select.POLLIN)
+                for fd, _ in poller.poll(min(left, _WATCH_STEP) * 1000):
+                    poller.unregister(fd)   # it has ended: its records tell the rest
+        finally:
+            for fd in pidfds.values():
+                os.close(fd)
+
+    def _pidfd(self, workdir: Path) -> int | None:
+        """A pidfd of the node's running command (None if it is not running or the system
+        has no pidfds)."""
+        child = self._static(workdir / "child.json")
+        if child is None or not hasattr(os, "pidfd_open"):
+            return None
+        try:
+            fd = os.pidfd_open(int(child["pid"]))
+        except OSError:
+            return None
+        if not is_alive(child["pid"], child.get("start_time")):   # a reused pid
+            os.close(fd)
+            return None
+        return fd
 
     def _get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeAddresses]:
         out: dict[str, NodeAddresses] = {}

@@ -53,7 +53,7 @@ class CloudHandlerService:
 
     RPC_METHODS = ("create_node", "create_nodes", "drop_node", "drop_nodes", "get_states",
                    "get_addresses", "list_nodes", "endpoint_key", "backends", "preflight",
-                   "limits")
+                   "limits", "watch_states")
 
     def __init__(self, config: Mapping[str, Any] | None = None,
                  credentials: Credentials | None = None, *, clock: Clock | None = None) -> None:
@@ -124,12 +124,14 @@ class CloudHandlerService:
 
     def limits(self, resource: Mapping[str, Any]) -> dict[str, Any]:
         """The pace for the endpoint of ``resource``: ``{"endpoint", "cloud": the backend's
-        defaults, "configured": what clouds.<type> sets over them}`` (the processor puts
-        its own ``processing:`` settings between the two)."""
+        defaults, "configured": what clouds.<type> sets over them, "watches": whether
+        its backend can wait for state changes (watch_states)}`` (the processor puts its
+        own ``processing:`` settings between the two)."""
         cls = self.handler_class(resource.get("type"))
         endpoint = cls.endpoint_key(resource)
         return {"endpoint": endpoint, "cloud": cls.limits.to_dict(),
-                "configured": self.configured_limits(cls.type_name, endpoint)}
+                "configured": self.configured_limits(cls.type_name, endpoint),
+                "watches": cls.watches}
 
     def preflight(self, resource: Mapping[str, Any], node: str | None = None) -> str:
         """Check, before anything is created, that ``resource`` has a backend and (where
@@ -139,7 +141,9 @@ class CloudHandlerService:
         if cls.needs_credentials or (cls.accepts_credentials and
                                      self.credentials.candidates("resource", resource)):
             self.credentials.match("resource", resource, node=node)
-        return cls.endpoint_key(resource)
+        # the handler itself: its settings (a local root that cannot be made, ...) fail
+        # here, before the build stores anything
+        return self.handler_for(resource, node=node).endpoint
 
     def backends(self) -> dict[str, list[str]]:
         """Installed backends and resource schemas, by name."""
@@ -224,6 +228,23 @@ class CloudHandlerService:
                                                     "detail": result["error"]["text"]}
         return out
 
+    def watch_states(self, refs: Sequence[Mapping[str, Any]], known: Mapping[str, str],
+                     timeout: float) -> dict[str, dict[str, Any]]:
+        """Wait (at most ``timeout`` s, and MAX_WATCH) until one of ``refs`` (of one
+        endpoint whose backend ``watches``) is in another state than ``known`` gives
+        (``{instance_id: state}``); ``{instance_id: {"state", "detail"}}`` of those that
+        changed, empty if none did or the backend cannot watch."""
+        groups = list(self._group(refs, [{}] * len(refs)).values())
+        if len(groups) != 1 or not groups[0][0].watches:
+            return {}
+        handler, items = groups[0]
+        try:
+            found = handler.watch_states([ref for _, ref in items], dict(known), timeout)
+        except OccoError as exc:
+            log.warning("watching the states of %s failed: %s", handler.endpoint, exc)
+            return {}
+        return {iid: status.to_dict() for iid, status in found.items()}
+
     def get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         """``{instance_id: {"addresses", "private_addresses", "checkable"}}`` for the refs
         that have addresses; one call per endpoint. Others are left out."""
@@ -265,6 +286,8 @@ class CloudHandlerService:
         with self._lock:
             handlers = list(self._handlers.values())
             self._handlers.clear()
+        for handler in handlers:
+            handler.closing.set()   # a watch under way returns
         for handler in handlers:
             handler.close()
 

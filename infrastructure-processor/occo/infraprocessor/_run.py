@@ -40,6 +40,7 @@ from .config import ProcessingConfig
 log = logging.getLogger(__name__)
 
 BAD_STATES = {"failed", "terminated", "stopped", "stopping", "missing"}
+WATCH_TIMEOUT = 1.0   # seconds one watch_states call waits for a change
 
 
 class Run:
@@ -48,7 +49,8 @@ class Run:
     def __init__(self, *, store: Store, cloud: Client, composer: Client,
                  config: ProcessingConfig, infra_id: str, keep_on_failure: bool,
                  cancel: threading.Event, buckets: dict[str, TokenBucket],
-                 rng: random.Random, limits: dict[str, CloudLimits] | None = None) -> None:
+                 rng: random.Random, limits: dict[str, CloudLimits] | None = None,
+                 watches: dict[str, bool] | None = None) -> None:
         self.store, self.cloud, self.composer = store, cloud, composer
         self.config = config
         self.infra_id = infra_id
@@ -56,6 +58,9 @@ class Run:
         self.cancel = cancel
         self.buckets = buckets
         self.limits = limits if limits is not None else {}     # per endpoint (the processor's)
+        self.watches = watches if watches is not None else {}  # per endpoint: its cloud watches
+        self.watching: set[str] = set()                      # endpoints with a watch out
+        self.watch_after: dict[str, float] = {}              # a failed watch waits until then
         self.endpoint_resources: dict[str, Mapping[str, Any]] = {}  # one resource each
         self.rng = rng
         self.ledger = Ledger(store, infra_id)
@@ -220,7 +225,7 @@ class Run:
             if not self.stopping and (self.cancel.is_set() or self._cancel_requested()):
                 self._stop("cancelled", "cancelled by the user")
             self._end_backoffs()
-            if self.active == 0 and self.outstanding == 0:
+            if self.active == 0 and self._calls_out() == 0:
                 break
             self._admit_creates()
             self._admit_drops()
@@ -228,8 +233,13 @@ class Run:
             self.ledger.flush()          # intents are written before the calls below
             self._dispatch()
             self._poll()
+            self._watch()
             self._check_stall()
         return self._finish()
+
+    def _calls_out(self) -> int:
+        """Calls not reported back, but watches: one still waiting does not hold the run."""
+        return self.outstanding - len(self.watching)
 
     def _cancel_requested(self) -> bool:
         """A cancel written to the store (by a process that reached another processor
@@ -291,7 +301,7 @@ class Run:
     def _check_stall(self) -> None:
         """Waiting slots whose dependencies can never become ready fail the run."""
         waiting = self.phases[Phase.WAITING]
-        if not waiting or self.outstanding or self.stopping or self.backoffs:
+        if not waiting or self._calls_out() or self.stopping or self.backoffs:
             return
         busy = sum(len(self.phases[p]) for p in (Phase.QUEUED, Phase.RECORDING,
                                                  Phase.CREATING, Phase.STARTING,
@@ -320,10 +330,12 @@ class Run:
                     endpoint, {}), timeout=30)
                 cloud = CloudLimits().over(answer.get("cloud") or {})
                 configured = answer.get("configured") or {}
+                self.watches[endpoint] = bool(answer.get("watches"))
             except Exception as exc:  # an older cloud handler, or one that cannot tell
                 log.warning("the cloud handler gave no limits for %s (%s); using the "
                             "cautious defaults", endpoint, exc)
                 cloud, configured = CloudLimits(), {}
+                self.watches[endpoint] = False
             limits = self.limits[endpoint] = self.config.limits_for(cloud, configured)
             log.debug("limits for %s: %s", endpoint, limits)
         return limits
@@ -526,7 +538,9 @@ class Run:
     def _poll_later(self, slot: Slot, now: float) -> None:
         learned = self.start_latency.get(slot.endpoint)
         limits = self._limits(slot.endpoint)
-        if slot.phase == Phase.STARTING and learned and now - slot.since < 1.25 * learned:
+        if slot.phase == Phase.STARTING and self.watches.get(slot.endpoint):
+            slot.poll_gap = limits.poll_interval   # its start is pushed; the poll is a backstop
+        elif slot.phase == Phase.STARTING and learned and now - slot.since < 1.25 * learned:
             # around the time this endpoint's nodes usually start: look often
             slot.poll_gap = limits.first_poll
         else:
@@ -548,24 +562,82 @@ class Run:
         for slot in chunk:
             if slot.phase != Phase.STARTING:
                 continue
-            status = states.get(slot.instance_id) or {"state": "unknown"}
-            state = status.get("state", "unknown")
-            if state == "running":
-                self._move(slot, Phase.ADDRESSING)
-                running.append(slot)
-                self._learn(slot.endpoint, now - slot.since)
-            elif state in BAD_STATES:
-                detail = status.get("detail")
-                self._fail(slot, f"the cloud reports the node {state}"
-                           + (f": {detail}" if detail else ""), replaceable=True)
-            elif now - slot.since > self.config.create_timeout:
+            if self._cloud_says(slot, states.get(slot.instance_id) or {"state": "unknown"},
+                                now, running):
+                continue
+            if now - slot.since > self.config.create_timeout:
                 self._fail(slot, f"not running after {self.config.create_timeout:g} s "
                            "(create timeout)", replaceable=True)
             else:
                 self._poll_later(slot, now)
+        self._read_addresses(running)
+
+    def _cloud_says(self, slot: Slot, status: Mapping[str, Any], now: float,
+                    running: list[Slot]) -> bool:
+        """Act on the state the cloud gave for ``slot`` (starting or being checked): a
+        start moves it on (into ``running``), a bad state fails it. Whether it acted."""
+        state = status.get("state", "unknown")
+        slot.cloud_state = state
+        if state == "running" and slot.phase == Phase.STARTING:
+            self._move(slot, Phase.ADDRESSING)
+            running.append(slot)
+            self._learn(slot.endpoint, now - slot.since)
+            return True
+        if state in BAD_STATES:
+            detail = status.get("detail")
+            self._fail(slot, f"the cloud reports the node {state}"
+                       + (f": {detail}" if detail else ""), replaceable=True)
+            return True
+        return False
+
+    def _read_addresses(self, running: list[Slot]) -> None:
         if running:
             self._submit(self.cloud, "get_addresses", lambda f, c=running: self._addressed(c, f),
                          refs=[s.ref for s in running])
+
+    # ----------------------------------------------------------------- watching
+
+    def _watch(self) -> None:
+        """Where the cloud handler can wait for state changes (a local command's exit, the
+        Docker engine's events), one watch_states call per endpoint waits for those of its
+        instances that are starting or being health-checked: a start is acted on when it
+        happens, and a node that dies while its health check runs fails then, not at the
+        health timeout. Polls go on as well, at the poll interval."""
+        if self.stopping or not self.watches:
+            return
+        now = self._now()
+        wanted = {e for e, w in self.watches.items()
+                  if w and e not in self.watching and self.watch_after.get(e, 0.0) <= now}
+        if not wanted:
+            return
+        chunks: dict[str, list[Slot]] = defaultdict(list)
+        for phase in (Phase.STARTING, Phase.CHECKING):
+            for slot in self.phases[phase].values():
+                if slot.endpoint in wanted and slot.ref and not slot.ref.get("lookup"):
+                    chunks[slot.endpoint].append(slot)
+        for endpoint, slots in chunks.items():
+            self.watching.add(endpoint)
+            self._submit(self.cloud, "watch_states",
+                         lambda f, e=endpoint, c=slots, t=now: self._watched(e, c, t, f),
+                         refs=[s.ref for s in slots], timeout=WATCH_TIMEOUT,
+                         known={s.instance_id: s.cloud_state for s in slots})
+
+    def _watched(self, endpoint: str, chunk: list[Slot], began: float, future: Future) -> None:
+        self.watching.discard(endpoint)
+        now = self._now()
+        try:
+            changed = future.result()
+        except Exception as exc:
+            log.debug("watching the states on %s failed: %s", endpoint, exc)
+            changed = {}
+        if not changed and now - began < WATCH_TIMEOUT / 2:   # it could not wait: not again
+            self.watch_after[endpoint] = now + WATCH_TIMEOUT  # at once (polls go on)
+        running: list[Slot] = []
+        for slot in chunk:
+            status = changed.get(slot.instance_id)
+            if status is not None and slot.phase in (Phase.STARTING, Phase.CHECKING):
+                self._cloud_says(slot, status, now, running)
+        self._read_addresses(running)
 
     def _learn(self, endpoint: str, latency: float) -> None:
         """Keep a moving average of how long this endpoint's nodes take to start."""

@@ -54,6 +54,7 @@ class Slot:
     touched: bool = False       # a create call was made (the cloud may hold a resource)
     new: bool = True            # created by this run (rolled back on failure)
     checkable: bool = True      # its address is a real one (health checks make sense)
+    cloud_state: str = "pending"  # the state the cloud last gave (what a watch waits to change)
     failure: str = ""
 
     @property

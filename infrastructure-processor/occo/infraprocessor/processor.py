@@ -60,6 +60,7 @@ class Processor:
         self.config = config or ProcessingConfig()
         self._buckets: dict[str, TokenBucket] = {}
         self._limits: dict[str, CloudLimits] = {}   # per endpoint, as its cloud handler says
+        self._watches: dict[str, bool] = {}         # per endpoint: its cloud handler watches
         self._rng = random.Random(seed)
         self._cancels: dict[str, threading.Event] = {}
         self._busy: set[str] = set()
@@ -101,7 +102,8 @@ class Processor:
                 run = Run(store=self.store, cloud=self.cloud, composer=self.composer,
                           config=self.config, infra_id=infra_id,
                           keep_on_failure=keep_on_failure, cancel=cancel,
-                          buckets=self._buckets, rng=self._rng, limits=self._limits)
+                          buckets=self._buckets, rng=self._rng, limits=self._limits,
+                          watches=self._watches)
                 outcome = run.run(parsed)
             if earlier is not None:
                 outcome = _whole(earlier, outcome)
