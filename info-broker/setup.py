@@ -16,7 +16,8 @@ VERSION = re.search(r'__version__ = "([^"]+)"',
 setup(
     name="occo-infobroker",
     version=VERSION,
-    description="OCCO: the state store (memory, SQLite, Redis), the query router and the event log",
+    description=("OCCO: the state store (memory, SQLite, Redis, PostgreSQL), the query router "
+                 "and the event log"),
     long_description=(HERE / "README.rst").read_text(encoding="utf-8"),
     long_description_content_type="text/x-rst",
     license="Apache-2.0",
@@ -34,6 +35,8 @@ setup(
         "redis",
         "cryptography",
         "orjson",
+        "psycopg[binary]",
+        "psycopg-pool",
     ],
     extras_require={"test": ["pytest", "pytest-timeout"]},
     entry_points={},

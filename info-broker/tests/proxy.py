@@ -1,9 +1,13 @@
 """A small TCP proxy on loopback that a test can break on purpose.
 
-It forwards between clients and an upstream server (the shared Redis), and can:
+It forwards between clients and an upstream server (the shared Redis or PostgreSQL), and
+can:
 
 - ``drop_next_reply()``: the next bytes the server sends are dropped and the connection
   is closed (the command ran, the client never hears so);
+- ``drop_reply_after(marker)``: once a client sends bytes holding ``marker`` (say
+  ``b"COMMIT"``), the server's next reply is dropped and the connection closed (the
+  server did it, the client never hears so);
 - ``cut_request_after(n)``: forward only ``n`` more bytes from the client, then close the
   connection and refuse every later one (the server went away mid-request);
 - ``refuse()`` / ``allow()``: close new connections at once, or pass them again.
@@ -28,6 +32,7 @@ class Proxy:
         self.accepted = 0
         self._lock = threading.Lock()
         self._drop_reply = False
+        self._drop_after: bytes | None = None
         self._cut_after: int | None = None
         self._refusing = False
         self._sockets: list[socket.socket] = []
@@ -40,6 +45,10 @@ class Proxy:
     def drop_next_reply(self) -> None:
         with self._lock:
             self._drop_reply = True
+
+    def drop_reply_after(self, marker: bytes) -> None:
+        with self._lock:
+            self._drop_after = marker
 
     def cut_request_after(self, count: int) -> None:
         with self._lock:
@@ -104,6 +113,9 @@ class Proxy:
             if not data:
                 break
             with self._lock:
+                if upward and self._drop_after is not None and self._drop_after in data:
+                    self._drop_after = None
+                    self._drop_reply = True
                 if upward and self._cut_after is not None:
                     data = data[:self._cut_after]
                     self._cut_after -= len(data)

@@ -1,7 +1,7 @@
 """Several OS processes update one infrastructure at once and no update is lost; a lease
 whose holder was killed is taken over once its time-to-live has run out.
 
-Each shared backend (sqlite, redis) is tested with real processes (tests/workers.py).
+Each shared backend (sqlite, redis, postgresql) is tested with real processes (tests/workers.py).
 Counts are small and every wait has a deadline, so the tests are bounded in time.
 """
 
@@ -26,12 +26,14 @@ ROUNDS = 25
 DEADLINE = 120.0
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgresql"])
 def shared(request, tmp_path, key_path):
     """(store, state) of a store that several processes can open."""
     if request.param == "redis":
         prefix = request.getfixturevalue("redis_prefix")
         state = f"{REDIS_URL}?prefix={prefix}"
+    elif request.param == "postgresql":
+        prefix = state = request.getfixturevalue("pg_url")
     else:
         prefix = None
         state = str(tmp_path / "state.sqlite")
@@ -114,6 +116,34 @@ def test_events_from_several_processes_get_unique_dense_positions(shared, key_pa
         assert mine == list(range(ROUNDS))
 
 
+def test_processes_racing_for_one_lease_exactly_one_wins(shared, key_path):
+    store, state = shared
+    outputs = run_workers(state, key_path, [["race-lease", "maintain:race", f"holder-{n}"]
+                                            for n in range(PROCESSES)])
+    winners = [n for n, out in enumerate(outputs) if out["acquired"]]
+    assert len(winners) == 1
+    assert store.lease_holder("maintain:race")[0] == f"holder-{winners[0]}"
+
+
+@pytest.mark.parametrize("takers", [["take", "take"], ["settle"]])
+def test_scaling_requests_raced_for_are_each_taken_exactly_once(shared, key_path, takers):
+    """Pushers race takers (or the one maintainer, which peeks and settles)."""
+    store, state = shared
+    setup_infra(store)
+    outputs = run_workers(state, key_path, [["push", "race", str(ROUNDS), "a"],
+                                            ["push", "race", str(ROUNDS), "b"],
+                                            *[["take", "race", str(ROUNDS), how]
+                                              for how in takers]])
+    taken = [name for out in outputs[2:] for name in out["taken"]]
+    taken += [r.node_name for r in store.take_scaling_requests("race")]
+    pushed = [f"{tag}-{n}" for tag in "ab" for n in range(ROUNDS)]
+    assert sorted(taken) == sorted(pushed)          # none lost, none taken twice
+    for out in outputs[2:]:                          # each taker saw each pusher's order
+        for tag in "ab":
+            mine = [int(name[2:]) for name in out["taken"] if name[0] == tag]
+            assert mine == sorted(mine)
+
+
 def start_holder(state: str, key_path: Path, name: str, ttl: float) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, str(WORKERS), "hold-lease", state, str(key_path),
                              name, "dead-holder", str(ttl)], stdin=subprocess.PIPE,
@@ -163,3 +193,21 @@ def test_redis_lease_of_a_killed_holder_is_taken_over_after_its_ttl(redis_prefix
         time.sleep(0.05)
     assert store.lease_holder("maintain:y")[0] == "successor"
     store.close()
+
+
+def test_postgresql_lease_of_a_killed_holder_is_taken_over_after_its_ttl(pg_url, key_path):
+    from occo.infobroker import PostgreSQLStore
+    now = PostgreSQLStore(pg_url, secrets=SecretBox(key_path))
+    proc = start_holder(pg_url, key_path, "maintain:z", 30.0)
+    kill(proc)
+    # the holder is dead (its connections with it), but its lease is valid for 30 s
+    assert now.lease_holder("maintain:z")[0] == "dead-holder"
+    assert not now.acquire_lease("maintain:z", "successor", 30.0)
+    # 31 s later (a clock moved forward, not a wait) it has expired and is taken over
+    later = PostgreSQLStore(pg_url, secrets=SecretBox(key_path),
+                            clock=lambda: time.time() + 31)
+    assert later.lease_holder("maintain:z") is None
+    assert later.acquire_lease("maintain:z", "successor", 30.0)
+    assert now.lease_holder("maintain:z")[0] == "successor"
+    now.close()
+    later.close()

@@ -21,6 +21,7 @@ def test_public_names_are_exported():
     public = {n for n in dir(occo.infobroker) if not n.startswith("_")}
     modules = {"errors", "events", "locate", "memory_store", "model", "redis_store", "router",
                "secretbox", "sqlite_store", "store", "store_provider", "version", "redis_url",
-               "lease"}
-    lazy = {"RedisStore"}  # imported on first use (module __getattr__), not at import time
+               "lease", "postgresql_store"}
+    # imported on first use (module __getattr__), not at import time
+    lazy = {"RedisStore", "PostgreSQLStore"}
     assert public - modules == set(occo.infobroker.__all__) - {"__version__"} - lazy

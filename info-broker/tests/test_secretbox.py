@@ -32,6 +32,14 @@ def raw_text(store) -> str:
         store.close()
         data = b"".join(p.read_bytes() for p in store.path.parent.iterdir() if p.is_file())
         return data.decode("latin-1")
+    if kind == "PostgreSQLStore":          # every row of every table, as the server holds it
+        with store._db.pool.connection() as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (store.schema,)).fetchall()]
+            assert "instances" in tables
+            return "\n".join(str(row[0]) for table in tables for row in conn.execute(
+                f'SELECT t::text FROM "{store.schema}"."{table}" t').fetchall())
     raw = store._redis
     parts = []
     for key in raw.scan_iter(match=f"{store.prefix}:*"):

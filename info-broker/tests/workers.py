@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from occo.infobroker import Event, VersionConflict, open_store
+from occo.infobroker import Event, ScalingRequest, VersionConflict, open_store
 
 
 def cas_increments(store, instance_id: str, count: int) -> dict:
@@ -59,6 +59,32 @@ def events(store, infra_id: str, count: int, tag: str) -> dict:
     return {"positions": positions}
 
 
+def race_lease(store, name: str, holder: str) -> dict:
+    return {"acquired": store.acquire_lease(name, holder, 60.0)}
+
+
+def push_requests(store, infra_id: str, count: int, tag: str) -> dict:
+    for n in range(count):
+        store.push_scaling_request(ScalingRequest(infra_id=infra_id, node_name=f"{tag}-{n}",
+                                                  kind="create"))
+    return {}
+
+
+def take_requests(store, infra_id: str, rounds: int, how: str) -> dict:
+    """Take the queue ``rounds`` times (``how``: ``take``, or ``settle``: peek, then
+    settle what was peeked, as the one maintainer holding the lease does); returns what
+    it took."""
+    taken: list[str] = []
+    for _ in range(rounds):
+        if how == "take":
+            taken += [r.node_name for r in store.take_scaling_requests(infra_id)]
+        else:
+            seen = store.peek_scaling_requests(infra_id)
+            store.settle_scaling_requests(infra_id, len(seen), {})
+            taken += [r.node_name for r in seen]
+    return {"taken": taken}
+
+
 def hold_lease(store, name: str, holder: str, ttl: float) -> None:
     ok = store.acquire_lease(name, holder, ttl)
     print(json.dumps({"acquired": ok}), flush=True)
@@ -76,6 +102,12 @@ def main() -> None:
         out = infra_status(store, args[0], int(args[1]), args[2])
     elif command == "events":
         out = events(store, args[0], int(args[1]), args[2])
+    elif command == "race-lease":
+        out = race_lease(store, args[0], args[1])
+    elif command == "push":
+        out = push_requests(store, args[0], int(args[1]), args[2])
+    elif command == "take":
+        out = take_requests(store, args[0], int(args[1]), args[2])
     elif command == "hold-lease":
         hold_lease(store, args[0], args[1], float(args[2]))
         return

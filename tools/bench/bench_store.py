@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark of occo.infobroker's stores: 100,000 instance records written and read back.
 
-Goals (issue 4): report operations per second for sqlite and redis; the status query of
-one infrastructure with 10,000 instances takes under 100 ms on sqlite.
+Goals (issue 4, issue 23): report operations per second for sqlite, redis and postgresql;
+the status query of one infrastructure with 10,000 instances takes under 100 ms.
 
 Run it with a Python that has occo-infobroker installed, e.g. the package's test env::
 
@@ -10,6 +10,7 @@ Run it with a Python that has occo-infobroker installed, e.g. the package's test
 
 For each backend (sqlite: a fresh file in a temporary directory, synchronous=FULL, as
 used by default; redis: the Redis at --redis-url under a fresh key prefix, deleted
+afterwards; postgresql: a fresh database on the server of --postgresql-url, dropped
 afterwards) it measures:
 
 - ``write``: ``add_instances`` of all records, in batches of ``--batch`` (each batch one
@@ -22,6 +23,12 @@ afterwards) it measures:
 - ``status``: the status query of one infrastructure of ``--per-infra`` instances:
   ``list_instances`` and a count per node and state, as ``occo status`` does (best, median
   and worst of ``--repeat`` runs).
+
+With ``--build N`` it also builds the three-tier infrastructure of bench_build.py (1 db,
+N app, 1 lb, on the ``dummy`` cloud with 1 s create latency, so a critical path of 3 s)
+through the real stack with the state in SQLite and then in PostgreSQL, in one run, and
+reports each build's wall time and the status query of the built infrastructure (needs
+occo-api installed, e.g. env/dev).
 
 Each record has a realistic implementation (a resource section and a 2 KB cloud-init
 template), shared by the instances of one node as the processor writes them.
@@ -143,6 +150,79 @@ def run(store: Store, args: argparse.Namespace) -> dict:
     return out
 
 
+def run_postgresql(args: argparse.Namespace, box: SecretBox) -> dict:
+    import psycopg
+
+    from occo.infobroker import PostgreSQLStore
+    with fresh_database(args.postgresql_url.rstrip("/")) as url:
+        store = PostgreSQLStore(url, secrets=box)
+        try:
+            result = run(store, args)
+        finally:
+            store.close()
+        with psycopg.connect(url) as conn:
+            result["database_mb"] = conn.execute(
+                "SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
+        return result
+
+
+def fresh_database(server: str):
+    """A context manager: the URL of a fresh database on ``server``, dropped afterwards."""
+    import contextlib
+
+    import psycopg
+
+    @contextlib.contextmanager
+    def database():
+        name = f"occo_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{server}/{name}"
+        finally:
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    return database()
+
+
+def run_build(n: int, store: Store, tmp: Path) -> dict:
+    """The three-tier build of bench_build.py with ``store`` as the state."""
+    import importlib.util
+
+    from occo.api import Occo
+    from occo.api.config import load_config
+    from occo.api.system import System
+
+    spec = importlib.util.spec_from_file_location("bench_build",
+                                                  Path(__file__).with_name("bench_build.py"))
+    bench_build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_build)
+    work = tmp / f"build-{uuid.uuid4().hex[:6]}"
+    work.mkdir()
+    infra = bench_build.write_description(work, n)
+    (work / "occo.yaml").write_text(f"""
+clouds: {{dummy: {{store: memory}}}}
+processing: {{max_parallel: {n + 10}, rate: 0, batch_size: 256, poll_interval: 0.05,
+             first_poll: 0.02}}
+""")
+    config = load_config(work / "occo.yaml")
+    with Occo(config, system=System(config, store=store)) as occo:
+        occo.validate(infra)
+        wall0 = time.monotonic()
+        result = occo.build(infra)
+        wall = time.monotonic() - wall0
+        infra_id = result["infra_id"]
+        statuses = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            Counter((r.node_name, r.state) for r in store.list_instances(infra_id))
+            statuses.append((time.perf_counter() - t0) * 1000)
+    assert result["status"] == "ready" and result["ready"] == n + 2, result
+    critical = bench_build.LEVELS * bench_build.LATENCY
+    return {"instances": n + 2, "wall": wall, "ratio_to_critical_path": wall / critical,
+            "status_median_ms": statistics.median(statuses)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -150,8 +230,14 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--sample", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--backends", default="sqlite,redis")
+    parser.add_argument("--backends", default="sqlite,redis,postgresql")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--postgresql-url", default="postgresql://postgres@127.0.0.1:5432",
+                        help="the server (without a database): a fresh database is made on "
+                             "it and dropped afterwards")
+    parser.add_argument("--build", type=int, metavar="N",
+                        help="also build the three-tier infrastructure with N app instances "
+                             "with SQLite and with PostgreSQL state")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -178,8 +264,24 @@ def main() -> int:
                 finally:
                     store.purge()
                     store.close()
+            elif backend == "postgresql":
+                report["backends"]["postgresql"] = run_postgresql(args, box)
             else:
                 parser.error(f"unknown backend {backend}")
+        if args.build:
+            from occo.infobroker import PostgreSQLStore
+            builds = report["builds"] = {}
+            store = SQLiteStore(Path(tmp) / "build.sqlite", secrets=box)
+            try:
+                builds["sqlite"] = run_build(args.build, store, Path(tmp))
+            finally:
+                store.close()
+            with fresh_database(args.postgresql_url.rstrip("/")) as url:
+                store = PostgreSQLStore(url, secrets=box)
+                try:
+                    builds["postgresql"] = run_build(args.build, store, Path(tmp))
+                finally:
+                    store.close()
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()
@@ -200,6 +302,13 @@ def main() -> int:
               f"(goal < {s['goal_ms']:.0f} ms: {verdict})")
         if "file_mb" in result:
             print(f"  file size: {result['file_mb']:.1f} MB")
+        if "database_mb" in result:
+            print(f"  database size: {result['database_mb']:.1f} MB")
+    for backend, b in report.get("builds", {}).items():
+        print(f"\nbuild of {b['instances']:,} instances (db, {args.build:,} app, lb; critical "
+              f"path 3 s) with {backend} state: {b['wall']:.2f} s "
+              f"({b['ratio_to_critical_path']:.2f}x the critical path); status query "
+              f"{b['status_median_ms']:.1f} ms")
     return 0
 
 

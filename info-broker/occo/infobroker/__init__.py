@@ -1,7 +1,8 @@
 """occo.infobroker: OCCO's memory and its query interface.
 
-- :class:`Store` with the backends :class:`MemoryStore`, :class:`SQLiteStore` and
-  :class:`RedisStore`, opened by :func:`open_store` from a ``--state`` path or URL;
+- :class:`Store` with the backends :class:`MemoryStore`, :class:`SQLiteStore`,
+  :class:`RedisStore` and :class:`PostgreSQLStore`, opened by :func:`open_store` from a
+  ``--state`` path or URL;
 - the records it holds (:class:`InfraRecord`, :class:`InstanceRecord`,
   :class:`ScalingRequest`, :class:`Event`) and their states (:class:`Intent`,
   :class:`InstanceState`);
@@ -32,7 +33,7 @@ from .version import __version__
 
 __all__ = [
     "__version__", "SCHEMA_VERSION",
-    "Store", "MemoryStore", "SQLiteStore", "RedisStore",
+    "Store", "MemoryStore", "SQLiteStore", "RedisStore", "PostgreSQLStore",
     "open_store", "default_state_path", "STATE_FORMS", "redact_url",
     "Intent", "InstanceState", "InfraRecord", "InstanceRecord", "ScalingRequest", "Event",
     "SCALING_KINDS",
@@ -46,8 +47,12 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``RedisStore`` is imported on first use: the redis client is slow to import."""
+    """``RedisStore`` and ``PostgreSQLStore`` are imported on first use: their clients
+    are slow to import, and most commands never talk to either."""
     if name == "RedisStore":
         from .redis_store import RedisStore
         return RedisStore
+    if name == "PostgreSQLStore":
+        from .postgresql_store import PostgreSQLStore
+        return PostgreSQLStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

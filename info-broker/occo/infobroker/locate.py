@@ -6,7 +6,15 @@ Accepted forms (anything else is a :class:`BadStateLocation` naming them):
 - ``sqlite:///abs/path.sqlite`` or a plain path (``state.sqlite``, ``~/occo.db``): a
   :class:`SQLiteStore`; ``~`` is expanded, missing directories are created;
 - ``redis://[:password@]host:port/db?prefix=name`` (or ``rediss://`` for TLS): a
-  :class:`RedisStore` with keys under ``name`` (default ``occo``).
+  :class:`RedisStore` with keys under ``name`` (default ``occo``);
+- ``postgresql://user[:password]@host:port/dbname?schema=name`` (or ``postgres://``): a
+  :class:`PostgreSQLStore` with its tables in the schema ``name`` (default ``occo``); a
+  password not in the URL comes from ``PGPASSWORD`` or the password file (``PGPASSFILE``,
+  ``~/.pgpass``), as libpq finds it. The password is never shown.
+
+A value that starts like a URL (a word and a colon: ``redis:/host``, ``mysql://db``,
+``memory:``) but is none of these is refused, never taken for a file name; a file whose
+name has a colon in it is written ``./name:x.sqlite`` or ``sqlite:///path``.
 
 Without a value, the state is :func:`default_state_path`:
 ``$XDG_DATA_HOME/occo/state.sqlite``, that is ``~/.local/share/occo/state.sqlite``.
@@ -17,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from occo.util.errors import Location
@@ -28,11 +37,22 @@ from .secretbox import SecretBox
 from .sqlite_store import SQLiteStore
 from .store import Store
 
-__all__ = ["open_store", "default_state_path", "STATE_FORMS"]
+if TYPE_CHECKING:   # imported when first used: their clients are slow to import
+    from .postgresql_store import PostgreSQLStore
+    from .redis_store import RedisStore
+
+__all__ = ["open_store", "state_backend", "default_state_path", "STATE_FORMS"]
 
 STATE_FORMS = ("memory://", "sqlite:///path/to/state.sqlite", "a plain file path",
-               "redis://host:port/db?prefix=name")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+               "redis://host:port/db?prefix=name",
+               "postgresql://user@host:port/dbname?schema=name")
+# a word and a colon at the start: what a URL (or a mistyped one) looks like
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):(/*)")
+_KNOWN = ("memory", "sqlite", "redis", "rediss", "postgresql", "postgres")
+_EXAMPLES = {"memory": "memory://", "sqlite": "sqlite:///var/lib/occo/state.sqlite",
+             "redis": "redis://127.0.0.1:6379/0", "rediss": "rediss://127.0.0.1:6380/0",
+             "postgresql": "postgresql://occo@127.0.0.1:5432/occo",
+             "postgres": "postgres://occo@127.0.0.1:5432/occo"}
 
 
 def default_state_path() -> Path:
@@ -66,10 +86,9 @@ def open_store(url_or_path: str | os.PathLike[str] | None = None, *,
     shown = redact_url(value)
     if not value:
         raise _bad("it is empty", shown, location)
-    match = _SCHEME.match(value)
-    if match is None:
+    scheme = _scheme(value, shown, location)
+    if scheme is None:
         return SQLiteStore(Path(value), secrets=box)
-    scheme = match.group(1).lower()
     if scheme == "memory":
         if value.rstrip("/") != "memory:":
             raise _bad("memory:// takes nothing after it", shown, location)
@@ -82,7 +101,66 @@ def open_store(url_or_path: str | os.PathLike[str] | None = None, *,
         return SQLiteStore(Path(path), secrets=box)
     if scheme in ("redis", "rediss"):
         return _redis(value, shown, box, location)
-    raise _bad(f"unknown scheme {scheme}://", shown, location)
+    return _postgresql(value, shown, box, location)
+
+
+def _scheme(value: str, shown: str, location: Location | None) -> str | None:
+    """The scheme of ``value`` in lower case (``None``: a plain path); a value that looks
+    like a URL but is not one of the accepted forms is a :class:`BadStateLocation`."""
+    match = _SCHEME.match(value)
+    if match is None or _is_drive(value):
+        return None
+    scheme, slashes = match.group(1).lower(), match.group(2)
+    if scheme not in _KNOWN:
+        if slashes:
+            raise _bad(f"unknown scheme {scheme}://", shown, location)
+        raise _bad(f"unknown scheme {scheme}: (a file whose name has a colon is written "
+                   f"./{shown})", shown, location)
+    if len(slashes) < 2:
+        raise _bad(f"{match.group(1)}: must be followed by two slashes, e.g. "
+                   f"{_EXAMPLES[scheme]}", shown, location)
+    return scheme
+
+
+def state_backend(value: str, *, location: Location | None = None) -> str:
+    """Which backend a ``--state`` value names (``memory``, ``sqlite``, ``redis`` or
+    ``postgresql``), checked as :func:`open_store` checks it, without opening anything."""
+    value = str(value).strip()
+    shown = redact_url(value)
+    if not value:
+        raise _bad("it is empty", shown, location)
+    scheme = _scheme(value, shown, location)
+    if scheme in ("postgresql", "postgres"):
+        _postgresql_parts(value, shown, location)
+        return "postgresql"
+    return {None: "sqlite", "rediss": "redis"}.get(scheme, scheme)  # type: ignore[arg-type]
+
+
+def _is_drive(value: str) -> bool:
+    """A Windows path with a drive letter (``C:\\occo\\state.sqlite``), on Windows."""
+    return os.name == "nt" and re.match(r"^[A-Za-z]:[\\/]", value) is not None
+
+
+def _postgresql_parts(value: str, shown: str, location: Location | None) -> None:
+    from ._pg_url import parse_postgresql_url
+    try:
+        parse_postgresql_url(value, shown)
+        parts = urlsplit(value)
+    except BadStateLocation as exc:
+        raise _bad(exc.message, shown, location) from None
+    if not parts.hostname and "host=" not in parts.query:
+        raise _bad("a PostgreSQL URL needs a host, e.g. postgresql://occo@127.0.0.1:5432/occo",
+                   shown, location)
+
+
+def _postgresql(value: str, shown: str, box: SecretBox | None,
+                location: Location | None) -> "PostgreSQLStore":
+    _postgresql_parts(value, shown, location)     # checked before psycopg is imported
+    from .postgresql_store import PostgreSQLStore  # imports psycopg only when needed
+    try:
+        return PostgreSQLStore(value, secrets=box)
+    except BadStateLocation as exc:
+        raise _bad(exc.message, shown, location) from exc
 
 
 def _redis(value: str, shown: str, box: SecretBox | None,

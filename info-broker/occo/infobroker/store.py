@@ -4,7 +4,8 @@ A :class:`Store` is OCCO's memory: infrastructures, node definitions, node insta
 scaling targets and requests, failure timers, maintenance leases and the event log. The
 public methods below validate and encode (through one :class:`~._codec.Codec`, so every
 backend stores the same JSON); the backends implement the ``_``-methods, each of which is
-one atomic step: one SQLite transaction, one Redis script, one critical section.
+one atomic step: one SQLite or PostgreSQL transaction, one Redis script, one critical
+section.
 
 Rules every backend keeps (the shared contract tests check them):
 
