@@ -41,7 +41,7 @@ setup(
         # The mysqldbs health check needs a MySQL driver; without it that check (and only
         # that check) fails with a clear error naming this extra.
         "mysql": ["pymysql"],
-        "test": ["pytest", "pytest-timeout", "pymysql"],
+        "test": ["pytest", "pytest-timeout", "pymysql", "hypothesis"],
     },
     entry_points={
         "occo.configmanager": [

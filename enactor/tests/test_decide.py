@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from occo.compiler import StaticDescription
@@ -138,3 +140,22 @@ def test_instances_being_dropped_do_not_count():
 def test_requests_for_unknown_nodes_are_reported(kind):
     d = run(desc({"web": (1, 1)}), [rec("a", "web")], requests=[req("nope", kind)])
     assert any(e["type"] == "scaling.unknown_node" and e["node"] == "nope" for e in d.events)
+
+
+def test_instances_of_a_node_no_longer_described_are_dropped_and_said():
+    failed = rec("c", "cache", state=InstanceState.FAILED, failure={"reason": "x"})
+    d = run(desc({"db": (1, 1)}),
+            [rec("a", "db"), rec("b1", "batch"), rec("b2", "batch"), failed])
+    drops = {(x.node_name, x.instance_id, x.reason) for x in d.drops}
+    assert drops == {("batch", "b1", "no longer in the description"),
+                     ("batch", "b2", "no longer in the description"),
+                     ("cache", "c", "no longer in the description")}
+    told = {e["node"]: e["instances"] for e in d.events if e["type"] == "node.removed"}
+    assert told == {"batch": 2, "cache": 1}
+    assert d.creates == [] and "batch" not in d.targets
+
+
+def test_an_instance_being_dropped_of_a_removed_node_is_not_dropped_twice():
+    going = replace(rec("b1", "batch"), intent=Intent.DROPPING)
+    d = run(desc({"db": (1, 1)}), [rec("a", "db"), going])
+    assert d.drops == [] and not [e for e in d.events if e["type"] == "node.removed"]

@@ -5,8 +5,10 @@ through a socket like any client's."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -121,6 +123,24 @@ def test_empty_token_file_is_refused(setup):
         RestService(load_config(setup.config_file), port=0)
 
 
+@pytest.mark.parametrize("make, said", [
+    (lambda p: p.mkdir(parents=True), "the REST token file is a directory; point "
+                                      "rest.token_file at a file"),
+    (lambda p: (p.parent.parent.mkdir(parents=True, exist_ok=True),
+                p.parent.write_text("not a directory")),
+     "cannot be made or read (a part of its path is a file, not a directory)"),
+    (lambda p: (p.parent.mkdir(parents=True, exist_ok=True), os.mkfifo(p)),
+     "the REST token file is not a regular file"),
+], ids=["directory", "parent-is-a-file", "fifo"])
+def test_a_token_path_that_is_no_file_is_a_config_error_naming_it(setup, make, said):
+    make(setup.token_file)
+    with pytest.raises(ConfigError) as exc:
+        RestService(load_config(setup.config_file), port=0)
+    text = str(exc.value)
+    assert text.startswith(f"{setup.token_file}: rest.token_file: ") and said in text, text
+    assert exc.value.exit_code == 2
+
+
 # ---------------------------------------------------------------------- build and read
 
 def test_post_builds_in_the_background_and_get_has_occopus_shape(rest):
@@ -170,7 +190,8 @@ def test_events_after_a_position(rest):
     assert rest_of["events"][0]["position"] == 3
     status, body, _ = rest.client.get(f"/infrastructures/{infra_id}/events?after=-1")
     assert status == 400
-    assert body["message"] == "query parameter after must be an integer >= 0, got '-1'"
+    assert body["message"] == ("query parameter after must be an integer from 0 to "
+                               "9007199254740991, got '-1'")
 
 
 def test_attach_and_detach_set_the_flag_in_the_store(rest):
@@ -233,9 +254,9 @@ def _ready(rest, infra_id: str, node: str) -> int:
 def test_bad_counts_are_400(rest):
     infra_id = rest.build()
     for path, message in [
-            ("scaleup/app/0", "count must be an integer >= 1, got '0'"),
-            ("scaleup/app/two", "count must be an integer >= 1, got 'two'"),
-            ("scaleto/app/-1", "count must be an integer >= 0, got '-1'")]:
+            ("scaleup/app/0", "count must be an integer from 1 to 9007199254740991, got '0'"),
+            ("scaleup/app/two", "count must be an integer from 1 to 9007199254740991, got 'two'"),
+            ("scaleto/app/-1", "count must be an integer from 0 to 9007199254740991, got '-1'")]:
         status, body, _ = rest.client.post(f"/infrastructures/{infra_id}/{path}")
         assert (status, body["message"]) == (400, message)
     assert rest.service.occo.store.peek_scaling_requests(infra_id) == []
@@ -474,3 +495,71 @@ def test_token_path_is_created_when_missing(tmp_path, monkeypatch):
         assert stat.S_IMODE((tmp_path / "deep" / "er").stat().st_mode) == 0o700
     finally:
         service.stop()
+
+
+# ---------------------------------------------------------------------- hostile numbers, methods, bodies
+
+@pytest.mark.parametrize("raw", ["٣", "²", "1e3", "0x10", "-1", "+2", "1.5", "３",
+                                 "9" * 30, str(2 ** 53)])
+def test_numbers_in_paths_are_ascii_digits_in_range_and_a_bad_one_queues_nothing(rest, raw):
+    infra_id = rest.build()
+    for path, field in ((f"/infrastructures/{infra_id}/scaleup/app/{raw}", "count"),
+                        (f"/infrastructures/{infra_id}/scaleto/app/{raw}", "count"),
+                        (f"/infrastructures/{infra_id}/events?after={raw}",
+                         "query parameter after"),
+                        (f"/infrastructures/{infra_id}/events?limit={raw}",
+                         "query parameter limit")):
+        method = "GET" if "events" in path else "POST"
+        status, body, _ = rest.client.request(method, quote(path, safe="/?="))
+        assert status == 400, (path, body)
+        assert body["message"].startswith(f"{field} must be an integer from "), body
+    assert rest.service.occo.store.peek_scaling_requests(infra_id) == []
+
+
+def test_a_method_a_path_does_not_take_is_405_with_allow(rest):
+    infra_id = rest.build()
+    for method, path, allowed in (("PUT", "/infrastructures/", "GET, HEAD, OPTIONS, POST"),
+                                  ("PATCH", f"/infrastructures/{infra_id}",
+                                   "DELETE, GET, HEAD, OPTIONS"),
+                                  ("GET", f"/infrastructures/{infra_id}/attach",
+                                   "OPTIONS, POST")):
+        status, body, headers = rest.client.request(method, path)
+        assert status == 405 and headers["allow"] == allowed, (method, path, headers)
+        assert body["message"] == f"{path} does not take {method}; it takes {allowed}"
+
+
+@pytest.mark.parametrize("kind", ["multipart/form-data; boundary=x", "image/png",
+                                  "application/xml", "text/html"])
+def test_a_description_body_of_another_type_is_415_naming_the_types(rest, kind):
+    status, body, _ = rest.client.post("/infrastructures/", DESCRIPTION,
+                                       headers={"Content-Type": kind})
+    assert status == 415, body
+    assert body["message"].startswith(f"the request body is {kind.split(';')[0]}; send the "
+                                      "description as application/yaml or application/json")
+    if kind.startswith("multipart/"):
+        assert "curl --data-binary @infra.yaml" in body["message"]
+    assert rest.service.occo.store.list_infrastructures() == []
+
+
+def test_curls_default_body_type_is_read_as_occopus_users_send_it(rest):
+    status, body, _ = rest.client.post(
+        "/infrastructures/", DESCRIPTION,
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 202, body
+    wait_for(lambda: built(rest.client, body["infraid"]), what="build finished")
+
+
+def test_a_rest_build_that_breaks_is_failed_and_detached(rest):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the processor's transport went away")
+    rest.service.occo.system.enactor.maintain_once = broken
+    status, body, _ = rest.client.post("/infrastructures/", DESCRIPTION)
+    assert status == 202, body
+    infra_id = body["infraid"]
+    store = rest.service.occo.store
+    wait_for(lambda: store.get_infrastructure(infra_id).status == "failed",
+             what="the build to be recorded failed")
+    wait_for(lambda: not store.get_infrastructure(infra_id).maintained,
+             what="the infrastructure to be detached")
+    [event] = [e for e in store.read_events(infra_id, after=0) if e.type == "build.failed"]
+    assert "transport went away" in event.details["reason"]

@@ -17,9 +17,10 @@ from .choose import ChoiceStrategy, ImplementationChooser, matches_filter
 from .compiler import (DEFINITION_FILES, TemplateDependencies, compile_infrastructure,
                        load_node_definitions)
 from .errors import (CompileError, CompileErrors, DependencyCycleError, InvalidModelError,
-                     NoMatchingImplementationError, PluginLoadError, TemplateReferenceError,
-                     UnknownNodeTypeError)
+                     InstanceLimitError, NoMatchingImplementationError, PluginLoadError,
+                     TemplateReferenceError, UnknownNodeTypeError)
 from .frozen import FrozenDict, freeze, thaw
+from .limits import DEFAULT_INSTANCE_LIMITS, InstanceLimits
 from .model import (FORMAT_VERSION, AttributeMapping, Edge, Implementation, Node, NodeDefinition,
                     Scaling, StaticDescription, summary_line)
 from .registry import (CONFIG_MANAGER_GROUP, HEALTH_CHECK_GROUP, RESOURCE_SCHEMA_GROUP, Registry,
@@ -30,6 +31,7 @@ __all__ = [
     "__version__",
     "compile_infrastructure", "load_node_definitions", "TemplateDependencies",
     "DEFINITION_FILES",
+    "InstanceLimits", "InstanceLimitError", "DEFAULT_INSTANCE_LIMITS",
     "StaticDescription", "Node", "Edge", "AttributeMapping", "Scaling", "Implementation",
     "NodeDefinition", "FORMAT_VERSION", "summary_line",
     "ChoiceStrategy", "ImplementationChooser", "matches_filter",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any
 
-from occo.util import InputError, describe_value, location_of
+from occo.util import InputError, LimitExceededError, YamlLimits, describe_value, location_of
 from occo.util.errors import Location
 from occo.util.located import join_path
 
@@ -20,9 +20,12 @@ from ._sections import (DEPENDENCY_SCHEMA, INFRA_SCHEMA, MAPPING_SCHEMA, NODE_SC
                         SCALING_SCHEMA, check_section, closest, suggestion)
 from ._names import check_name
 from .frozen import EMPTY, freeze
+from .limits import DEFAULT_INSTANCE_LIMITS, InstanceLimits
 from .model import AttributeMapping, Scaling
 
 DEPENDENCY_KEYS = frozenset(DEPENDENCY_SCHEMA.names)
+#: the loader's bound on a document's values, aliases expanded, by default
+DEFAULT_MAX_VALUES = YamlLimits().max_expanded_nodes
 MAPPING_KEYS = frozenset(MAPPING_SCHEMA.names)
 
 __all__ = ["RawNode", "RawEdge", "RawDescription", "parse_description", "deep_merge"]
@@ -68,6 +71,11 @@ class RawEdge:
 @dataclass(slots=True)
 class RawDescription:
     data: Any
+    #: values the nodes' merged variables may hold in all (each node holds a copy of the
+    #: infrastructure's variables under its own): what is left of it
+    merge_budget: int = 0
+    budget_given: int = 0
+    shared_values: int | None = None
     infra_name: str | None = None
     user_id: str | None = None
     variables: Mapping[str, Any] = field(default_factory=dict)
@@ -89,11 +97,27 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def parse_description(data: Any, errors: ErrorCollector,
-                      source: str | None = None) -> RawDescription:
+def count_values(value: Any) -> int:
+    """How many values (scalars, collections, keys) ``value`` holds, aliases expanded."""
+    count, todo = 0, [value]
+    while todo:
+        item = todo.pop()
+        count += 1
+        if isinstance(item, dict):
+            count += len(item)
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
+    return count
+
+
+def parse_description(data: Any, errors: ErrorCollector, source: str | None = None,
+                      limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS,
+                      max_values: int = DEFAULT_MAX_VALUES) -> RawDescription:
     """Check ``data`` (a loaded description, read from file ``source`` if any) and return
-    its parts; problems go to ``errors``."""
-    raw = RawDescription(data=data)
+    its parts; problems go to ``errors``. ``limits`` bound the instances it may ask for,
+    ``max_values`` the values of the nodes' merged variables, all nodes together."""
+    raw = RawDescription(data=data, merge_budget=max_values, budget_given=max_values)
     if not isinstance(data, dict):
         where = location_of(data) or Location(file=source)
         errors.add(InputError(f"an infrastructure description must be a mapping with "
@@ -114,7 +138,12 @@ def parse_description(data: Any, errors: ErrorCollector,
             errors.add(InputError("must list at least one node, got an empty list",
                                   location=location_of(data, "nodes", path="nodes")))
         for i, item in enumerate(nodes):
-            _parse_node(raw, nodes, i, item, errors)
+            _parse_node(raw, nodes, i, item, errors, limits)
+        too_many = limits.check_total(
+            ((n.name or n.path, n.scaling.max) for n in raw.nodes if n.scaling is not None),
+            where=location_of(data, "nodes", of_key=True))
+        if too_many is not None:
+            errors.add(too_many)
     deps = data.get("dependencies")
     if isinstance(deps, dict) and deps:
         errors.add(InputError("dependencies must be a list of edges (an empty mapping means "
@@ -129,7 +158,7 @@ def parse_description(data: Any, errors: ErrorCollector,
 
 
 def _parse_node(raw: RawDescription, nodes: list, i: int, item: Any,
-                errors: ErrorCollector) -> None:
+                errors: ErrorCollector, limits: InstanceLimits) -> None:
     path = f"nodes[{i}]"
     node = RawNode(index=i, data=item, path=path)
     raw.nodes.append(node)
@@ -154,13 +183,12 @@ def _parse_node(raw: RawDescription, nodes: list, i: int, item: Any,
         else:
             errors.add(InputError(f"a node type must be a non-empty word, got {node_type!r}",
                                   location=node.location("type")))
-    node.scaling = _parse_scaling(item, path, errors)
+    node.scaling = _parse_scaling(item, path, errors, limits, name)
     for key in ("filter", "variables"):
         value = item.get(key)
         if isinstance(value, dict):
             setattr(node, key, value)
-    node.variables = deep_merge(raw.variables, node.variables) if node.variables \
-        else raw.variables
+    node.variables = _merged_variables(raw, node, errors)
     timeout = item.get("create_timeout")
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
         node.create_timeout = timeout
@@ -169,13 +197,41 @@ def _parse_node(raw: RawDescription, nodes: list, i: int, item: Any,
         node.attributes = attributes
 
 
-def _parse_scaling(item: dict, path: str, errors: ErrorCollector) -> Scaling | None:
+def _merged_variables(raw: RawDescription, node: RawNode,
+                      errors: ErrorCollector) -> Mapping[str, Any]:
+    """The node's variables over the infrastructure's, within what is left of the budget
+    (a copy per node: a million nodes each merging a large ``variables`` would make a
+    compiled form quadratic in the description's size)."""
+    if raw.merge_budget < 0:
+        return raw.variables  # over the budget, reported once: no more copies
+    shared = raw.shared_values if raw.shared_values is not None else \
+        count_values(raw.variables)
+    raw.shared_values = shared
+    raw.merge_budget -= shared + (count_values(node.variables) if node.variables else 0)
+    if raw.merge_budget < 0:
+        where = location_of(raw.data, "variables", path="variables", of_key=True) \
+            if raw.variables else node.location("variables")
+        errors.add(LimitExceededError(
+            f"the nodes' variables, each merged over the infrastructure's "
+            f"({shared} values), hold more than {raw.budget_given} values in all "
+            f"(node {node.path} is the first beyond it): make the shared variables or "
+            f"the number of nodes smaller", location=where))
+        return raw.variables
+    return deep_merge(raw.variables, node.variables) if node.variables else raw.variables
+
+
+def _parse_scaling(item: dict, path: str, errors: ErrorCollector, limits: InstanceLimits,
+                   name: str | None) -> Scaling | None:
     scaling = item.get("scaling")
     if scaling is None:
         return Scaling(min=1, max=1)
     spath = f"{path}.scaling"
     if not check_section(SCALING_SCHEMA, scaling, spath, errors, parent=item, key="scaling",
                          templates=False):
+        return None
+    too_many = limits.check_node(scaling, spath, name)
+    if too_many:
+        errors.extend(too_many)
         return None
     smin = scaling.get("min", 1)
     smax = scaling.get("max", smin)

@@ -30,6 +30,7 @@ from .choose import matches_filter
 from .errors import (CompileErrors, DependencyCycleError, NoMatchingImplementationError,
                      TemplateReferenceError, UnknownNodeTypeError)
 from .frozen import EMPTY, freeze
+from .limits import DEFAULT_INSTANCE_LIMITS, InstanceLimits
 from .model import Edge, Node, NodeDefinition, StaticDescription
 from .registry import Registry
 
@@ -150,6 +151,7 @@ def compile_infrastructure(
         template_dependencies: TemplateDependencies | str = TemplateDependencies.INFER,
         allow_outside: bool = False,
         yaml_limits: YamlLimits | None = None,
+        instance_limits: InstanceLimits | None = None,
         error_limit: int = DEFAULT_ERROR_LIMIT) -> StaticDescription:
     """Load, check and compile an infrastructure description.
 
@@ -158,7 +160,8 @@ def compile_infrastructure(
     are paths, a mapping ``{type: [implementation, ...]}`` or ``{type: NodeDefinition}``,
     or ``None`` to look next to the description (:data:`DEFINITION_FILES`).
     ``resource_schemas``, ``config_managers`` and ``health_checks`` default to what the
-    entry point groups declare (see :mod:`occo.compiler.registry`).
+    entry point groups declare (see :mod:`occo.compiler.registry`). ``instance_limits``
+    bound the instances per node and per infrastructure (see :mod:`occo.compiler.limits`).
 
     Raises :class:`~occo.compiler.errors.CompileErrors` holding every problem found.
     """
@@ -178,7 +181,8 @@ def compile_infrastructure(
                                   limits=yaml_limits)
         except InputError as exc:
             raise CompileErrors([_located(exc, path)]) from exc
-    raw = parse_description(data, errors, source)
+    raw = parse_description(data, errors, source, instance_limits or DEFAULT_INSTANCE_LIMITS,
+                            (yaml_limits or YamlLimits()).max_expanded_nodes)
     scanner = TemplateScanner()
     parser = DefinitionParser(registry, errors, scanner)
     defs = _gather_definitions(node_definitions, base, parser, errors, yaml_limits,

@@ -12,7 +12,8 @@ line, column and YAML path of the offending value, and they travel together in o
     │       ├── UnknownNodeTypeError       a node type with no definition (files searched)
     │       ├── DependencyCycleError       the dependencies form a cycle (the cycle listed)
     │       ├── NoMatchingImplementationError  a node's filter keeps no implementation
-    │       └── TemplateReferenceError     a template names a node that is not a dependency
+    │       ├── TemplateReferenceError     a template names a node that is not a dependency
+    │       └── InstanceLimitError         more instances than a node or infrastructure may have
     └── PluginLoadError                    exit 1: an installed plugin could not be loaded
 
 Errors of the YAML loader (``YAMLSyntaxError``, ``ForbiddenTagError``, ``IncludeError``,
@@ -32,6 +33,7 @@ __all__ = [
     "DependencyCycleError",
     "NoMatchingImplementationError",
     "TemplateReferenceError",
+    "InstanceLimitError",
     "PluginLoadError",
     "InvalidModelError",
 ]
@@ -87,6 +89,12 @@ class TemplateReferenceError(CompileError):
         super().__init__(message, location=location, node=node)
         self.target = target
         self.function = function
+
+
+class InstanceLimitError(CompileError):
+    """A description or a scale request asks for more instances than one node or one
+    infrastructure may have (:class:`~occo.compiler.limits.InstanceLimits`); the
+    location's path names the field (``nodes[0].scaling.max``, ``count``)."""
 
 
 class PluginLoadError(OccoError):

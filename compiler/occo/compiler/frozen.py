@@ -50,13 +50,16 @@ class FrozenDict(dict):
 
 
 EMPTY = FrozenDict()
+_SCALARS = (str, int, float, type(None))
 
 
 def freeze(value: Any) -> Any:
     """A deep, read-only copy: mappings become :class:`FrozenDict`, lists tuples."""
+    if isinstance(value, _SCALARS):  # most values: no ABC check (typing's is slow)
+        return value
     if isinstance(value, FrozenDict):
         return value
-    if isinstance(value, Mapping):
+    if isinstance(value, (dict, Mapping)):
         return FrozenDict((k, freeze(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)

@@ -17,6 +17,7 @@ class MaintenanceConfig:
     health_timeout: float = 600.0   # unhealthy this long -> replaced (health_check.timeout wins)
     brake_fraction: float = 0.5     # above this share of failed instances, stop replacing
     lease_ttl: float = 30.0         # a dead maintainer's lease expires after this
+    failure_backoff_cap: float = 300.0  # a failing infrastructure's passes: interval, 2x, ...
     choice: str = "random"          # implementation choice: random | first | seeded
     seed: int | None = None
 

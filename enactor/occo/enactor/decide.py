@@ -111,9 +111,22 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
     decision = Decision()
     timers = timers or {}
     by_node: dict[str, list[InstanceRecord]] = {name: [] for name in description.node_names}
+    removed: dict[str, list[InstanceRecord]] = {}   # of node types no longer described
     for rec in instances:
-        if rec.intent != Intent.DROPPING and rec.node_name in by_node:
+        if rec.intent == Intent.DROPPING:
+            continue
+        if rec.node_name in by_node:
             by_node[rec.node_name].append(rec)
+        else:
+            removed.setdefault(rec.node_name, []).append(rec)
+    for name, recs in sorted(removed.items()):
+        decision.event("node.removed", node=name, instances=len(recs),
+                       message=f"node {name!r} is no longer in the description: its "
+                               f"{len(recs)} instance(s) are dropped")
+        decision.instructions += [DropNode(infra_id=infra_id, instance_id=rec.instance_id,
+                                           node_name=name,
+                                           reason="no longer in the description")
+                                  for rec in recs]
     queued: dict[str, list[ScalingRequest]] = {}
     for req in requests:
         queued.setdefault(req.node_name, []).append(req)

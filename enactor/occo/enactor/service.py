@@ -8,17 +8,15 @@ loses the lease when its time-to-live runs out.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from occo.compiler import ImplementationChooser, StaticDescription
 from occo.infobroker import (Event, InstanceRecord, Intent, Store, held_lease,
                              holder_name)
-from occo.util import is_template, new_id
+from occo.util import is_template, new_id, scrub
 from occo.util.instructions import DropNode
 from occo.util.comm import Client
 
@@ -100,16 +98,23 @@ class Enactor:
 
     def maintain_once(self, infra_id: str, *, keep_on_failure: bool = False,
                       clean_orphans: bool = False,
-                      on_decision: Callable[[Decision], None] | None = None) -> dict:
+                      on_decision: Callable[[Decision], None] | None = None,
+                      proceed: Callable[[], bool] | None = None) -> dict:
         """One pass under the lease: refresh, decide, record, execute. Returns the outcome.
 
         Drift is checked on every pass: resources with this infrastructure's tags that the
         store does not know are reported (an event when the set changes) and, with
         ``clean_orphans``, dropped. Instances the cloud no longer has are found by the
-        refresh and replaced like failed ones.
+        refresh and replaced like failed ones. ``proceed()``, asked once the pass has
+        decided, false (Ctrl-C while it refreshed and decided) ends it there: nothing
+        executed, no request settled, status ``cancelled``.
         """
         with self.lease(infra_id):
             decision, records, taken = self.decide(infra_id, refresh=True)
+            if proceed is not None and not proceed():
+                return {"infra_id": infra_id, "status": "cancelled", "created": 0,
+                        "ready": 0, "dropped": 0, "replaced": 0, "healed": 0,
+                        "failures": [], "drop_failures": [], "executed": False}
             infra = self.store.get_infrastructure(infra_id)
             orphans = self.drift(infra_id, infra.description, records)
             ids = sorted(ref["instance_id"] for ref in orphans)
@@ -157,24 +162,86 @@ class Enactor:
         """Maintain every infrastructure ``infra_ids()`` names until ``stop`` is set.
 
         Passes run every ``interval`` seconds, and sooner when a scaling request arrives.
-        An infrastructure whose lease another maintainer holds is skipped this round.
+        An infrastructure whose lease another maintainer holds is skipped this round. One
+        whose pass fails (an error, or a pass that ends failed) is tried again after the
+        interval, then twice that, and so on up to ``failure_backoff_cap``, whatever
+        arrives in between; each distinct failure is one ``maintenance.failed`` event and
+        one warning (the traceback only at debug level), and the first pass that works
+        again is a ``maintenance.recovered`` event.
         """
         last: dict[str, float] = {}
+        failing: dict[str, _Failing] = {}
         while not stop.is_set():
             now = time.monotonic()
             for infra_id in infra_ids():
+                trouble = failing.get(infra_id)
+                if trouble is not None and now < trouble.retry_at:
+                    continue
                 due = now - last.get(infra_id, -1e18) >= self.config.interval
-                if not due and not self.store.peek_scaling_requests(infra_id):
+                if not due and trouble is None and \
+                        not self.store.peek_scaling_requests(infra_id):
                     continue
                 last[infra_id] = now
                 try:
                     outcome = self.maintain_once(infra_id)
-                    if outcome["status"] not in ("unchanged", "ready"):
-                        log.warning("maintenance of %s: %s", infra_id, outcome["status"])
                 except LeaseHeld as exc:
                     log.info("%s", exc)
                 except Exception as exc:  # one infrastructure's trouble must not stop the rest
-                    log.exception("maintenance of %s failed: %s", infra_id, exc)
+                    log.debug("maintenance of %s failed", infra_id, exc_info=True)
+                    failing[infra_id] = self._failing(infra_id, _reason(exc), trouble, now)
+                else:
+                    if outcome["status"] == "failed":
+                        failing[infra_id] = self._failing(
+                            infra_id, _outcome_reason(outcome), trouble, now)
+                    elif trouble is not None:
+                        del failing[infra_id]
+                        self._note(infra_id, "maintenance.recovered",
+                                   f"maintenance works again after {trouble.attempts} "
+                                   "failed pass(es)", attempts=trouble.attempts)
                 if stop.is_set():
                     return
             stop.wait(self.config.wake_check)
+
+    def _failing(self, infra_id: str, reason: str, trouble: "_Failing | None",
+                 now: float) -> "_Failing":
+        """The backoff after a failed pass; a failure unlike the last one is told."""
+        attempts = 1 if trouble is None else trouble.attempts + 1
+        delay = min(self.config.interval * 2 ** (attempts - 1),
+                    max(self.config.failure_backoff_cap, self.config.interval))
+        if trouble is None or trouble.reason != reason:
+            log.warning("maintenance of %s failed: %s (tried again in %.0f s, then less "
+                        "often while it fails)", infra_id, reason, delay)
+            self._note(infra_id, "maintenance.failed", reason, attempts=attempts,
+                       retry_in=round(delay, 3))
+        else:
+            log.info("maintenance of %s still fails (%d passes): tried again in %.0f s",
+                     infra_id, attempts, delay)
+        return _Failing(attempts=attempts, reason=reason, retry_at=now + delay)
+
+    def _note(self, infra_id: str, kind: str, message: str, **details: Any) -> None:
+        try:
+            self.store.append_events([Event(type=kind, infra_id=infra_id, time=time.time(),
+                                            details={"message": message, **details})])
+        except Exception as exc:  # the store may be what fails; the log has it
+            log.debug("could not record %s for %s: %s", kind, infra_id, exc)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failing:
+    """An infrastructure whose maintenance fails: how often, why, when to try again."""
+
+    attempts: int
+    reason: str
+    retry_at: float
+
+
+def _reason(exc: BaseException) -> str:
+    return scrub(str(exc) or type(exc).__name__)
+
+
+def _outcome_reason(outcome: dict) -> str:
+    failures = outcome.get("failures") or []
+    if failures:
+        first = failures[0]
+        return scrub(f"node {first.get('node')}: {first.get('reason')}")
+    return "the pass ended failed"

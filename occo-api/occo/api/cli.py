@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import sys
 import textwrap
 from typing import Any, Callable
@@ -16,7 +17,7 @@ from typing import Any, Callable
 from occo.util import OccoError, setup_logging
 from occo.util.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 
-from . import commands
+from . import commands, store_commands
 from .about import version_text
 from .cli_help import COMMANDS, examples_text
 
@@ -24,6 +25,38 @@ __all__ = ["main", "build_parser", "run"]
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors going to stderr and exit status 2 (its default)."""
+
+
+#: the largest number an option takes (JSON's exact integers)
+MAX_NUMBER = 2 ** 53 - 1
+
+
+def _integer(minimum: int, maximum: int = MAX_NUMBER, *, signed: bool = False
+             ) -> Callable[[str], int]:
+    """An argparse type: ASCII digits (an optional sign where ``signed``), in range; else
+    argparse's exit 2 naming the option."""
+    def parse(raw: str) -> int:
+        text = raw.strip()
+        body = text[1:] if signed and text[:1] in "+-" else text
+        if not (body.isascii() and body.isdigit() and len(body) <= len(str(MAX_NUMBER))) \
+                or not minimum <= int(text) <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {minimum} to {maximum}, got {raw[:40]!r}")
+        return int(text)
+    parse.__name__ = "integer"
+    return parse
+
+
+def _seconds(raw: str) -> float:
+    """An argparse type: a finite number of seconds > 0 (at most a day)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not raw.strip().isascii() or not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 and at most "
+                                         f"86400, got {raw[:40]!r}")
+    return value
 
 
 def _common(p: argparse.ArgumentParser, *, json: bool = True) -> None:
@@ -95,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     _infra(p, required=False)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="one pass, then exit (default)")
-    mode.add_argument("--interval", type=float, help="seconds between passes; run until stopped")
+    mode.add_argument("--interval", type=_seconds,
+                      help="seconds between passes; run until stopped")
     p.add_argument("--clean-orphans", action="store_true",
                    help="drop resources with the infrastructure's tags that the store does "
                         "not know (reported either way)")
@@ -105,8 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     _infra(p)
     p.add_argument("-n", "--node", required=True, help="node name")
     how = p.add_mutually_exclusive_group(required=True)
-    how.add_argument("-c", "--change", type=int, help="+N or -N instances")
-    how.add_argument("-s", "--to", type=int, help="exactly N instances")
+    how.add_argument("-c", "--change", type=_integer(-MAX_NUMBER, signed=True),
+                     help="+N or -N instances")
+    how.add_argument("-s", "--to", type=_integer(0), help="exactly N instances")
     how.add_argument("-f", "--remove", help="remove this instance (id or address)")
     p.add_argument("--queue-only", action="store_true",
                    help="only queue the request for the next maintenance pass")
@@ -139,16 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "events", help="an infrastructure's event log")
     _infra(p)
-    p.add_argument("--after", type=int, default=0, help="only events after this position")
-    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--after", type=_integer(0), default=0,
+                   help="only events after this position")
+    p.add_argument("--limit", type=_integer(1, 10_000), default=1000,
+                   help="at most this many events (1 to 10000)")
     _common(p)
 
     p = _command(sub, "serve", help="run the REST service (and maintain attached infrastructures)")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default 5000)")
+    p.add_argument("--port", type=_integer(0, 65535), help="port (default 5000)")
     p.add_argument("--scaling-host", help="also serve only the scale paths, to nodes with "
                    "their infrastructure's scaling secret, on this address (rest.scaling_host)")
-    p.add_argument("--scaling-port", type=int,
+    p.add_argument("--scaling-port", type=_integer(0, 65535),
                    help="the port of that listener (default 5001; rest.scaling_port)")
 
     p = _command(sub, "worker", help="run one endpoint's worker (amqp transport)")
@@ -159,13 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     _command(sub, "version", help="the versions of OCCO's packages")
+    store_commands.add_parser(_command(sub, "store", help="migrate, check or copy the store"))
     return parser
 
 
 def run(args: argparse.Namespace, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    handler: Callable[..., int] = getattr(commands, f"cmd_{args.command}")
+    handler: Callable[..., int] = (getattr(args, "handler", None)
+                                   or getattr(commands, f"cmd_{args.command}"))
     return handler(args, out, err)
 
 
@@ -195,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"occo: error: {message}", file=sys.stderr)
         return exc.exit_code if exc.exit_code in (EXIT_FAILED, EXIT_BAD_INPUT) else EXIT_FAILED
+    except commands.LeaveAtOnce:
+        # the work in flight (a cloud call, a drop waiting out a grace period) is left:
+        # the process ends now instead of waiting for its threads
+        print("occo: interrupted twice: left at once", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         print("occo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -100,6 +100,19 @@ COMMANDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         "redacted, and under limits: the pace OCCO keeps on each cloud and who set it.",
         [("occo config show", "as YAML"),
          ("occo --config lab.yaml config show --json", "another file, as JSON")]),
+    "store": (
+        "Work on the state store itself: migrate brings its schema up to date (PostgreSQL "
+        "also does so on start, under a lock); check reads and counts every record, "
+        "writing nothing; copy moves everything (infrastructures, instances, events, "
+        "queued requests) to another store and compares the counts, refusing a target "
+        "that is not empty unless --force.",
+        [("occo --state postgresql://occo@db.example.org/occo store migrate",
+          "apply the schema migrations this OCCO has"),
+         ("occo store check --json", "the configured store's counts, as JSON"),
+         ("occo store copy ~/.local/share/occo/state.sqlite "
+          "postgresql://occo@db.example.org/occo", "from SQLite into PostgreSQL"),
+         ("occo store copy postgresql://occo@db.example.org/occo backup.sqlite --force",
+          "back into a file that holds something already")]),
     "version": (
         "Print the versions of OCCO's installed packages and of Python.",
         [("occo version", "every package"), ("occo --version", "occo-api's alone")]),

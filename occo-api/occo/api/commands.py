@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, TextIO
 from occo.util.errors import EXIT_INTERRUPTED
 
 from .config import load_config
+from .build_gate import BuildGate
 from .core import Occo
 from .errors import UsageError
 from .notices import notice
@@ -67,10 +68,21 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _in_background(work: Callable[[], Any], on_interrupt: Callable[[], None],
+class LeaveAtOnce(KeyboardInterrupt):
+    """The second Ctrl-C: the command leaves without waiting for the work in flight (the
+    Occo it used is not closed: closing waits for the calls under way)."""
+
+    abandons_work = True
+
+
+def _in_background(work: Callable[[], Any], on_interrupt: Callable[[], bool | None],
                    err: TextIO) -> tuple[Any, bool]:
     """Run ``work`` in a thread; Ctrl-C / SIGTERM calls ``on_interrupt`` and waits for the
-    work to wind down. Returns (result, interrupted); re-raises the work's exception."""
+    work to wind down. Returns (result, interrupted); re-raises the work's exception.
+
+    ``on_interrupt()`` returning True (the work has created nothing: it is still reading
+    or deciding) lets the command leave at once, the work left behind: the result is
+    then None."""
     box: dict[str, Any] = {}
     done = threading.Event()  # not Thread.join: an interrupted join can mark a live thread
                               # as stopped (CPython gh-90882)
@@ -93,12 +105,14 @@ def _in_background(work: Callable[[], Any], on_interrupt: Callable[[], None],
             except KeyboardInterrupt:
                 if not interrupted:
                     interrupted = True
+                    if on_interrupt() is True:
+                        err.write("\ninterrupted\n")
+                        return None, True
                     err.write("\ninterrupted: starting nothing new, rolling back what is in "
                               "flight (interrupt again to leave at once)\n")
                     err.flush()
-                    on_interrupt()
                 else:
-                    raise
+                    raise LeaveAtOnce() from None
     if "error" in box:
         raise box["error"]
     return box.get("result"), interrupted
@@ -167,17 +181,34 @@ def cmd_build(args, out, err) -> int:
                 out.flush()
             progress.follow(record.infra_id)
 
-        def cancel() -> None:
-            if "infra_id" in started:
-                occo.cancel(started["infra_id"])
+        gate = BuildGate()
+
+        def cancel() -> bool:
+            """Nothing created yet: leave now (the gate keeps the build from going on);
+            else the processor rolls back what is in flight."""
+            if gate.stop():
+                if "infra_id" in started:
+                    occo.stopped_before_execute(started["infra_id"], gate.before)
+                return True
+            occo.cancel(started["infra_id"])
+            return False
 
         try:
             result, interrupted = _in_background(
                 lambda: occo.build(args.infra, args.nodes, infra_id=args.infra_id,
                                    keep_on_failure=args.keep_on_failure,
-                                   on_registered=registered), cancel, err)
+                                   on_registered=registered, gate=gate), cancel, err)
+        except KeyboardInterrupt:   # the second Ctrl-C: leave now, but say so in the store
+            if "infra_id" in started:
+                occo.left_at_once(started["infra_id"])
+            raise
         finally:
             progress.stop()
+        if result is None or result["infra_id"] is None:
+            err.write("interrupted before anything was created"
+                      + (f": {started['infra_id']} is as it was\n" if "infra_id" in started
+                         else " or stored\n"))
+            return EXIT_INTERRUPTED
         status = occo.status(result["infra_id"]) if result["status"] != "destroyed" else None
     if args.json:
         print_json({"result": result, "status": status}, out)

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from occo.compiler import InstanceLimits
 from occo.util import (ConfigError, Field, InputErrors, Schema, load_yaml_file, location_of,
                        redact)
 from occo.util.cloudlimits import configured_limits
 
 __all__ = ["Config", "load_config", "data_home", "config_home", "CONFIG_SCHEMA"]
 
-STORE_BACKENDS = ("sqlite", "memory", "redis")
+STORE_BACKENDS = ("sqlite", "memory", "redis", "postgresql")
 TRANSPORT_BACKENDS = ("inprocess", "amqp")
 
 
@@ -41,9 +42,10 @@ def config_home() -> Path:
 
 SECTIONS: dict[str, Schema] = {
     "store": Schema("store", (
-        Field("backend", choices=STORE_BACKENDS, doc="sqlite (default), memory or redis"),
+        Field("backend", choices=STORE_BACKENDS,
+              doc="sqlite (default), memory, redis or postgresql"),
         Field("path", doc="SQLite file (default: data directory/state.sqlite)"),
-        Field("url", doc="redis://host:port/db for the redis backend"),
+        Field("url", doc="redis://host:port/db or postgresql://user@host:port/dbname"),
         Field("prefix", doc="key prefix in Redis (default: occo)"),
     )),
     "transport": Schema("transport", (
@@ -103,6 +105,14 @@ SECTIONS: dict[str, Schema] = {
                      doc="settings per cloud handler backend, e.g. local: {root: DIR}, and "
                          "their limits: dummy: {limits: {rate: 50}, endpoints: "
                          "{'dummy:lab': {limits: {...}}}}"),
+    "instances": Schema("instances", (
+        Field("max_per_node", "int", minimum=1,
+              doc="most instances one node may have: scaling min and max, scale requests "
+                  "(default 10000)"),
+        Field("max_per_infrastructure", "int", minimum=1,
+              doc="most instances one infrastructure may reach: the sum of its nodes' "
+                  "scaling max (default 100000)"),
+    )),
     "includes": Schema("includes", (
         Field("allow_outside", "bool",
               doc="let !yaml_import/!text_import read outside the description's directory"),
@@ -164,6 +174,11 @@ class Config:
         return out
 
     @property
+    def instance_limits(self) -> InstanceLimits:
+        """The bounds the compiler and scale requests apply (``instances:``)."""
+        return InstanceLimits(**self.section("instances"))
+
+    @property
     def auth_data(self) -> Path | None:
         given = self.values.get("auth_data")
         if given:
@@ -188,6 +203,8 @@ class Config:
             "maintenance": {f: getattr(maintenance, f)
                             for f in maintenance.__dataclass_fields__},
             "clouds": self.clouds,
+            "instances": {"max_per_node": self.instance_limits.max_per_node,
+                          "max_per_infrastructure": self.instance_limits.max_per_infrastructure},
             "includes": {"allow_outside": False, **self.section("includes")},
             "logging": {"level": "WARNING", "json": False, **self.section("logging")},
             "auth_data": str(self.auth_data) if self.auth_data else None,
@@ -270,8 +287,11 @@ def load_config(path: str | Path | None = None, *, state: str | None = None) -> 
 
 def _check_backends(data: dict, errors: list) -> None:
     store = data.get("store")
-    if isinstance(store, dict) and store.get("backend") == "redis" and not store.get("url"):
-        errors.append(ConfigError("the redis store needs url: redis://host:port/db",
+    backend = store.get("backend") if isinstance(store, dict) else None
+    if backend in ("redis", "postgresql") and not store.get("url"):
+        errors.append(ConfigError(f"the {backend} store needs url: "
+                                  + ("redis://host:port/db" if backend == "redis" else
+                                     "postgresql://user@host:port/dbname"),
                                   location=location_of(data, "store", path="store")))
 
 
@@ -299,10 +319,13 @@ def _check_cloud_limits(data: dict, errors: list) -> None:
 
 
 def _state_option(state: str) -> dict[str, Any]:
-    """``--state`` takes a SQLite path, ``memory://``, or a ``redis://`` URL."""
-    if state.startswith("redis://") or state.startswith("rediss://"):
-        return {"backend": "redis", "url": state}
-    if state.startswith("memory://"):
+    """``--state``: what :func:`occo.infobroker.open_store` takes (checked as it checks it:
+    a mistyped URL is an error, never a file name)."""
+    from occo.infobroker.locate import state_backend
+    backend = state_backend(state)
+    if backend in ("redis", "postgresql"):
+        return {"backend": backend, "url": state}
+    if backend == "memory":
         return {"backend": "memory"}
     if state.startswith("sqlite://"):
         state = state[len("sqlite://"):]

@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from occo.compiler import DEFINITION_FILES, StaticDescription, compile_infrastructure
-from occo.compiler import NodeDefinition, load_node_definitions
+from occo.compiler import InstanceLimitError, NodeDefinition, load_node_definitions
 from occo.enactor import Decision, LeaseHeld, Observation
 from occo.infobroker import (Event, InfraRecord, InstanceRecord, InstanceState, Intent,
                              NotFound, ScalingRequest)
 from occo.util import (InputError, InputErrors, OccoError, is_template, load_yaml_file,
-                       location_of, new_id)
+                       location_of, new_id, scrub)
 from occo.util.errors import Location
 from occo.util.suggest import suggestion
 from occo.util.instructions import DropInfrastructure
 
+from .build_gate import BuildGate
 from .config import Config, load_config
 from .errors import (AmbiguousInfrastructure, BuildFailed, InstanceNotFound,
                      UnknownInfrastructure)
@@ -38,6 +39,7 @@ LIVE = (Intent.CREATING, Intent.CREATED)
 MIN_ID_PREFIX = 4
 #: seconds ``status(refresh=True)`` waits for the clouds and health checks, in all
 REFRESH_TIMEOUT = 30.0
+
 
 class Occo:
     """Build, maintain, scale and destroy infrastructures described in Occopus's format."""
@@ -54,7 +56,9 @@ class Occo:
     def __enter__(self) -> "Occo":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if getattr(exc, "abandons_work", False):
+            return   # the process ends now, leaving the work in flight (the second Ctrl-C)
         self.close()
 
     # ------------------------------------------------------------------ descriptions
@@ -74,7 +78,8 @@ class Occo:
         """Load and compile; raise the located errors (exit status 2) of a bad input."""
         includes = self.config.section("includes")
         return compile_infrastructure(infra, self._definitions(infra, nodes),
-                                      allow_outside=bool(includes.get("allow_outside")))
+                                      allow_outside=bool(includes.get("allow_outside")),
+                                      instance_limits=self.config.instance_limits)
 
     def import_node_definitions(self, paths: Sequence[str | Path]) -> dict[str, int]:
         """Check node definition files and store them; ``{type: implementations}``."""
@@ -256,10 +261,25 @@ class Occo:
                               + (f" (clouds with a backend: {names})" if names else ""),
                               exit_code=2)
 
+    def _stored_for(self, description: StaticDescription, infra_id: str | None
+                    ) -> InfraRecord | None:
+        """The stored infrastructure ``description`` builds: ``infra_id``'s (which must
+        carry the description's name), else the one of its name, else None (a new one)."""
+        if not infra_id:
+            return self._by_name(description.infra_name)
+        existing = self._find(infra_id)
+        if existing.name != description.infra_name:
+            raise InputError(
+                f"infrastructure {existing.infra_id} is named {existing.name!r}, but the "
+                f"description is of {description.infra_name!r}: build it without -i to "
+                f"make a new infrastructure, or set its infra_name to {existing.name!r} "
+                "to change this one", infra_id=existing.infra_id)
+        return existing
+
     def register(self, description: StaticDescription, *, infra_id: str | None = None
                  ) -> InfraRecord:
         """Store the description: update the named (or same-named) one, or create it."""
-        existing = self._find(infra_id) if infra_id else self._by_name(description.infra_name)
+        existing = self._stored_for(description, infra_id)
         if existing is None:
             record = InfraRecord(infra_id=new_id(), name=description.infra_name,
                                  user_id=description.user_id,
@@ -287,7 +307,7 @@ class Occo:
             return _plan_dict(record.infra_id, record.name, decision)
         description = self.validate(infra, nodes)
         warnings = self.plan_warnings(description, infra=infra, nodes=nodes)
-        existing = self._find(infra_id) if infra_id else self._by_name(description.infra_name)
+        existing = self._stored_for(description, infra_id)
         if existing is not None:
             # what would change if this description replaced the stored one
             from occo.enactor import decide
@@ -308,21 +328,82 @@ class Occo:
     def build(self, infra: str | Path | Mapping[str, Any],
               nodes: Sequence[str | Path] | None = None, *, infra_id: str | None = None,
               keep_on_failure: bool = False,
-              on_registered: Callable[[InfraRecord], None] | None = None) -> dict[str, Any]:
+              on_registered: Callable[[InfraRecord], None] | None = None,
+              gate: BuildGate | None = None) -> dict[str, Any]:
         """Compile, store and build; returns the outcome with the infrastructure id.
 
         On failure the partial infrastructure is rolled back unless ``keep_on_failure``.
+        ``gate`` stopped (Ctrl-C) before the description is stored ends the build with
+        nothing stored (status ``cancelled``, infra_id None); stopped before the pass
+        executes, with nothing created and the infrastructure's status as it was.
         """
         description = self.validate(infra, nodes)
         self.preflight(description, infra=infra, nodes=nodes)
-        record = self.register(description, infra_id=infra_id)
-        if on_registered is not None:
-            on_registered(record)
-        outcome = self.system.enactor.maintain_once(record.infra_id,
-                                                    keep_on_failure=keep_on_failure)
+        before = self._stored_for(description, infra_id)
+        gate = gate or BuildGate()
+        with gate.passing() as go:
+            if not go:
+                return {"status": "cancelled", "infra_id": None,
+                        "name": description.infra_name, "created": 0, "ready": 0,
+                        "dropped": 0, "replaced": 0, "failures": [], "drop_failures": []}
+            gate.before = before.status if before is not None else None
+            record = self.register(description, infra_id=infra_id)
+            if on_registered is not None:
+                on_registered(record)
+        try:
+            outcome = self.system.enactor.maintain_once(record.infra_id,
+                                                        keep_on_failure=keep_on_failure,
+                                                        proceed=gate.execute)
+        except BaseException as exc:
+            self._build_broke(record, before, exc)
+            raise
         status = {"unchanged": "ready"}.get(outcome["status"], outcome["status"])
+        if outcome.get("executed") is False and before is not None:
+            status = before.status   # stopped before it did anything
         self.store.update_infrastructure(record.infra_id, expected_version=None, status=status)
         return {**outcome, "infra_id": record.infra_id, "name": record.name, "status": status}
+
+    def _build_broke(self, record: InfraRecord, before: InfraRecord | None,
+                     exc: BaseException) -> None:
+        """A build that raised (the store, the cloud or the process failed under it) does
+        not leave the infrastructure ``building``: a new one is ``failed``, one that
+        existed gets back the status it had (the pass that broke changed nothing the
+        store does not record), and the reason is an event."""
+        status = before.status if before is not None and before.status != "building" \
+            else "failed"
+        reason = scrub(str(exc) or type(exc).__name__) if not isinstance(
+            exc, KeyboardInterrupt) else "interrupted"
+        try:
+            current = self.store.get_infrastructure(record.infra_id)
+            if current.status in ("building", "cancelling"):
+                self.store.update_infrastructure(record.infra_id, expected_version=None,
+                                                 status=status)
+            self.store.append_event(Event(type="build.failed", infra_id=record.infra_id,
+                                          details={"reason": reason, "status": status}))
+        except Exception as again:  # the store may be what failed; the error says why
+            log.debug("could not record the failed build of %s: %s", record.infra_id, again)
+
+    def stopped_before_execute(self, infra_id: str, before: str | None) -> None:
+        """A build stopped (Ctrl-C) after storing its description and before creating
+        anything: a new infrastructure is ``cancelled``, one that existed gets back its
+        status (``before``); an event says so."""
+        status = before if before and before not in ("building", "cancelling") \
+            else "cancelled"
+        self.store.update_infrastructure(infra_id, expected_version=None, status=status)
+        self.store.append_event(Event(type="build.cancelled", infra_id=infra_id, details={
+            "reason": "interrupted before anything was created", "status": status}))
+
+    def left_at_once(self, infra_id: str) -> None:
+        """The build of ``infra_id`` was interrupted twice and left without winding down:
+        it is recorded as failed (never ``cancelling`` with nobody to finish), with an
+        event saying how to clean up."""
+        record = self.store.get_infrastructure(infra_id)
+        if record.status in ("building", "cancelling"):
+            self.store.update_infrastructure(infra_id, expected_version=None, status="failed")
+        self.store.append_event(Event(type="build.abandoned", infra_id=infra_id, details={
+            "reason": "interrupted twice: the build was left at once; the nodes it started "
+                      "are in the store, and `occo maintain` or `occo build` adopts them "
+                      "(`occo destroy` drops them)"}))
 
     def cancel(self, infra_id: str) -> bool:
         """Ask a running build of ``infra_id`` to stop and roll back. The request is also
@@ -368,6 +449,7 @@ class Occo:
         if sum(x is not None for x in (change, to, remove)) != 1:
             raise InputError("give exactly one of a change (+N/-N), a count, or an instance "
                              "id or address to remove")
+        self.check_scale_bound(description, infra_id, node, change=change, to=to)
         if remove is not None:
             rec = self._instance(record, node, remove)
             req = ScalingRequest(infra_id=infra_id, node_name=node, kind="destroy",
@@ -400,6 +482,37 @@ class Occo:
                                "asked for: nothing to do"]
         result.update(applied=True, outcome=outcome)
         return result
+
+    def check_scale_bound(self, description: StaticDescription, infra_id: str, node: str, *,
+                          change: int | None = None, to: int | None = None,
+                          field: str | None = None) -> None:
+        """Raise InstanceLimitError (exit 2, REST 400) naming the field (``count``,
+        ``change``, or ``field`` as the caller calls it) of a scale request for more
+        instances than ``instances:`` allows one node, before anything is queued. Growing
+        a node whose stored ``max`` is above the bounds (a description stored before they
+        were lowered) is refused too: clamping to that ``max`` would not hold it."""
+        limits = self.config.instance_limits
+        if to is not None:
+            limits.check_count(to, field=field or "count", node=node, infra_id=infra_id)
+        elif change is not None and change > 0:
+            limits.check_count(change, field=field or "change", node=node, infra_id=infra_id)
+        else:
+            return
+        most = description.node(node).scaling.max
+        if most > limits.max_per_node:
+            raise InstanceLimitError(
+                f"node {node!r} may grow to {most} instances (its scaling.max as stored), "
+                f"more than the limit of {limits.max_per_node} per node (setting "
+                "instances.max_per_node): build the description again within the limit "
+                "before scaling it up", location=Location(path="scaling.max"), node=node,
+                infra_id=infra_id)
+        too_many = limits.check_total(((n.name, n.scaling.max) for n in description),
+                                      where=None)
+        if too_many is not None:
+            too_many.infra_id = infra_id
+            too_many.message += (" (as stored): build the description again within the "
+                                 "limit before scaling it up")
+            raise too_many
 
     def _live(self, infra_id: str, node: str) -> list[InstanceRecord]:
         return [r for r in self.store.list_instances(infra_id)

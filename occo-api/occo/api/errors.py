@@ -6,6 +6,7 @@
     │   │   ├── NodeNotFound        the infrastructure has no node of that name (REST 404)
     │   │   └── InstanceNotFound    the node has no instance of that id or address (REST 404)
     │   ├── AmbiguousInfrastructure a name or id prefix that names several (REST 400)
+    │   ├── UnsupportedBody         a request body of a type the path does not read (REST 415)
     │   └── UsageError              a command line the CLI cannot run (exit 2)
     ├── BuildFailed                 a build could not start or did not finish (exit 1 or 2)
     └── Busy                        a build, destroy or pass of it is running (REST 409)
@@ -16,7 +17,7 @@ from __future__ import annotations
 from occo.util import InputError, OccoError
 
 __all__ = ["UnknownInfrastructure", "AmbiguousInfrastructure", "NodeNotFound",
-           "InstanceNotFound", "UsageError",
+           "InstanceNotFound", "UnsupportedBody", "UsageError",
            "BuildFailed", "Busy"]
 
 
@@ -34,6 +35,10 @@ class InstanceNotFound(UnknownInfrastructure):
 
 class AmbiguousInfrastructure(InputError):
     """A name or id prefix that several infrastructures in the store answer to."""
+
+
+class UnsupportedBody(InputError):
+    """A request body of a media type the REST path does not read (a multipart form...)."""
 
 
 class UsageError(InputError):

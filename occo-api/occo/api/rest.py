@@ -34,7 +34,7 @@ from typing import Any, Callable, TextIO
 import orjson
 from flask import Flask, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from occo.enactor import LeaseHeld
 from occo.infobroker import (InfoArgumentError, InfoKeyError, InfoRouter, NotFound,
@@ -44,12 +44,13 @@ from occo.util.comm import RemoteError
 
 from .config import Config
 from .core import Occo
-from .errors import Busy, UnknownInfrastructure
+from .errors import Busy, UnknownInfrastructure, UnsupportedBody
 from .rest_auth import (SCALING_RATE, SCALING_SECRET_HEADER, SCALING_SECRET_PARAM,
                         RateLimiter, ensure_token, secret_matches, token_matches)
 from .rest_coalesce import Coalescer
 from .rest_jobs import Work
 from .rest_openapi import openapi_document
+from .rest_server import create_guarded_server
 from .rest_state import description_of, occopus_status, queue_scaling
 from .version import __version__
 
@@ -91,6 +92,8 @@ def status_of(exc: OccoError) -> int:
     """The HTTP status for an OCCO error."""
     if isinstance(exc, (UnknownInfrastructure, NotFound)):
         return 404
+    if isinstance(exc, UnsupportedBody):
+        return 415
     if isinstance(exc, (Busy, LeaseHeld)) or (isinstance(exc, RemoteError)
                                               and exc.kind in BUSY_KINDS):
         return 409
@@ -123,9 +126,15 @@ def _occo_error(exc: OccoError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     name = "".join(exc.name.split())
     message = exc.description or exc.name
+    headers: dict[str, str] = {}
     if isinstance(exc, RequestEntityTooLarge):
         message = f"the request body is larger than {request.max_content_length} bytes"
-    return _error(exc.code or 500, {"error": name, "message": message})
+    elif isinstance(exc, MethodNotAllowed):
+        allowed = sorted(exc.valid_methods or ())
+        headers["Allow"] = ", ".join(allowed)
+        message = (f"{request.path} does not take {request.method}; it takes "
+                   f"{', '.join(allowed)}")
+    return _error(exc.code or 500, {"error": name, "message": message}, headers)
 
 
 def _internal_error(exc: Exception) -> Response:
@@ -148,19 +157,47 @@ def _flag(name: str, default: bool) -> bool:
     raise InputError(f"query parameter {name}: expected true or false, got {raw!r}")
 
 
-def _count(raw: str, what: str, minimum: int) -> int:
-    if not raw.isdigit() or int(raw) < minimum:
-        raise InputError(f"{what} must be an integer >= {minimum}, got {raw!r}")
+#: the largest number a path or query parameter takes (JSON's exact integers)
+MAX_NUMBER = 2 ** 53 - 1
+
+
+def _count(raw: str, what: str, minimum: int, maximum: int = MAX_NUMBER) -> int:
+    """A path or query number: ASCII digits only (not "٣", "²" or "1e3"), in range."""
+    digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(maximum))
+    if not digits or not minimum <= int(raw) <= maximum:
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise InputError(f"{what} must be an integer from {minimum} to {maximum}, got "
+                         f"{shown!r}")
     return int(raw)
 
 
-def _int_arg(name: str, default: int, minimum: int) -> int:
+def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_NUMBER) -> int:
     raw = request.args.get(name)
-    return default if raw is None else _count(raw.strip(), f"query parameter {name}", minimum)
+    return default if raw is None else _count(raw.strip(), f"query parameter {name}", minimum,
+                                              maximum)
+
+
+#: the body types a description may come as: YAML, JSON, text, raw bytes, and what curl's
+#: --data-binary sends unless told (application/x-www-form-urlencoded, as Occopus's docs use)
+DESCRIPTION_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
+                     "application/json", "text/plain", "application/octet-stream",
+                     "application/x-www-form-urlencoded")
+
+
+def _check_body_type() -> None:
+    """A body of another type (a multipart form, an image...) is 415, naming the types."""
+    kind = (request.mimetype or "").lower()
+    if kind and kind not in DESCRIPTION_TYPES:
+        hint = (" (a form upload is not read: send the file itself as the body, e.g. curl "
+                "--data-binary @infra.yaml)") if kind.startswith("multipart/") else ""
+        raise UnsupportedBody(f"the request body is {kind}; send the description as "
+                              f"application/yaml or application/json{hint}",
+                              location=Location(file=BODY_SOURCE))
 
 
 def read_description() -> dict[str, Any]:
     """The request body as a description mapping (YAML or JSON), or a located error."""
+    _check_body_type()
     raw = request.get_data(cache=False)
     where = Location(file=BODY_SOURCE)
     try:
@@ -453,8 +490,6 @@ class RestService:
                  host: str | None = None, port: int | None = None,
                  occo: Occo | None = None, scaling_host: str | None = None,
                  scaling_port: int | None = None, scaling_rate: int | None = None) -> None:
-        import waitress
-
         settings = config.rest
         scaling_host = scaling_host or settings.get("scaling_host")
         if scaling_port is None:
@@ -476,7 +511,7 @@ class RestService:
 
             def listen(app: Flask, host: str, port: int) -> Any:
                 try:
-                    return waitress.create_server(
+                    return create_guarded_server(
                         app, host=host, port=port, threads=settings["threads"], ident="occo",
                         max_request_body_size=max(4 * settings["max_body"], 1 << 20),
                         clear_untrusted_proxy_headers=True)

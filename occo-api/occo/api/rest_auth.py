@@ -29,8 +29,8 @@ from typing import Callable
 
 from occo.util import ConfigError, Location, register_secret
 
-__all__ = ["ensure_token", "token_matches", "MIN_TOKEN_LENGTH", "secret_matches", "RateLimiter", "SCALING_SECRET_HEADER", "SCALING_SECRET_PARAM",
-           "SCALING_RATE"]
+__all__ = ["ensure_token", "token_matches", "MIN_TOKEN_LENGTH", "secret_matches", "RateLimiter",
+           "SCALING_SECRET_HEADER", "SCALING_SECRET_PARAM", "SCALING_RATE"]
 
 MIN_TOKEN_LENGTH = 16
 
@@ -49,26 +49,41 @@ def _read(path: Path) -> str:
 
 
 def ensure_token(path: str | Path) -> tuple[str, bool]:
-    """The token stored at ``path``, made first if there is none; ``(token, created)``."""
+    """The token stored at ``path``, made first if there is none; ``(token, created)``.
+    A path that is not a regular file, or that cannot be made or read, is a ConfigError
+    naming it and ``rest.token_file``."""
     path = Path(path).expanduser()
-    if path.exists():
-        token, created = _read(path), False
-    else:
-        directory = path.parent
-        if not directory.exists():
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            directory.chmod(0o700)
-        token = secrets.token_urlsafe(32)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another service started at the same moment
-            token, created = _read(path), False
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(token + "\n")
-            created = True
+    try:
+        token, created = _ensure(path)
+    except OSError as exc:
+        reason = "a part of its path is a file, not a directory" if isinstance(
+            exc, (NotADirectoryError, FileExistsError)) else (exc.strerror or str(exc))
+        raise ConfigError(f"rest.token_file: the REST token file cannot be made or "
+                          f"read ({reason})", location=Location(file=str(path))) from None
     register_secret(token)
     return token, created
+
+
+def _ensure(path: Path) -> tuple[str, bool]:
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            kind = "a directory" if path.is_dir() else "not a regular file"
+            raise ConfigError(f"rest.token_file: the REST token file is {kind}; point "
+                              "rest.token_file at a file (it is created on first start)",
+                              location=Location(file=str(path)))
+        return _read(path), False
+    directory = path.parent
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)
+    token = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another service started at the same moment
+        return _read(path), False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    return token, True
 
 
 def token_matches(header: str | None, token: str) -> bool:

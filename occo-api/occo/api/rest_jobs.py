@@ -164,7 +164,9 @@ class Work:
                 except BaseException as exc:  # reported to the request, or logged
                     box["error"] = exc
                     if "record" in box:
-                        log.error("build of %s failed: %s", box["record"].infra_id, exc)
+                        log.error("build of %s failed: %s; detached from maintenance",
+                                  box["record"].infra_id, exc)
+                        self._detach(box["record"].infra_id)
                 finally:
                     if "record" in box:
                         self._release(box["record"].infra_id)
@@ -190,10 +192,13 @@ class Work:
         # over and over: the user fixes the description and posts it again, or attaches
         log.warning("build of %s ended %s; detached from maintenance", infra_id,
                     result["status"])
+        self._detach(infra_id)
+
+    def _detach(self, infra_id: str) -> None:
         try:
             self.occo.attach(infra_id, maintained=False)
-        except Exception:  # forgotten meanwhile
-            pass
+        except Exception as exc:  # forgotten meanwhile, or the store is what failed
+            log.debug("could not detach %s: %s", infra_id, exc)
 
     def start_destroy(self, infra_id: str) -> dict[str, Any]:
         """Detach ``infra_id`` and destroy it in the background."""

@@ -148,6 +148,8 @@ def queue_scaling(occo: Occo, infra_id: str, node: str, *, change: int | None = 
     if change == 0:
         raise InputError("a change of 0 instances changes nothing: give +N or -N",
                          infra_id=infra_id, node=node)
+    occo.check_scale_bound(description, infra_id, node, change=change, to=to,
+                           field="count")  # the path's <count>
     if remove is not None:
         find_instance(occo, infra_id, node, remove)
     request = request_for(infra_id, node, change=change, to=to, remove=remove)

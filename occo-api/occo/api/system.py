@@ -39,6 +39,8 @@ def _store_url(config: Config) -> str:
     store = config.store
     if store["backend"] == "memory":
         return "memory://"
+    if store["backend"] == "postgresql":
+        return store["url"]
     if store["backend"] == "redis":
         url = store["url"]
         prefix = store.get("prefix")
@@ -46,7 +48,18 @@ def _store_url(config: Config) -> str:
             url += ("&" if "?" in url else "?") + f"prefix={prefix}"
         return url
     path = Path(store["path"]).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_file():
+            kind = "a directory" if path.is_dir() else "not a regular file"
+            raise ConfigError(f"store.path {path}: the state file is {kind}; give --state "
+                              "or store.path a file (it is created on first use)")
+    except OSError as exc:
+        reason = "a part of its path is a file, not a directory" if isinstance(
+            exc, (FileExistsError, NotADirectoryError)) else (exc.strerror or str(exc))
+        raise ConfigError(f"store.path {path}: the state file's directory cannot be made "
+                          f"({reason}); give --state or store.path a writable place") \
+            from None
     return str(path)
 
 

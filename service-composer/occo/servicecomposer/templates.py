@@ -15,6 +15,7 @@ node type compile each of its templates once. Mapping keys are rendered as text 
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -239,13 +240,22 @@ class TemplateRenderer:
             raise _located(TemplateError, where, f"undefined: {exc}", exc) from exc
         except RecursionError as exc:
             raise _located(TemplateLimitError, where,
-                           "refused: recursion too deep (a macro that calls itself?)",
+                           "refused: recursion too deep (a macro that calls itself, or "
+                           "a value nested too deeply?)",
                            exc) from exc
         except MemoryError as exc:
             raise _located(TemplateLimitError, where, "refused: out of memory", exc) from exc
         except TemplateSyntaxError as exc:
             raise _located(TemplateError, where, f"template syntax error: {exc.message}",
                            exc) from exc
+        except ValueError as exc:
+            if "integer string conversion" not in str(exc):
+                raise _located(TemplateError, where, f"ValueError: {exc}", exc) from exc
+            # an integer given to the template (not computed: those are bounded) too long
+            # for Python to show; its own message names an interpreter setting
+            raise _located(TemplateLimitError, where, "refused: an integer has more than "
+                           f"{sys.get_int_max_str_digits()} digits and cannot be shown as "
+                           "text", exc) from exc
         except Exception as exc:  # a failing expression: 1/0, a bad argument, ...
             raise _located(TemplateError, where, f"{type(exc).__name__}: {exc}", exc) from exc
 

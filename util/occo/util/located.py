@@ -8,34 +8,142 @@ code that does not care about locations (and ``json.dumps``) treats them as usua
 
 from __future__ import annotations
 
-from typing import Any
+from array import array
+from typing import Any, Iterator, Mapping
 
 from .errors import Location
 
 __all__ = ["LocatedDict", "LocatedList", "location_of", "join_path"]
 
+# Positions are kept packed in ints (0-based line << 32 | column, as the parser's marks
+# give them) and turned into Location objects only when asked for: a description of a
+# million small values keeps a million positions, and a Location object each would
+# cost several times the memory of the values themselves.
+_SHIFT = 32
+_MASK = (1 << _SHIFT) - 1
+_NOWHERE = -1
+
+
+def pack(line: int, column: int) -> int:
+    """A 0-based line and column as one int (what the containers store)."""
+    return line << _SHIFT | column
+
+
+def _unpack(source: str | None, packed: int) -> Location | None:
+    if packed < 0:
+        return None
+    return Location(file=source, line=(packed >> _SHIFT) + 1, column=(packed & _MASK) + 1)
+
+
+class _KeyLocations(Mapping):
+    """A read-only view: key -> Location of the key (or of its value)."""
+
+    __slots__ = ("_owner", "_values")
+
+    def __init__(self, owner: "LocatedDict", values: bool) -> None:
+        self._owner, self._values = owner, values
+
+    def __getitem__(self, key: Any) -> Location:
+        found = self._owner.where(key, of_key=not self._values)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._owner._places)
+
+    def __len__(self) -> int:
+        return len(self._owner._places)
+
 
 class LocatedDict(dict):
     """A mapping that also records the location of itself, its keys and its values."""
 
-    __slots__ = ("location", "key_locations", "value_locations")
+    __slots__ = ("source", "_at", "_places")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.location: Location | None = None
-        self.key_locations: dict[Any, Location] = {}
-        self.value_locations: dict[Any, Location] = {}
+        self.source: str | None = None
+        self._at = _NOWHERE
+        self._places: dict[Any, int] = {}   # key -> packed key position << 64 | value's
+
+    def place(self, source: str | None, line: int, column: int) -> None:
+        """Record where the mapping starts (0-based, as the parser's marks)."""
+        self.source, self._at = source, pack(line, column)
+
+    def place_key(self, key: Any, key_at: int, value_at: int) -> None:
+        """Record where ``key`` and its value are written (packed with :func:`pack`)."""
+        self._places[key] = key_at << (2 * _SHIFT) | value_at
+
+    def where(self, key: Any, *, of_key: bool = False) -> Location | None:
+        """The location of ``key`` (``of_key``) or of its value, if recorded."""
+        both = self._places.get(key)
+        if both is None:
+            return None
+        return _unpack(self.source, both >> (2 * _SHIFT) if of_key
+                       else both & ((1 << 2 * _SHIFT) - 1))
+
+    def merge_under(self, sources: list["LocatedDict"]) -> None:
+        """YAML's merge key: the keys of ``sources`` (a later one winning over an earlier
+        one) go first, under this mapping's own keys, which win over all of them."""
+        own = [(k, v, self._places.get(k)) for k, v in self.items()]
+        self.clear()
+        self._places.clear()
+        for source in sources:
+            for k, v in source.items():
+                self[k] = v
+                if k in source._places:
+                    self._places[k] = source._places[k]
+        for k, v, places in own:
+            self[k] = v
+            if places is not None:
+                self._places[k] = places
+
+    @property
+    def location(self) -> Location | None:
+        return _unpack(self.source, self._at)
+
+    @property
+    def key_locations(self) -> Mapping[Any, Location]:
+        return _KeyLocations(self, values=False)
+
+    @property
+    def value_locations(self) -> Mapping[Any, Location]:
+        return _KeyLocations(self, values=True)
 
 
 class LocatedList(list):
     """A sequence that also records the location of itself and of each item."""
 
-    __slots__ = ("location", "item_locations")
+    __slots__ = ("source", "_at", "_items")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.location: Location | None = None
-        self.item_locations: list[Location] = []
+        self.source: str | None = None
+        self._at = _NOWHERE
+        self._items = array("q")   # packed position of each item, in order
+
+    def place(self, source: str | None, line: int, column: int) -> None:
+        """Record where the sequence starts (0-based, as the parser's marks)."""
+        self.source, self._at = source, pack(line, column)
+
+    def place_item(self, at: int) -> None:
+        """Record where the next item is written (packed with :func:`pack`)."""
+        self._items.append(at)
+
+    def where(self, index: int) -> Location | None:
+        """The location of item ``index``, if recorded."""
+        if 0 <= index < len(self._items):
+            return _unpack(self.source, self._items[index])
+        return None
+
+    @property
+    def location(self) -> Location | None:
+        return _unpack(self.source, self._at)
+
+    @property
+    def item_locations(self) -> list[Location | None]:
+        return [_unpack(self.source, at) for at in self._items]
 
 
 def join_path(parent: str, key: Any) -> str:
@@ -56,13 +164,9 @@ def location_of(container: Any, key: Any = None, *, path: str | None = None,
     if key is None:
         loc = getattr(container, "location", None)
     elif isinstance(container, LocatedDict):
-        table = container.key_locations if of_key else container.value_locations
-        loc = table.get(key) or container.location
+        loc = container.where(key, of_key=of_key) or container.location
     elif isinstance(container, LocatedList) and isinstance(key, int):
-        if 0 <= key < len(container.item_locations):
-            loc = container.item_locations[key]
-        else:
-            loc = container.location
+        loc = container.where(key) or container.location
     if path is None:
         return loc
     return loc.with_path(path) if loc else Location(path=path)
