@@ -78,3 +78,21 @@ def test_a_local_cloud_root_that_cannot_be_made_stops_the_build_before_it_is_sto
            "cannot be made or written (a part of the path is a file" in proc.stderr
     listed = occo(tmp_path, "--config", str(config), "list")
     assert "no infrastructures" in listed.stdout
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("make, said", [
+    (os.mkfifo, "not a regular file: it is a FIFO (named pipe)"),
+    (os.mkdir, "not a regular file: it is a directory"),
+], ids=["fifo", "directory"])
+def test_validate_of_what_is_no_file_is_exit_2_at_once(tmp_path, make, said):
+    make(tmp_path / "infra.yaml")
+    proc = occo(tmp_path, "validate", str(tmp_path / "infra.yaml"))
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr
+
+
+def test_an_auth_file_that_is_a_directory_says_so(tmp_path):
+    (tmp_path / "auth").mkdir()
+    proc = occo(tmp_path, "--state", "memory://", "--auth-data", str(tmp_path / "auth"), "list")
+    assert proc.returncode == 2
+    assert "not a regular file: it is a directory" in proc.stderr

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gc
 import io
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import GeneratorType
@@ -353,7 +354,7 @@ class _Builder:
                                f"{ctx.root} (allow it in configuration if intended)",
                                location=where)
         if not path.is_file():
-            raise IncludeError(f"{tag}: file not found: {path}", location=where)
+            raise IncludeError(f"{tag}: {_not_a_file(path)}: {path}", location=where)
         return path
 
     def _include(self, tag: str, spec: Any, mark: Any) -> tuple[Any, _Extent]:
@@ -384,11 +385,34 @@ def _read_text(path: Path, ctx: _LoadContext, where: Location | None) -> str:
         raise LimitExceededError(f"files read for this description exceed "
                                  f"{ctx.limits.max_total_bytes} bytes", location=where)
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text", location=where) from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise IncludeError(f"cannot read {path}: {exc.strerror}", location=where) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(f"not UTF-8 text: byte {exc.start} (line {line}, byte {column} of "
+                         f"the line) is 0x{data[exc.start]:02x}; save the file as UTF-8",
+                         location=Location(file=str(path), line=line, column=column)) \
+            from None
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a file: missing, or what it is instead."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "file not found"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return f"not a regular file: it is {what}"
+    return "not a regular file"
 
 
 def _load_path(path: Path, ctx: _LoadContext, where: Location | None,
@@ -461,7 +485,7 @@ def load_yaml_file(path: str | Path, *, root: str | Path | None = None,
     ctx = _LoadContext(root=Path(root).resolve() if root else top.parent, allow_includes=True,
                        allow_outside=allow_outside, limits=limits or YamlLimits())
     if not top.is_file():
-        raise InputError(f"file not found: {path}", location=Location(file=str(path)))
+        raise InputError(f"{_not_a_file(top)}: {path}", location=Location(file=str(path)))
     return _load_path(top, ctx, None)[0]
 
 
