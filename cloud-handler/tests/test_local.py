@@ -273,13 +273,37 @@ def test_no_zombies_are_left_in_the_orchestrator(local):
     assert zombies == []
 
 
+F = "node 'web': resource.files: "   # how a bad files entry is named
+
+
 @pytest.mark.parametrize("resource, message", [
-    ({"files": {"../escape.txt": "x"}}, "node 'web': resource.files.../escape.txt: a file must "
-                                        "be a relative path inside the working directory"),
-    ({"files": {"/etc/evil": "x"}}, "node 'web': resource.files./etc/evil: a file must be a "
-                                    "relative path inside the working directory"),
+    ({"files": {"../escape.txt": "x"}}, F + "file '../escape.txt': a file must be a "
+                                        "relative path inside the working directory"),
+    ({"files": {"/etc/evil": "x"}}, F + "file '/etc/evil': a file must be a relative "
+                                    "path inside the working directory"),
+    ({"files": {"a/../../b": "x"}}, F + "file 'a/../../b': a file must be a relative "
+                                    "path inside the working directory"),
+    ({"files": {".": "x"}}, F + "file '.': give the path of a file, not a directory"),
+    ({"files": {"": "x"}}, F + "file '': give the path of a file, not a directory"),
+    ({"files": {"conf/": "x"}}, F + "file 'conf/': give the path of a file, not a "
+                                "directory"),
+    ({"files": {"a\0b": "x"}},
+     F + "file 'a\\x00b': a name cannot hold a NUL character"),
+    ({"files": {"x" * 300: "x"}}, F + "file " + repr("x" * 40) + "...: a path is at most "
+                                  "4096 bytes and each name in it at most 255"),
     ({"files": {"a.sh": {"content": "x", "mode": "rwx"}}},
-     "node 'web': resource.files.a.sh.mode must be an octal mode such as 0755, got 'rwx'"),
+     F + "file 'a.sh': mode must be an octal mode from 0 to 7777 such as 0644 (or its "
+     "number), got 'rwx'"),
+    ({"files": {"a.sh": {"content": "x", "mode": 0o17777}}},
+     F + "file 'a.sh': mode must be an octal mode from 0 to 7777 such as 0644 (or its "
+     "number), got 8191"),
+    ({"files": {"a.sh": {"content": "x", "mode": "0999"}}},
+     F + "file 'a.sh': mode must be an octal mode from 0 to 7777 such as 0644 (or its "
+     "number), got '0999'"),
+    ({"files": {"a.sh": {"content": "x", "owner": "root"}}},
+     F + "file 'a.sh': unknown key 'owner'; an entry takes content and mode"),
+    ({"files": {"a.sh": 42}}, F + "file 'a.sh' must be text (or {content: text, mode: "
+                              "0644})"),
     ({"env": {"A": {"nested": 1}}}, "node 'web': resource.env.A must be a string or a number"),
 ])
 def test_bad_local_resources_are_input_errors_and_create_nothing(local, root, resource,

@@ -55,6 +55,7 @@ from typing import Any, Mapping, Sequence
 
 from occo.util import CloudLimits, ConfigError, CredentialEntry, NodeSpec, OccoError, scrub
 
+from ._localfiles import file_mode, files_problem
 from ._loopback import LoopbackPool
 from ._procs import group_members, is_alive
 from .base import Clock, CloudHandler, NodeAddresses, NodeStatus, ResourceState
@@ -236,28 +237,17 @@ class LocalCloudHandler(CloudHandler):
 
     def _write_files(self, spec: NodeSpec, work: Path) -> None:
         files = spec.resource.get("files") or {}
+        problem = files_problem(files)   # rendered now: the entries validate could not see
+        if problem:
+            raise self.bad_resource(spec, f"resource.files: {problem}")
         for name, body in files.items():
-            rel = Path(str(name))
-            if not str(name) or rel.is_absolute() or ".." in rel.parts:
-                raise self.bad_resource(spec, f"resource.files.{name}: a file must be a "
-                                              "relative path inside the working directory")
             mode = None
             if isinstance(body, dict):
-                mode, body = body.get("mode"), body.get("content")
-                if isinstance(mode, str):
-                    try:
-                        mode = int(mode, 8)
-                    except ValueError:
-                        raise self.bad_resource(spec, f"resource.files.{name}.mode must be "
-                                                      f"an octal mode such as 0755, got "
-                                                      f"{mode!r}") from None
-            if not isinstance(body, str):
-                raise self.bad_resource(spec, f"resource.files.{name} must be text (or "
-                                              "{content: text, mode: 0644})")
-            target = work / rel
+                mode, body = file_mode(body.get("mode")), body.get("content")
+            target = work / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(body)
-            if isinstance(mode, int):
+            if mode is not None:
                 target.chmod(mode)
 
     def _prepare(self, spec: NodeSpec, workdir: Path, argv: list[str],

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from occo.util import Field, Schema
 
+from ._localfiles import files_problem
+
 __all__ = ["EC2", "NOVA", "DOCKER", "CLOUDSIGMA", "CLOUDBROKER", "AZURE_VM", "AZURE_ACI",
            "DUMMY", "LOCAL", "SCHEMAS", "OCCOPUS_TYPES"]
 
@@ -182,7 +184,7 @@ LOCAL = Schema("local resource", (
               "contextualisation (docker type) gives one"),
     Field("env", "mapping", doc="environment variables for the command"),
     Field("files", "mapping", doc="relative path -> content (or {content, mode}) written "
-                                  "into the working directory first"),
+                                  "into the working directory first", check=files_problem),
     Field("grace_period", "number", minimum=0, doc="seconds between SIGTERM and SIGKILL"),
     _NAME,
     _TAGS,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field as _field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import InputError
 from .located import join_path, location_of
@@ -113,7 +113,9 @@ class Field:
     ``coerce`` names a conversion of :data:`COERCIONS`; ``null`` one of
     :data:`NULL_MODES` (``None``: as the schema says). ``replacement`` marks the key
     deprecated: it is accepted with a warning naming the key to use instead.
-    ``schema`` checks a mapping value; ``ignore_case`` compares ``choices`` so.
+    ``schema`` checks a mapping value; ``ignore_case`` compares ``choices`` so. ``check``
+    is a last test of a value of the right kind: it returns why the value does not fit
+    (the message), or None.
     """
 
     name: str
@@ -128,6 +130,7 @@ class Field:
     replacement: str | None = None
     schema: Schema | None = None
     ignore_case: bool = False
+    check: Callable[[Any], str | None] | None = None
     _kinds: tuple = _field(init=False, repr=False, compare=False, hash=False)
     _item_kinds: tuple = _field(init=False, repr=False, compare=False, hash=False)
 
@@ -179,6 +182,8 @@ class Field:
                 if self.ignore_case else (lambda v: v)
             if fold(value) not in {fold(c) for c in self.choices}:
                 return f"must be {self.expected()}, got {describe_value(value)}"
+        if self.check is not None:
+            return self.check(value)
         return None
 
 
