@@ -26,7 +26,7 @@ from occo.util.instructions import DropInfrastructure
 
 from .build_gate import BuildGate
 from .config import Config, load_config
-from .errors import (AmbiguousInfrastructure, BuildFailed, InstanceNotFound,
+from .errors import (AmbiguousInfrastructure, BuildFailed, InstanceNotFound, NodeNotFound,
                      UnknownInfrastructure)
 from .system import System
 
@@ -436,31 +436,43 @@ class Occo:
             stop)
         return []
 
+    def scaling_request(self, infra_id: str, node: str, *, change: int | None = None,
+                        to: int | None = None, remove: str | None = None,
+                        field: str | None = None) -> ScalingRequest:
+        """The request :meth:`scale` queues, checked and built, writing nothing: an
+        unknown infrastructure, node or instance, or a count beyond the bounds, raise
+        (``field`` names the count as the caller took it, see check_scale_bound)."""
+        record = self._find(infra_id)
+        description = StaticDescription.from_dict(record.description)
+        if node not in description:
+            raise NodeNotFound(f"infrastructure {infra_id} has no node {node!r}"
+                               f"{suggestion(node, description.node_names)}",
+                               infra_id=infra_id, node=node)
+        if sum(x is not None for x in (change, to, remove)) != 1:
+            raise InputError("give exactly one of a change (+N/-N), a count, or an instance "
+                             "id or address to remove")
+        if change == 0:
+            raise InputError("a change of 0 instances changes nothing: give +N or -N",
+                             infra_id=infra_id, node=node)
+        self.check_scale_bound(description, infra_id, node, change=change, to=to, field=field)
+        if remove is not None:
+            rec = self._instance(record, node, remove)
+            return ScalingRequest(infra_id=infra_id, node_name=node, kind="destroy",
+                                  instance_id=rec.instance_id)
+        if to is not None:
+            if to < 0:
+                raise InputError(f"a node count must be >= 0, got {to}", infra_id=infra_id,
+                                 node=node)
+            return ScalingRequest(infra_id=infra_id, node_name=node, kind="set", count=to)
+        kind = "create" if change >= 0 else "destroy"
+        return ScalingRequest(infra_id=infra_id, node_name=node, kind=kind, count=abs(change))
+
     def scale(self, infra_id: str, node: str, *, change: int | None = None,
               to: int | None = None, remove: str | None = None, apply: bool = True
               ) -> dict[str, Any]:
         """Queue a scaling request; with ``apply``, carry it out now unless a maintainer
         holds the infrastructure (then it applies it on its next pass)."""
-        record = self._find(infra_id)
-        description = StaticDescription.from_dict(record.description)
-        if node not in description:
-            raise InputError(f"infrastructure {infra_id} has no node {node!r}"
-                             f"{suggestion(node, description.node_names)}", infra_id=infra_id)
-        if sum(x is not None for x in (change, to, remove)) != 1:
-            raise InputError("give exactly one of a change (+N/-N), a count, or an instance "
-                             "id or address to remove")
-        self.check_scale_bound(description, infra_id, node, change=change, to=to)
-        if remove is not None:
-            rec = self._instance(record, node, remove)
-            req = ScalingRequest(infra_id=infra_id, node_name=node, kind="destroy",
-                                 instance_id=rec.instance_id)
-        elif to is not None:
-            if to < 0:
-                raise InputError(f"a node count must be >= 0, got {to}")
-            req = ScalingRequest(infra_id=infra_id, node_name=node, kind="set", count=to)
-        else:
-            kind = "create" if change >= 0 else "destroy"
-            req = ScalingRequest(infra_id=infra_id, node_name=node, kind=kind, count=abs(change))
+        req = self.scaling_request(infra_id, node, change=change, to=to, remove=remove)
         self.store.push_scaling_request(req)
         result: dict[str, Any] = {"infra_id": infra_id, "node": node, "queued": req.to_dict(),
                                   "applied": False, "warnings": []}

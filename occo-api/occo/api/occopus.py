@@ -228,7 +228,7 @@ def _maintain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _scale(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with _open(args, err) as occo:
         result = queue_scaling(occo, args.infra_id, args.node, change=args.changescale,
-                               to=args.setscale, remove=args.filter)
+                               to=args.setscale, remove=args.filter).commit()
     for warning in result["warnings"]:
         err.write(f"warning: {warning}\n")
     if args.filter:

@@ -387,15 +387,17 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                         "maintained": occo.attach(infra_id, False)["maintained"]})
 
     def scaled(infra_id: str, node: str, method: str, **how: Any) -> tuple[Response, int]:
-        result = queue_scaling(occo, infra_id, node, **how)
-        body = {"infraid": infra_id, "nodename": node, "method": method, **result}
+        queued = queue_scaling(occo, infra_id, node, **how)
+        body = {"infraid": infra_id, "nodename": node, "method": method, **queued.result}
         if how.get("change") is not None:
             body["count"] = abs(how["change"])
         elif how.get("to") is not None:
             body["count"] = how["to"]
-        for warning in result["warnings"]:
+        answer = jsonify(redact(body))   # the answer is ready before anything is written
+        queued.commit()
+        for warning in queued.result["warnings"]:
             log.warning("scaling %s of %s: %s", node, infra_id, warning)
-        return jsonify(redact(body)), 202
+        return answer, 202
 
     def scaleup(infra_id: str, node: str, count: str = "1") -> tuple[Response, int]:
         return scaled(infra_id, node, "scaleup", change=_count(count, "count", 1))

@@ -9,14 +9,13 @@
   clamping warning if it leaves ``[min, max]``, computed from the description, the current
   target and the requests already queued, without acting (the maintenance pass applies it
   with the same rules, :func:`occo.enactor.apply_requests`).
-- :func:`find_instance`: an instance of a node by id or address (a scale-down naming an
-  instance that does not exist is refused at once instead of being dropped later).
 - :func:`import_definitions`: store node definitions so that a later build compiles them
   again (only the sections that are present are stored).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -24,13 +23,12 @@ from occo.compiler import Node, StaticDescription
 from occo.enactor import Decision, apply_requests
 from occo.infobroker import InstanceRecord, Intent, NotFound, ScalingRequest
 from occo.util.suggest import suggestion
-from occo.util import InputError
 
 from .core import Occo
-from .errors import InstanceNotFound, NodeNotFound, UnknownInfrastructure
+from .errors import NodeNotFound, UnknownInfrastructure
 
-__all__ = ["occopus_status", "predict_scaling", "find_instance", "import_definitions",
-           "description_of", "request_for", "check_node", "queue_scaling"]
+__all__ = ["occopus_status", "predict_scaling", "import_definitions",
+           "description_of", "check_node", "queue_scaling", "QueuedScaling"]
 
 
 def description_of(occo: Occo, infra_id: str) -> StaticDescription:
@@ -82,34 +80,6 @@ def _live(occo: Occo, infra_id: str, node: str) -> list[InstanceRecord]:
     return [r for r in occo.store.list_instances(infra_id, node) if r.intent != Intent.DROPPING]
 
 
-def find_instance(occo: Occo, infra_id: str, node: str, key: str) -> InstanceRecord:
-    """The live instance of ``node`` whose id or address is ``key``."""
-    description = description_of(occo, infra_id)
-    check_node(description, infra_id, node)
-    for rec in _live(occo, infra_id, node):
-        if key == rec.instance_id or key in (rec.addresses or []) \
-                or key in (rec.private_addresses or []):
-            return rec
-    raise InstanceNotFound(f"node {node!r} of infrastructure {infra_id} has no instance "
-                           f"with the id or address {key!r}", infra_id=infra_id, node=node)
-
-
-def request_for(infra_id: str, node: str, *, change: int | None = None, to: int | None = None,
-                remove: str | None = None) -> ScalingRequest:
-    """The request :meth:`Occo.scale` queues for these arguments (same rules)."""
-    if remove is not None:
-        by_address = "." in remove or ":" in remove
-        return ScalingRequest(infra_id=infra_id, node_name=node, kind="destroy",
-                              instance_id=None if by_address else remove,
-                              address=remove if by_address else None)
-    if to is not None:
-        return ScalingRequest(infra_id=infra_id, node_name=node, kind="set", count=to)
-    if change is None:
-        raise InputError("give a change (+N/-N), a count, or an instance to remove")
-    return ScalingRequest(infra_id=infra_id, node_name=node,
-                          kind="create" if change >= 0 else "destroy", count=abs(change))
-
-
 def predict_scaling(occo: Occo, infra_id: str, node: str, request: ScalingRequest,
                     queued: Iterable[ScalingRequest] | None = None) -> dict[str, Any]:
     """Where ``node``'s target goes once ``request`` (after ``queued``) is applied.
@@ -133,29 +103,35 @@ def predict_scaling(occo: Occo, infra_id: str, node: str, request: ScalingReques
             "min": smin, "max": smax, "warnings": warnings}
 
 
-def queue_scaling(occo: Occo, infra_id: str, node: str, *, change: int | None = None,
-                  to: int | None = None, remove: str | None = None) -> dict[str, Any]:
-    """Queue a scaling request for the next maintenance pass; say what it will lead to.
+@dataclass(frozen=True, slots=True)
+class QueuedScaling:
+    """A scaling request checked and its answer worked out, not yet written:
+    :meth:`commit` queues it. A caller answers only after the write, and writes only once
+    the answer is ready, so an error answer never leaves a request queued."""
 
-    Unknown infrastructures, nodes and instances are refused at once. The result holds
-    the queued ``request``, the predicted ``target`` (see :func:`predict_scaling`) and
-    ``warnings``: the clamping, and a note when nothing maintains the infrastructure.
+    occo: Occo
+    request: ScalingRequest
+    result: dict[str, Any]
+
+    def commit(self) -> dict[str, Any]:
+        self.occo.store.push_scaling_request(self.request)
+        return self.result
+
+
+def queue_scaling(occo: Occo, infra_id: str, node: str, *, change: int | None = None,
+                  to: int | None = None, remove: str | None = None) -> QueuedScaling:
+    """A scaling request for the next maintenance pass, and what it will lead to.
+
+    Unknown infrastructures, nodes and instances, and counts beyond the bounds, are
+    refused at once (:meth:`Occo.scaling_request`). The result holds the ``request``, the
+    predicted ``target`` (see :func:`predict_scaling`) and ``warnings``: the clamping, and
+    a note when nothing maintains the infrastructure. Nothing is written until
+    :meth:`QueuedScaling.commit`.
     """
-    description = description_of(occo, infra_id)
-    check_node(description, infra_id, node)
-    if to is not None and to < 0:
-        raise InputError(f"a node count must be >= 0, got {to}", infra_id=infra_id, node=node)
-    if change == 0:
-        raise InputError("a change of 0 instances changes nothing: give +N or -N",
-                         infra_id=infra_id, node=node)
-    occo.check_scale_bound(description, infra_id, node, change=change, to=to,
-                           field="count")  # the path's <count>
-    if remove is not None:
-        find_instance(occo, infra_id, node, remove)
-    request = request_for(infra_id, node, change=change, to=to, remove=remove)
+    request = occo.scaling_request(infra_id, node, change=change, to=to, remove=remove,
+                                   field="count")   # the path's <count>
     prediction = predict_scaling(occo, infra_id, node, request,
                                  occo.store.peek_scaling_requests(infra_id))
-    queued = occo.scale(infra_id, node, change=change, to=to, remove=remove, apply=False)
     maintained = occo.store.get_infrastructure(infra_id).maintained
     warnings = list(prediction.pop("warnings"))
     if not maintained:
@@ -164,8 +140,9 @@ def queue_scaling(occo: Occo, infra_id: str, node: str, *, change: int | None = 
                         f"{infra_id}/attach), or run occopus-maintain -i {infra_id} or "
                         f"occo maintain -i {infra_id}")
     prediction.pop("node")
-    return {**prediction, "queued": True, "request": queued["queued"],
-            "maintained": maintained, "warnings": warnings}
+    return QueuedScaling(occo, request, {**prediction, "queued": True,
+                                         "request": request.to_dict(),
+                                         "maintained": maintained, "warnings": warnings})
 
 
 def import_definitions(occo: Occo, paths: Sequence[str | Path]) -> dict[str, int]:
