@@ -192,6 +192,17 @@ def ec2_auth_data(directory: Path) -> Path:
     return path
 
 
+#: a node definition on the dummy cloud that is up almost at once
+DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.01}}]
+
+
+def two_tier(directory: Path) -> Path:
+    """A db and two to four apps that depend on it, on the dummy cloud."""
+    return write_description(directory, "two-tier", {
+        "db": {"type": "t"}, "app": {"type": "t", "scaling": {"min": 2, "max": 4}}},
+        [("app", "db")], {"t": DUMMY})
+
+
 def local_definition(command: str, **extra: Any) -> dict:
     resource = {"type": "local", "command": command, "grace_period": 2}
     resource.update(extra.pop("resource", {}))

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2e import Setup, write_description
-
-DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.01}}]
+from e2e import Setup, two_tier
 
 
 @pytest.fixture
@@ -16,12 +14,6 @@ def setup(tmp_path):
     s = Setup(tmp_path)
     s.write_config()
     return s
-
-
-def two_tier(directory):
-    return write_description(directory, "two-tier", {
-        "db": {"type": "t"}, "app": {"type": "t", "scaling": {"min": 2, "max": 4}}},
-        [("app", "db")], {"t": DUMMY})
 
 
 def breaking(occo, exc):

@@ -8,9 +8,7 @@ import json
 
 import pytest
 
-from e2e import Setup, write_description
-
-DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.01}}]
+from e2e import DUMMY, Setup, write_description
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ import json
 import pytest
 import yaml
 
-from e2e import Setup as CliSetup, write_description
+from e2e import DUMMY, Setup as CliSetup, write_description
 from rest_support import Setup as RestSetup
 from test_rest import Running
-
-DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.01}}]
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ import time
 
 import pytest
 
-from e2e import Setup, local_definition, wait_for, write_description
+from e2e import Setup, local_definition, two_tier, wait_for, write_description
 from occo.infobroker import SQLiteStore
 
-DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.01}}]
 DRIVER = textwrap.dedent('''
     import sys, time
     from occo.api import core
@@ -48,12 +47,6 @@ def setup(tmp_path):
     s = Setup(tmp_path)
     s.write_config()
     return s
-
-
-def two_tier(directory):
-    return write_description(directory, "two-tier", {
-        "db": {"type": "t"}, "app": {"type": "t", "scaling": {"min": 2, "max": 4}}},
-        [("app", "db")], {"t": DUMMY})
 
 
 def interrupted_build(setup: Setup, stage: str, infra, *, times: int = 1):
