@@ -34,6 +34,6 @@ setup(
         "PyYAML",
         "Jinja2",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "hypothesis"]},
     entry_points={},
 )

@@ -43,7 +43,8 @@ setup(
         "orjson",
         "PyYAML",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout", "moto[server]", "boto3"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "moto[server]", "boto3", "hypothesis",
+                             "schemathesis"]},
     entry_points={
         "console_scripts": [
             "occo = occo.api.cli:main",
