@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import uuid
 
 import psycopg
 import pytest
@@ -18,31 +16,7 @@ import pytest
 from occo.api.cli import main
 from occo.infobroker import (Event, InfraRecord, InstanceRecord, ScalingRequest, open_store)
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_SERVER = f"postgresql://postgres@{PG_HOST}:{PG_PORT}"
 SECRET = "pw-store-copy-9z"
-
-
-@pytest.fixture(scope="module")
-def pg_database():
-    try:
-        socket.create_connection((PG_HOST, PG_PORT), timeout=1).close()
-    except OSError:
-        message = f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message + " (CI=true: PostgreSQL must run)")
-        pytest.skip(message)
-    name = f"occo_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG_SERVER}/{name}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def pg_url(pg_database):
-    return f"{pg_database}?schema=t_{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,10 @@
 See docs/infobroker.rst.
 """
 
-from .errors import (AlreadyExists, BadStateLocation, InfoArgumentError, InfoKeyError,
-                     InvalidRecord, LeaseHeld, NotFound, SchemaTooNew, SecretKeyError, StoreCorrupt,
-                     StoreError, StoreUnavailable, VersionConflict)
+from .errors import (AlreadyExists, BadStateLocation, DamagedRecord, InfoArgumentError,
+                     InfoKeyError, InvalidRecord, LeaseHeld, NotFound, SchemaTooNew,
+                     SecretKeyError, StoreCorrupt, StoreError, StoreGone, StoreUnavailable,
+                     VersionConflict)
 from .events import follow_events
 from .lease import held_lease, holder_name
 from .locate import STATE_FORMS, default_state_path, open_store
@@ -41,7 +42,8 @@ __all__ = [
     "InfoRouter", "InfoProvider", "provides", "StoreProvider", "follow_events",
     "held_lease", "holder_name", "LeaseHeld",
     "StoreError", "NotFound", "AlreadyExists", "VersionConflict", "InvalidRecord",
-    "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "SecretKeyError", "BadStateLocation",
+    "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "DamagedRecord", "StoreGone", "SecretKeyError",
+    "BadStateLocation",
     "InfoKeyError", "InfoArgumentError",
 ]
 

@@ -28,7 +28,7 @@ import orjson
 
 from occo.util.secrets import redact
 
-from .errors import InvalidRecord
+from .errors import DamagedRecord, InvalidRecord
 from .model import (INSTANCE_FIELDS, SCALING_KINDS, Event, InfraRecord, InstanceRecord,
                     InstanceState, Intent, ScalingRequest)
 from .secretbox import SECRET_MARK, SecretBox
@@ -235,11 +235,49 @@ def _check_changes(kind: str, changes: Mapping[str, Any], allowed: Iterable[str]
 
 # ---------------------------------------------------------------------- the codec
 
-class Codec:
-    """Encodes and decodes records for one store (which owns the :class:`SecretBox`)."""
+# what reading a damaged record raises (orjson's and json's decode errors are ValueErrors)
+_DAMAGE = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 
-    def __init__(self, box: SecretBox) -> None:
+
+def _object(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"it holds a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _checked(body: dict, checks: Mapping[str, Callable[[str, Any], Any]]) -> dict:
+    """``body`` if it has every field of ``checks``, each of the right kind (the checks a
+    write makes); else a ValueError or KeyError that says which is wrong."""
+    for name, check in checks.items():
+        try:
+            check(name, body[name])
+        except InvalidRecord as exc:
+            raise ValueError(str(exc).split(", not ")[0]) from None  # not the value itself
+    if isinstance(body.get("version"), bool) or not isinstance(body.get("version"), int):
+        raise ValueError("version must be an integer")
+    return body
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a record could not be read, without its content (it may hold secrets)."""
+    if isinstance(exc, (orjson.JSONDecodeError, json.JSONDecodeError)):
+        return f"its JSON does not parse: {exc}"
+    if isinstance(exc, KeyError):
+        return f"the field {exc.args[0]!r} is missing"
+    if isinstance(exc, TypeError):
+        return f"a field is of the wrong kind: {exc}"
+    return str(exc)
+
+
+class Codec:
+    """Encodes and decodes records for one store (which owns the :class:`SecretBox`).
+
+    Decoding a stored record that cannot be read raises :class:`DamagedRecord` naming the
+    record and ``where()`` (the store), never a bare decoding error."""
+
+    def __init__(self, box: SecretBox, where: Callable[[], str] = lambda: "the store") -> None:
         self.box = box
+        self.where = where
         self._impls: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._impls_lock = threading.Lock()
 
@@ -256,12 +294,21 @@ class Codec:
         return InfraRow(rec.infra_id, 1, body["created_at"], dumps(body, "the infrastructure"),
                         dumps(description, "the description"))
 
+    def damaged(self, kind: str, key: Any, exc: BaseException,
+                infra_id: str | None = None) -> DamagedRecord:
+        """The error for a stored record that could not be read."""
+        return DamagedRecord(kind, str(key), where=self.where(), reason=_reason(exc),
+                             infra_id=infra_id)
+
     def infra_record(self, row: InfraRow) -> InfraRecord:
-        body = loads(row.body)
-        description = loads(row.description)
-        if SECRET_MARK in row.description:
-            description = self.box.unseal(description)
-        return InfraRecord(infra_id=row.infra_id, description=description, **body)
+        try:
+            body = _checked(_object(loads(row.body)), _INFRA_CHECKS)
+            description = _object(loads(row.description))
+            if SECRET_MARK in row.description:
+                description = self.box.unseal(description)
+            return InfraRecord(infra_id=row.infra_id, description=description, **body)
+        except _DAMAGE as exc:
+            raise self.damaged("infrastructure", row.infra_id, exc) from None
 
     @staticmethod
     def check_infra_changes(changes: Mapping[str, Any]) -> None:
@@ -277,6 +324,7 @@ class Codec:
                      now: float | None = None) -> InfraRow:
         """``row`` with ``changes`` applied, its version raised and ``updated_at`` set."""
         _check_changes("infrastructure", changes, [*_INFRA_CHECKS, "description"])
+        self.infra_record(row)      # a damaged row is refused, not overwritten
         body = loads(row.body)
         for name, value in changes.items():
             if name != "description":
@@ -321,9 +369,18 @@ class Codec:
             return self.box.seal(value)
         return self.box.seal(value) if _may_hold_secrets(text) else value
 
-    def implementation(self, text: str) -> dict:
-        value = loads(text)
-        return self.box.unseal(value) if SECRET_MARK in text else value
+    def implementation(self, text: str, *, kind: str = "implementation", key: Any = "?",
+                       infra_id: str | None = None) -> Any:
+        """A stored implementation (``kind`` ``node definition``: a node type's list of
+        them), named in a :class:`DamagedRecord` by ``kind`` and ``key``."""
+        try:
+            value = loads(text)
+            if not isinstance(value, dict if kind == "implementation" else list):
+                raise ValueError(f"it holds a JSON {type(value).__name__}, not "
+                                 f"{'an object' if kind == 'implementation' else 'a list'}")
+            return self.box.unseal(value) if SECRET_MARK in text else value
+        except _DAMAGE as exc:
+            raise self.damaged(kind, key, exc, infra_id) from None
 
     # --------------------------------------------------------------- instances
 
@@ -348,18 +405,25 @@ class Codec:
     def instance_record(self, instance_id: str, infra_id: str, body_text: str,
                         implementation: Callable[[str], dict]) -> InstanceRecord:
         """Decode a stored body; ``implementation(digest)`` gives the decoded implementation."""
-        body = loads(body_text)
-        if SECRET_MARK in body_text:
-            for name in ("resource", "failure"):
-                if body.get(name) is not None:
-                    body[name] = self.box.unseal(body[name])
-        body["implementation"] = implementation(body["impl"])
-        body["state"] = _STATES[body["state"]]
-        body["intent"] = _INTENTS[body["intent"]]
-        body["instance_id"] = instance_id
-        body["infra_id"] = infra_id
-        body.setdefault("checked_at", None)  # written before the field existed
-        return _instance(body)
+        try:
+            body = _object(loads(body_text))
+            if SECRET_MARK in body_text:
+                for name in ("resource", "failure"):
+                    if body.get(name) is not None:
+                        body[name] = self.box.unseal(body[name])
+            state = _STATES.get(body["state"])
+            intent = _INTENTS.get(body["intent"])
+            if state is None or intent is None:
+                raise ValueError("its state or intent is not one OCCO knows")
+            body["state"] = state
+            body["intent"] = intent
+            body["implementation"] = implementation(body["impl"])
+            body["instance_id"] = instance_id
+            body["infra_id"] = infra_id
+            body.setdefault("checked_at", None)  # written before the field existed
+            return _instance(body)
+        except _DAMAGE as exc:
+            raise self.damaged("instance", instance_id, exc, infra_id) from None
 
     @staticmethod
     def check_instance_changes(changes: Mapping[str, Any]) -> None:
@@ -376,7 +440,16 @@ class Codec:
         """``row`` with ``changes`` applied, its version raised and ``updated_at`` set;
         ``impl_json`` is set only when the implementation changed."""
         _check_changes("instance", changes, [*_INSTANCE_CHECKS, "implementation"])
-        body = loads(row.body)
+        try:        # a damaged row is refused, not overwritten
+            body = _object(loads(row.body))
+            if body["state"] not in _STATES or body["intent"] not in _INTENTS:
+                raise ValueError("its state or intent is not one OCCO knows")
+            missing = [name for name in _INSTANCE_CHECKS
+                       if name not in body and name != "checked_at"]
+            if missing or "impl" not in body:
+                raise KeyError((missing or ["impl"])[0])
+        except _DAMAGE as exc:
+            raise self.damaged("instance", row.instance_id, exc, row.infra_id) from None
         for name, value in changes.items():
             if name == "implementation":
                 continue
@@ -397,13 +470,15 @@ class Codec:
                            body["intent"], row.version + 1, body["created_at"], body["impl"],
                            dumps(body, f"instance {row.instance_id}"), impl_json)
 
-    @staticmethod
-    def row_from_body(instance_id: str, infra_id: str, body_text: str) -> InstanceRow:
+    def row_from_body(self, instance_id: str, infra_id: str, body_text: str) -> InstanceRow:
         """An :class:`InstanceRow` rebuilt from a stored body (Redis keeps only that)."""
-        body = loads(body_text)
-        return InstanceRow(instance_id, infra_id, body["node_name"], body["state"],
-                           body["intent"], body["version"], body["created_at"], body["impl"],
-                           body_text)
+        try:
+            body = _object(loads(body_text))
+            return InstanceRow(instance_id, infra_id, body["node_name"], body["state"],
+                               body["intent"], body["version"], body["created_at"],
+                               body["impl"], body_text)
+        except _DAMAGE as exc:
+            raise self.damaged("instance", instance_id, exc, infra_id) from None
 
     # --------------------------------------------------------------- scaling, events
 
@@ -423,9 +498,12 @@ class Codec:
         _number("requested_at", req.requested_at)
         return dumps(req.to_dict(), "the scaling request")
 
-    @staticmethod
-    def request(text: str) -> ScalingRequest:
-        return ScalingRequest.from_dict(loads(text))
+    def request(self, text: str, infra_id: str, number: int) -> ScalingRequest:
+        """The ``number``-th (from 1) pending scaling request of ``infra_id``."""
+        try:
+            return ScalingRequest.from_dict(_object(loads(text)))
+        except _DAMAGE as exc:
+            raise self.damaged("scaling request", f"#{number}", exc, infra_id) from None
 
     @staticmethod
     def event_json(event: Event) -> str:
@@ -441,9 +519,11 @@ class Codec:
                "details": redact(_mapping("details", event.details))}
         return dumps(out, f"event {event.type}")
 
-    @staticmethod
-    def event(text: str, position: int) -> Event:
-        return Event(position=position, **loads(text))
+    def event(self, text: str, position: int, infra_id: str | None = None) -> Event:
+        try:
+            return Event(position=position, **_object(loads(text)))
+        except _DAMAGE as exc:
+            raise self.damaged("event", f"#{position}", exc, infra_id) from None
 
     @staticmethod
     def with_position(event: Event, position: int) -> Event:

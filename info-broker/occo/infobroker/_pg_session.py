@@ -3,11 +3,12 @@ once across reconnects (see :mod:`.postgresql_store`); and opening its schema.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _OP_TTL = 3600.0          # seconds an operation id is remembered
 _SWEEP_EVERY = 1000       # writes of one store between sweeps of old operation ids
+DOWN_HOLD = 10.0          # seconds after giving up on an unreachable server in which each
+                          # operation makes one attempt, on a connection of its own
 
 
 class Missing(Exception):
@@ -63,6 +66,9 @@ class PgSession:
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
         self.pool: ConnectionPool | None = None
+        # after an operation gave up on an unreachable server: until then, operations make
+        # one short attempt each instead of waiting out every retry again
+        self._down_until = 0.0
 
     def open_pool(self) -> None:
         self.pool = ConnectionPool(self._libpq, min_size=1, max_size=self.max_connections,
@@ -122,13 +128,19 @@ class PgSession:
         done: list[T] = []     # the result of an attempt whose commit may have been lost
         delay = self.retry_delay
         last: Exception | None = None
-        for attempt in range(self.reconnects + 1):
+        down = time.monotonic() < self._down_until
+        attempts = 1 if down else self.reconnects + 1
+        for attempt in range(attempts):
             try:
-                with self.pool.connection() as conn:
+                # a retry, or any attempt while the server is known down, connects on its
+                # own: the pool may be backing off, or hand out a connection already dead
+                with (self._own_connection() if down or attempt else
+                      self.pool.connection()) as conn:
                     if op is None:
                         return body(conn.cursor())
                     result = self._attempt(conn, op, body, done)
                 self._sweep()
+                self._down_until = 0.0
                 return result
             except Missing as missing:
                 raise missing.error from None
@@ -143,7 +155,7 @@ class PgSession:
                 what = "lost the connection"
             except psycopg.Error as exc:
                 raise self._translate(exc, doing) from None
-            if attempt < self.reconnects:
+            if attempt < attempts - 1:
                 log.warning("PostgreSQL at %s %s while %s (%s); trying again (%d of %d)",
                             self.url, what, doing, message(last), attempt + 1,
                             self.reconnects)
@@ -156,10 +168,20 @@ class PgSession:
             reason = f"the transaction was rolled back each time ({message(last)})"
         else:
             reason = f"it is unreachable ({message(last)})"
+            self._down_until = time.monotonic() + DOWN_HOLD
         raise StoreUnavailable(
             f"PostgreSQL at {self.url}: {reason}; gave up {doing} after "
-            f"{self.reconnects + 1} attempts. The operation was either done completely or "
-            f"not at all", url=self.url) from None
+            f"{attempts} attempt{'s' if attempts > 1 else ''}"
+            f"{' (it was unreachable moments before)' if down else ''}. The operation was "
+            f"either done completely or not at all", url=self.url) from None
+
+    @contextlib.contextmanager
+    def _own_connection(self) -> Iterator[psycopg.Connection]:
+        """A connection of its own, outside the pool (which may be backing off from the
+        failures it saw): a server still down refuses it at once, one back answers it."""
+        with psycopg.connect(self._libpq, **self._kwargs) as conn:
+            _configure(conn)
+            yield conn
 
     def _attempt(self, conn: psycopg.Connection, op: str,
                  body: Callable[[psycopg.Cursor], T], done: list[T]) -> T:

@@ -213,7 +213,8 @@ if not infra then return false end
 local body = redis.call('HGET', ARGV[1] .. ':inst:' .. infra, ARGV[2])
 if not body then return false end
 local digest = string.match(body, '"impl":"(%x+)"}$')  -- the body's last key
-local impl = redis.call('HGET', ARGV[1] .. ':impl:' .. infra, digest) or '{}'
+local impl = ''   -- a damaged body (no digest) or a missing text: the caller says so
+if digest then impl = redis.call('HGET', ARGV[1] .. ':impl:' .. infra, digest) or '' end
 return {infra, body, impl}
 """
 

@@ -13,7 +13,9 @@ tree::
     │   ├── InvalidRecord              a record or change the store cannot hold (a bug)
     │   ├── StoreUnavailable           Redis unreachable after bounded reconnects
     │   ├── StoreCorrupt               the state file is damaged or not OCCO's (untouched)
-    │   │   └── SchemaTooNew           written by a newer OCCO (untouched)
+    │   │   ├── SchemaTooNew           written by a newer OCCO (untouched)
+    │   │   ├── StoreGone              the state file was removed or replaced under OCCO
+    │   │   └── DamagedRecord          one record cannot be read; the rest still can
     │   ├── SecretKeyError             the key that encrypts secret values is missing/wrong
     │   └── LeaseHeld                  another process holds the lease (maintenance, ...)
     ├── InputError                     (occo.util) exit 2: the user's input is wrong
@@ -33,7 +35,7 @@ from occo.util.errors import InputError, Location, OccoError
 
 __all__ = [
     "StoreError", "NotFound", "AlreadyExists", "VersionConflict", "InvalidRecord",
-    "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "SecretKeyError",
+    "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "StoreGone", "DamagedRecord", "SecretKeyError",
     "BadStateLocation", "InfoKeyError", "InfoArgumentError",
 ]
 
@@ -111,6 +113,32 @@ class SchemaTooNew(StoreCorrupt):
         super().__init__(message, path=path)
         self.found = found
         self.supported = supported
+
+
+class StoreGone(StoreCorrupt):
+    """The state file was removed or replaced by another file while a store had it open.
+    Nothing more is written (to the removed file or to the new one)."""
+
+
+class DamagedRecord(StoreCorrupt):
+    """One stored record cannot be read: its JSON does not parse, or it lacks a field or
+    holds one of the wrong kind. It was left untouched (a write that would have changed it
+    was refused), and records other than it can still be read and written.
+
+    ``kind`` is ``infrastructure``, ``instance``, ``implementation``, ``node definition``,
+    ``event`` or ``scaling request``; ``key`` its id (an event's position); ``where`` the
+    store (a path, or a URL without password)."""
+
+    def __init__(self, kind: str, key: str, *, where: str, reason: str,
+                 infra_id: str | None = None) -> None:
+        of = f" of infrastructure {infra_id}" if infra_id and infra_id != key else ""
+        super().__init__(f"the {kind} record {key}{of} in {where} is damaged ({reason}); it "
+                         f"was left untouched. Records other than it can still be used; "
+                         f"'occo store check' reports the damaged ones", path=where)
+        self.kind = kind
+        self.key = key
+        self.reason = reason
+        self.infra_id = infra_id
 
 
 class SecretKeyError(StoreError):

@@ -35,7 +35,7 @@ import random
 import re
 import time
 from typing import Any, Callable, TypeVar
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -43,11 +43,11 @@ from redis.retry import Retry
 
 from occo.util import new_id, register_secret
 
-from ._codec import SCHEMA_VERSION, Codec, InfraRow, InstanceRow
+from ._codec import SCHEMA_VERSION, InfraRow, InstanceRow
 from ._redis_scripts import SCRIPTS
 from .errors import (AlreadyExists, BadStateLocation, NotFound, SchemaTooNew, StoreError,
                      StoreUnavailable, VersionConflict)
-from .redis_url import parse_redis_url, redact_url
+from .redis_url import redact_url
 from .secretbox import SecretBox
 from .store import InfraApply, InstanceApply, Store
 
@@ -209,8 +209,11 @@ class RedisStore(Store):
         version, body, description = found
         if version is None or body is None:
             return None
-        return InfraRow(infra_id, int(version), json.loads(body)["created_at"], body,
-                        description or "{}")
+        try:
+            version, created_at = int(version), float(json.loads(body)["created_at"])
+        except (ValueError, KeyError, TypeError):
+            version, created_at = 0, 0.0   # damaged: decoding the row says what is wrong
+        return InfraRow(infra_id, version, created_at, body, description or "{}")
 
     def _get_infra(self, infra_id: str) -> InfraRow | None:
         key = self._k("infra", infra_id)
@@ -307,7 +310,7 @@ class RedisStore(Store):
         if not found:
             return None
         infra_id, body, text = found
-        return Codec.row_from_body(instance_id, infra_id, body), text
+        return self.codec.row_from_body(instance_id, infra_id, body), text
 
     def _list_instances(self, infra_id: str, node_name: str | None
                         ) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -346,7 +349,7 @@ class RedisStore(Store):
                 for instance_id, body in zip(group, bodies):
                     if body is None:
                         raise NotFound("instance", instance_id)
-                    row = Codec.row_from_body(instance_id, infra_id, body)
+                    row = self.codec.row_from_body(instance_id, infra_id, body)
                     wanted = expected[instance_id]
                     if wanted is not None and row.version != wanted:
                         raise VersionConflict("instance", instance_id, expected=wanted,

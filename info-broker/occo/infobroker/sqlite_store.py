@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 
 from ._codec import SCHEMA_VERSION, InfraRow, InstanceRow
 from .errors import (AlreadyExists, BadStateLocation, NotFound, SchemaTooNew, StoreCorrupt,
-                     StoreError, VersionConflict)
+                     StoreError, StoreGone, VersionConflict)
 from .secretbox import SecretBox
 from .store import InfraApply, InstanceApply, Store
 
@@ -90,6 +90,7 @@ class SQLiteStore(Store):
         self._conn_lock = threading.Lock()
         self._closed = False
         self._prepare()
+        self._identity = self._file_identity()
 
     # ---------------------------------------------------------------- opening
 
@@ -177,12 +178,33 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise self._translate(exc, "creating") from exc
 
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _check_identity(self, doing: str) -> None:
+        """Refuse to go on when the state file was removed or replaced since it was opened:
+        writes would go to a file nobody can open any more (or to another one), reads
+        would show a state that is no longer the truth. One stat per transaction."""
+        now = self._file_identity()
+        if now != self._identity:
+            what = "removed" if now is None else "replaced by another file"
+            raise StoreGone(f"the state file {self.path} was {what} while OCCO was using "
+                            f"it; it stopped before {doing}, so nothing more was written. "
+                            f"Put the file back (or restore it from a backup) and run the "
+                            f"command again", path=str(self.path))
+
     def _conn(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError(f"the store {self.path} is closed")
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is None or local.pid != os.getpid():
+            if hasattr(self, "_identity"):   # opening would create a new, empty file
+                self._check_identity("opening a connection")
             try:
                 conn = sqlite3.connect(self.path, timeout=self.busy_timeout,
                                        isolation_level=None, check_same_thread=False)
@@ -239,6 +261,7 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise self._translate(exc, doing) from exc
         try:
+            self._check_identity(doing)
             yield conn
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -254,6 +277,7 @@ class SQLiteStore(Store):
         conn = self._conn()
         try:
             conn.execute("BEGIN")
+            self._check_identity(doing)
             yield conn
             conn.execute("COMMIT")
         except sqlite3.Error as exc:

@@ -24,7 +24,7 @@ from collections import defaultdict
 from concurrent.futures import Future
 from typing import Any, Callable, Iterable, Mapping
 
-from occo.infobroker import InstanceRecord, InstanceState, Intent, Store
+from occo.infobroker import InstanceRecord, InstanceState, Intent, Store, StoreGone
 from occo.util import CloudLimits, new_id
 from occo.util.comm import Client, encode_error
 from occo.util.instance_request import RequestBuilder, scaling_secret, waits_on_attributes
@@ -38,6 +38,7 @@ from ._slots import FINAL, Phase, Slot
 from .config import ProcessingConfig
 
 log = logging.getLogger(__name__)
+ABANDON_WAIT = 30.0   # seconds to wait for creates in flight, then for their drops
 
 BAD_STATES = {"failed", "terminated", "stopped", "stopping", "missing"}
 WATCH_TIMEOUT = 1.0   # seconds one watch_states call waits for a change
@@ -219,6 +220,45 @@ class Run:
     # ----------------------------------------------------------------- the loop
 
     def run(self, instructions: Iterable[Instruction]) -> dict:
+        try:
+            return self._run(instructions)
+        except StoreGone as exc:
+            raise StoreGone(f"{exc}. {self._abandon()}", path=exc.path) from None
+
+    def _abandon(self) -> str:
+        """The state file is gone, so nothing can be recorded any more: what this run
+        created is dropped at its clouds from what the run holds in memory (it would run
+        untracked otherwise). Says what was dropped, and what could not be."""
+        deadline = time.monotonic() + ABANDON_WAIT
+        while self.outstanding > 0 and time.monotonic() < deadline:   # creates in flight
+            try:
+                handler, future = self.reports.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.outstanding -= 1
+            try:
+                handler(future)     # it learns a reference before its write fails
+            except Exception:  # noqa: BLE001 - the store is gone; only the reference counts
+                pass
+        made = [s for s in self.slots.values()
+                if s.new and (s.touched or s.ref) and s.phase != Phase.DROPPED]
+        if not made:
+            return "This run had created nothing at the clouds"
+        try:
+            results = list(self.cloud.call("drop_nodes", refs=[self._drop_ref(s) for s in made],
+                                           timeout=ABANDON_WAIT))
+        except Exception as exc:  # noqa: BLE001 - said in the message
+            results = [{"error": encode_error(exc)}] * len(made)
+        kept = [s.instance_id for s, r in zip(made, results) if "error" in r]
+        log.warning("the state of %s is gone: dropped %d node(s) this run created, %d left",
+                    self.infra_id, len(made) - len(kept), len(kept))
+        said = f"The {len(made) - len(kept)} node(s) this run had created were dropped"
+        if kept:
+            said += (f"; {len(kept)} could not be and run untracked at their clouds "
+                     f"(instances {', '.join(kept)}): drop them there by their tags")
+        return said
+
+    def _run(self, instructions: Iterable[Instruction]) -> dict:
         self.start(instructions)
         while True:
             self._take_reports(self._next_wake())

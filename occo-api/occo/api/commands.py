@@ -40,8 +40,9 @@ def _open(args: argparse.Namespace) -> Occo:
 def _the_only_infra(occo: Occo, args: argparse.Namespace) -> str:
     """The infrastructure of a command given no ``-i``: the store's only one (said on
     stderr), else a usage error listing them."""
-    records = occo.store.list_infrastructures()
-    if len(records) == 1:
+    damaged: list = []
+    records = occo.readable_infrastructures(damaged)
+    if len(records) == 1 and not damaged:
         notice(sys.stderr, "note", f"using infrastructure {records[0].name} "
                                    f"({records[0].infra_id}), the only one in the store")
         return records[0].infra_id
@@ -49,7 +50,9 @@ def _the_only_infra(occo: Occo, args: argparse.Namespace) -> str:
     raise UsageError(f"occo {args.command} needs -i INFRA (an id, a unique name or a "
                      f"unique id prefix): the store holds "
                      + (f"{len(records)} infrastructures: {known}" if records else
-                        "no infrastructure"))
+                        "no infrastructure")
+                     + (f", and {len(damaged)} that cannot be read (damaged: "
+                        f"{', '.join(d.key for d in damaged)})" if damaged else ""))
 
 
 @contextmanager
@@ -341,9 +344,14 @@ def cmd_list(args, out, err) -> int:
     elif not items:
         out.write("no infrastructures\n")
     else:
-        out.write(table([[i["infra_id"], i["name"], i["status"], f"{i['ready']}/{i['instances']}",
-                          "yes" if i["maintained"] else "no"] for i in items],
+        out.write(table([[i["infra_id"], i["name"] or "?", i["status"],
+                          "?" if i["instances"] is None else f"{i['ready']}/{i['instances']}",
+                          "?" if i["maintained"] is None else "yes" if i["maintained"] else "no"]
+                         for i in items],
                         ["INFRA ID", "NAME", "STATUS", "READY", "MAINTAINED"]) + "\n")
+    for i in items:
+        if i["damaged"]:
+            notice(err, "warning", i["damaged"])
     return 0
 
 

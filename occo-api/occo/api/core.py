@@ -16,10 +16,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from occo.compiler import DEFINITION_FILES, StaticDescription, compile_infrastructure
 from occo.compiler import InstanceLimitError, NodeDefinition, load_node_definitions
 from occo.enactor import Decision, LeaseHeld, Observation
-from occo.infobroker import (Event, InfraRecord, InstanceRecord, InstanceState, Intent,
-                             NotFound, ScalingRequest)
-from occo.util import (InputError, InputErrors, OccoError, is_template, load_yaml_file,
-                       location_of, new_id, scrub)
+from occo.infobroker import (DamagedRecord, Event, InfraRecord, InstanceRecord, InstanceState,
+                             Intent, NotFound, ScalingRequest)
+from occo.util import (InputError, InputErrors, OccoError, collection_paused, is_template,
+                       load_yaml_file, location_of, new_id, scrub)
 from occo.util.errors import Location
 from occo.util.suggest import suggestion
 from occo.util.instructions import DropInfrastructure
@@ -49,6 +49,7 @@ class Occo:
         self.config = config or load_config()
         self.system = system or System(self.config, auth_data=auth_data)
         self.store = self.system.store
+        self._damaged_logged: set[str] = set()
 
     def close(self) -> None:
         self.system.close()
@@ -103,6 +104,15 @@ class Occo:
                                         "(occo list shows those there are)",
                                         infra_id=infra_id) from None
 
+    def _find_intact(self, infra_id: str) -> InfraRecord:
+        """:meth:`_find`, for a command that will write: its instances and queued scaling
+        requests are read first, so that a damaged one raises :class:`DamagedRecord`
+        before anything (a status, a queued request) is written."""
+        record = self._find(infra_id)
+        self.store.list_instances(infra_id)
+        self.store.peek_scaling_requests(infra_id)
+        return record
+
     def resolve_infra(self, ref: str) -> str:
         """The id of the infrastructure ``ref`` names: its id, its name when that is
         unique in the store, or a unique prefix (4 characters or more) of its id, like git
@@ -111,7 +121,8 @@ class Occo:
             return self.store.get_infrastructure(ref).infra_id
         except NotFound:
             pass
-        records = self.store.list_infrastructures()
+        damaged: list[DamagedRecord] = []
+        records = self.readable_infrastructures(damaged)
         named = [r for r in records if r.name == ref]
         if len(named) == 1:
             return named[0].infra_id
@@ -128,13 +139,30 @@ class Occo:
         known = ", ".join(f"{r.name} ({r.infra_id[:8]})" for r in records) or "none"
         hint = suggestion(ref, [r.name for r in records]) if records else ""
         hint = hint if hint.startswith("; did you mean") else ""
+        unread = (f"; and {len(damaged)} that cannot be read (damaged: "
+                  f"{', '.join(d.key for d in damaged)})") if damaged else ""
         raise UnknownInfrastructure(
             f"no infrastructure {ref!r} in the store (an id, a unique name, or a unique id "
-            f"prefix of {MIN_ID_PREFIX} or more characters){hint}; there are: {known}",
+            f"prefix of {MIN_ID_PREFIX} or more characters){hint}; there are: {known}{unread}",
             infra_id=ref)
 
+    def readable_infrastructures(self, damaged: list[DamagedRecord] | None = None
+                                 ) -> list[InfraRecord]:
+        """The stored infrastructures whose records can be read, oldest first; each that
+        cannot is logged (once per process) and appended to ``damaged`` if given, so that
+        one damaged record does not stop commands about the others."""
+        found: list[DamagedRecord] = []
+        records = self.store.list_infrastructures(damaged=found)
+        for exc in found:
+            if exc.key not in self._damaged_logged:
+                self._damaged_logged.add(exc.key)
+                log.warning("%s", exc)
+        if damaged is not None:
+            damaged.extend(found)
+        return records
+
     def _by_name(self, name: str) -> InfraRecord | None:
-        found = [r for r in self.store.list_infrastructures() if r.name == name]
+        found = [r for r in self.readable_infrastructures() if r.name == name]
         return max(found, key=lambda r: r.created_at) if found else None
 
     def installed_types(self) -> list[str]:
@@ -266,8 +294,9 @@ class Occo:
         """The stored infrastructure ``description`` builds: ``infra_id``'s (which must
         carry the description's name), else the one of its name, else None (a new one)."""
         if not infra_id:
-            return self._by_name(description.infra_name)
-        existing = self._find(infra_id)
+            existing = self._by_name(description.infra_name)
+            return existing and self._find_intact(existing.infra_id)
+        existing = self._find_intact(infra_id)
         if existing.name != description.infra_name:
             raise InputError(
                 f"infrastructure {existing.infra_id} is named {existing.name!r}, but the "
@@ -413,7 +442,7 @@ class Occo:
 
     def maintain_once(self, infra_id: str, *, clean_orphans: bool = False) -> dict[str, Any]:
         """One maintenance pass: heal, apply scaling requests, report (or clean) drift."""
-        self._find(infra_id)
+        self._find_intact(infra_id)
         outcome = self.system.enactor.maintain_once(infra_id, clean_orphans=clean_orphans)
         if outcome["status"] not in ("unchanged",):
             status = "ready" if outcome["status"] == "ready" else outcome["status"]
@@ -425,16 +454,27 @@ class Occo:
         """One pass over ``infra_id`` (or every stored infrastructure), or a loop until
         ``stop`` (a threading.Event) is set."""
         if once:
-            ids = [infra_id] if infra_id else [r.infra_id for r in
-                                               self.store.list_infrastructures()]
-            return [self.maintain_once(i, clean_orphans=clean_orphans) for i in ids]
+            if infra_id:
+                return [self.maintain_once(infra_id, clean_orphans=clean_orphans)]
+            return [self._maintain_readable(r.infra_id, clean_orphans)
+                    for r in self.readable_infrastructures()]
         if infra_id:
             self._find(infra_id)
         self.system.enactor.loop(
             lambda: [infra_id] if infra_id else
-            [r.infra_id for r in self.store.list_infrastructures() if r.maintained],
+            [r.infra_id for r in self.readable_infrastructures() if r.maintained],
             stop)
         return []
+
+    def _maintain_readable(self, infra_id: str, clean_orphans: bool) -> dict[str, Any]:
+        """One infrastructure of a pass over all of them: one with a damaged record is
+        reported as ``damaged`` (and left untouched) and the others are maintained."""
+        try:
+            return self.maintain_once(infra_id, clean_orphans=clean_orphans)
+        except DamagedRecord as exc:
+            log.warning("%s", exc)
+            return {"infra_id": infra_id, "status": "damaged", "created": 0, "dropped": 0,
+                    "healed": 0, "error": str(exc)}
 
     def scaling_request(self, infra_id: str, node: str, *, change: int | None = None,
                         to: int | None = None, remove: str | None = None,
@@ -442,7 +482,7 @@ class Occo:
         """The request :meth:`scale` queues, checked and built, writing nothing: an
         unknown infrastructure, node or instance, or a count beyond the bounds, raise
         (``field`` names the count as the caller took it, see check_scale_bound)."""
-        record = self._find(infra_id)
+        record = self._find_intact(infra_id)
         description = StaticDescription.from_dict(record.description)
         if node not in description:
             raise NodeNotFound(f"infrastructure {infra_id} has no node {node!r}"
@@ -553,7 +593,7 @@ class Occo:
 
     def destroy(self, infra_id: str) -> dict[str, Any]:
         """Drop every node of the infrastructure, then forget it (kept if a drop failed)."""
-        record = self._find(infra_id)
+        record = self._find_intact(infra_id)
         with self.system.enactor.lease(infra_id):
             self.store.update_infrastructure(infra_id, expected_version=None,
                                              status="destroying")
@@ -578,13 +618,25 @@ class Occo:
     # ------------------------------------------------------------------ reading
 
     def list(self) -> list[dict[str, Any]]:
+        """Every stored infrastructure. One whose records cannot be read is listed with
+        ``status`` ``damaged`` and the error as ``damaged`` (``None`` for the others)."""
+        damaged: list[DamagedRecord] = []
         out = []
-        for rec in sorted(self.store.list_infrastructures(), key=lambda r: r.created_at):
-            instances = self.store.list_instances(rec.infra_id)
-            out.append({"infra_id": rec.infra_id, "name": rec.name, "status": rec.status,
-                        "maintained": rec.maintained, "created_at": rec.created_at,
-                        "instances": len(instances),
-                        "ready": sum(i.state == InstanceState.READY for i in instances)})
+        for rec in self.readable_infrastructures(damaged):
+            entry = {"infra_id": rec.infra_id, "name": rec.name, "status": rec.status,
+                     "maintained": rec.maintained, "created_at": rec.created_at,
+                     "instances": 0, "ready": 0, "damaged": None}
+            try:
+                instances = self.store.list_instances(rec.infra_id)
+            except DamagedRecord as exc:
+                entry.update(status="damaged", damaged=str(exc), instances=None, ready=None)
+            else:
+                entry.update(instances=len(instances),
+                             ready=sum(i.state == InstanceState.READY for i in instances))
+            out.append(entry)
+        out += [{"infra_id": exc.key, "name": None, "status": "damaged", "maintained": None,
+                 "created_at": None, "instances": None, "ready": None, "damaged": str(exc)}
+                for exc in damaged]
         return out
 
     def status(self, infra_id: str, refresh: bool = False, *,
@@ -607,11 +659,14 @@ class Occo:
         seen = self.system.enactor.probe.observe(infra_id, record.description, budget=timeout,
                                                  tolerant=True) if refresh else None
         instances = seen.records if seen else self.store.list_instances(infra_id)
-        views = _instance_views(instances, seen)
+        with collection_paused():   # a view per instance: 10,000 dicts for a large one
+            views = _instance_views(instances, seen)
+        by_node: dict[str, list[InstanceRecord]] = {}
+        for i in sorted(instances, key=lambda i: i.created_at):
+            by_node.setdefault(i.node_name, []).append(i)
         nodes = []
         for node in description:
-            mine = sorted((i for i in instances if i.node_name == node.name),
-                          key=lambda i: i.created_at)
+            mine = by_node.get(node.name, [])
             nodes.append({
                 "name": node.name, "type": node.type,
                 "scaling": {"actual": sum(i.intent in LIVE for i in mine),

@@ -5,7 +5,10 @@
 - ``check`` reads every record of a store through the store interface (so a record that
   cannot be decoded is found), without writing anything, and prints what it holds;
   for SQLite it also runs the file's integrity check. A PostgreSQL schema that needs a
-  migration is reported (exit 1), not migrated.
+  migration is reported (exit 1), not migrated. Damaged records are listed (exit 1):
+  every damaged infrastructure, node definitions and event, and of the instances and the
+  queued scaling requests of an infrastructure the first damaged one (the store reads
+  those as a whole).
 - ``copy SRC DST`` copies node definitions and every infrastructure with its instances,
   scaling targets, queued requests, failure timers and events, then counts both sides
   and fails if they differ. A target that holds anything is refused unless ``--force``;
@@ -20,7 +23,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from occo.infobroker import Store, StoreError, open_store, redact_url
+from occo.infobroker import DamagedRecord, Store, StoreError, open_store, redact_url
 from occo.infobroker.locate import state_backend
 from occo.util import new_id
 from occo.util.errors import EXIT_FAILED
@@ -114,27 +117,45 @@ def _check(location: str, args: argparse.Namespace, out: TextIO) -> int:
             else:
                 print(f"store: needs migrating: {message}", file=out)
             return EXIT_FAILED
+    damaged: list[DamagedRecord] = []
     with open_store(location) as store:
         verify = getattr(store, "verify", None)
         if verify is not None:
             verify()
-        found = counts(store)
+        found = _copied_counts(store, store.list_infrastructures(damaged=damaged), damaged)
         shown = store.url
     if args.json:
-        print_json({"store": shown, "ok": True, "counts": found}, out)
+        print_json({"store": shown, "ok": not damaged, "counts": found,
+                    "damaged": [{"kind": d.kind, "key": d.key, "infra_id": d.infra_id,
+                                 "reason": d.reason} for d in damaged]}, out)
     else:
-        print(f"{shown}: ok", file=out)
+        print(f"{shown}: " + (f"{len(damaged)} damaged record(s)" if damaged else "ok"),
+              file=out)
         for kind in _KINDS:
             print(f"  {kind.replace('_', ' ')}: {found[kind]}", file=out)
-    return 0
+        for d in damaged:
+            of = f" of infrastructure {d.infra_id}" if d.infra_id and d.infra_id != d.key else ""
+            print(f"  damaged: {d.kind} {d.key}{of}: {d.reason}", file=out)
+    return EXIT_FAILED if damaged else 0
 
 
-def _events(store: Store, infra_id: str) -> list:
+def _events(store: Store, infra_id: str, damaged: list[DamagedRecord] | None = None) -> list:
+    """Every event of ``infra_id``; with ``damaged``, a damaged one is noted there and
+    skipped (else it raises)."""
     events: list = []
+    after = 0
     while True:
-        page = store.read_events(infra_id, after=events[-1].position if events else 0,
-                                 limit=_PAGE)
+        try:
+            page = store.read_events(infra_id, after=after, limit=_PAGE)
+        except DamagedRecord as exc:
+            if damaged is None or exc.kind != "event":
+                raise
+            damaged.append(exc)
+            after = int(exc.key.lstrip("#"))
+            continue
         events += page
+        if page:
+            after = page[-1].position
         if len(page) < _PAGE:
             return events
 
@@ -197,17 +218,29 @@ def _refuse_the_same_store(source: Store, target: Store) -> None:
                          f"store; nothing was copied")
 
 
-def _copied_counts(store: Store, infras: list) -> dict[str, int]:
+def _copied_counts(store: Store, infras: list, damaged: list[DamagedRecord] | None = None
+                   ) -> dict[str, int]:
+    """How many records of each kind; with ``damaged``, the damaged ones are noted there
+    (and not counted) instead of raising."""
     found = dict.fromkeys(_KINDS, 0)
-    found["node_definitions"] = len(store.list_node_definitions())
+
+    def count(kind: str, read: Any) -> None:
+        try:
+            found[kind] += len(read())
+        except DamagedRecord as exc:
+            if damaged is None:
+                raise
+            damaged.append(exc)
+
+    count("node_definitions", store.list_node_definitions)
     for rec in infras:
         infra_id = rec.infra_id
         found["infrastructures"] += 1
-        found["instances"] += len(store.list_instances(infra_id))
+        count("instances", lambda: store.list_instances(infra_id))
         found["scaling_targets"] += len(store.get_scaling_targets(infra_id))
-        found["scaling_requests"] += len(store.peek_scaling_requests(infra_id))
+        count("scaling_requests", lambda: store.peek_scaling_requests(infra_id))
         found["failure_timers"] += len(store.get_failure_timers(infra_id))
-        found["events"] += len(_events(store, infra_id))
+        found["events"] += len(_events(store, infra_id, damaged))
     return found
 
 

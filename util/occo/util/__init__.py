@@ -11,6 +11,7 @@ from .errors import (CallTimeoutError, ConfigError, ForbiddenTagError, IncludeEr
                      InputErrors, LimitExceededError, Location, OccoError, PluginNotFoundError,
                      TransportError, YAMLSyntaxError)
 from .located import LocatedDict, LocatedList, join_path, location_of
+from .gcpause import collection_paused
 from .ids import new_id
 from .logs import RedactionFilter, setup_logging
 from .nodespec import TAG_INFRA, TAG_INSTANCE, TAG_NODE, NodeSpec
@@ -29,7 +30,7 @@ __all__ = [
     "InputErrors", "LimitExceededError", "Location", "OccoError", "PluginNotFoundError",
     "TransportError", "YAMLSyntaxError",
     "LocatedDict", "LocatedList", "join_path", "location_of",
-    "new_id", "NodeSpec", "TAG_INFRA", "TAG_INSTANCE", "TAG_NODE",
+    "collection_paused", "new_id", "NodeSpec", "TAG_INFRA", "TAG_INSTANCE", "TAG_NODE",
     "Field", "Schema", "describe_value", "is_template",
     "RedactionFilter", "setup_logging",
     "find_entry_point", "load_plugin", "plugin_names",
