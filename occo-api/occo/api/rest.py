@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from occo.enactor import LeaseHeld
 from occo.infobroker import (InfoArgumentError, InfoKeyError, InfoRouter, NotFound,
-                             StoreProvider, StoreUnavailable)
+                             SecretKeyError, StoreProvider, StoreUnavailable)
 from occo.util import InputError, Location, OccoError, load_yaml_text, redact
 from occo.util.comm import RemoteError
 
@@ -49,7 +49,7 @@ from .rest_auth import (SCALING_RATE, SCALING_SECRET_HEADER, SCALING_SECRET_PARA
                         RateLimiter, ensure_token, secret_matches, token_matches)
 from .rest_coalesce import Coalescer
 from .rest_jobs import Work
-from .rest_openapi import openapi_document
+from .rest_openapi import MAX_NUMBER, openapi_document
 from .rest_server import create_guarded_server
 from .rest_state import description_of, occopus_status, queue_scaling
 from .version import __version__
@@ -157,10 +157,6 @@ def _flag(name: str, default: bool) -> bool:
     raise InputError(f"query parameter {name}: expected true or false, got {raw!r}")
 
 
-#: the largest number a path or query parameter takes (JSON's exact integers)
-MAX_NUMBER = 2 ** 53 - 1
-
-
 def _count(raw: str, what: str, minimum: int, maximum: int = MAX_NUMBER) -> int:
     """A path or query number: ASCII digits only (not "٣", "²" or "1e3"), in range."""
     digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(maximum))
@@ -169,6 +165,30 @@ def _count(raw: str, what: str, minimum: int, maximum: int = MAX_NUMBER) -> int:
         raise InputError(f"{what} must be an integer from {minimum} to {maximum}, got "
                          f"{shown!r}")
     return int(raw)
+
+
+#: the query parameters each endpoint reads (``/info/<key>`` takes its key's arguments,
+#: ``/health`` is not checked); any other is refused, so that a mistyped one
+#: (``?limt=5``) is not silently ignored
+QUERY_PARAMETERS: dict[str, frozenset[str]] = {
+    "create": frozenset({"infraid", "keep_on_failure", "maintain"}),
+    "show": frozenset({"format", "refresh"}),
+    "events": frozenset({"after", "limit"}),
+    **{endpoint: frozenset({SCALING_SECRET_PARAM}) for endpoint in SCALE_ENDPOINTS},
+}
+
+
+def _check_query(endpoint: str | None) -> None:
+    """400 naming the first query parameter ``endpoint`` does not read."""
+    if endpoint is None or endpoint == "info":
+        return
+    known = QUERY_PARAMETERS.get(endpoint, frozenset())
+    for name in request.args:
+        if name not in known:
+            shown = name if len(name) <= 40 else name[:40] + "..."
+            takes = (f"this path takes {', '.join(sorted(known))}" if known
+                     else "this path takes none")
+            raise InputError(f"unknown query parameter {shown!r}: {takes}")
 
 
 def _int_arg(name: str, default: int, minimum: int, maximum: int = MAX_NUMBER) -> int:
@@ -278,9 +298,10 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                                            f"in {retry} s"}, {"Retry-After": str(retry)})
         try:
             occo.store.get_infrastructure(infra_id)
-            stored: str | None = occo.store.scaling_secret(infra_id)
-        except NotFound:  # answered as a wrong secret: ids are not confirmed to strangers
-            stored = None
+            # create=False: a refused request makes no key (it writes nothing)
+            stored: str | None = occo.store.scaling_secret(infra_id, create=False)
+        except (NotFound, SecretKeyError):  # answered as a wrong secret: ids are not
+            stored = None                   # confirmed to strangers
         if not secret_matches(given, stored):
             log.warning("refused a scaling request for %s from %s: not its scaling secret",
                         infra_id, request.remote_addr)
@@ -289,9 +310,24 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                                            f"{infra_id}"})
         return None
 
+    def public() -> bool:
+        """A public path, whichever the method: a method /health does not take is its 405,
+        not a 401."""
+        if request.endpoint in PUBLIC:
+            return True
+        exc = request.routing_exception
+        if not isinstance(exc, MethodNotAllowed) or not exc.valid_methods:
+            return False
+        adapter = app.url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, _ = adapter.match(method=sorted(exc.valid_methods)[0])
+        except HTTPException:
+            return False
+        return endpoint in PUBLIC
+
     @app.before_request
     def guard() -> Response | None:
-        if request.endpoint in PUBLIC or request.method == "OPTIONS":
+        if request.method == "OPTIONS" or public():
             return None
         given = _given_secret()
         if scaling_only:
@@ -301,9 +337,9 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                                                f"scaling secret: send the header "
                                                f"'{SCALING_SECRET_HEADER}: <secret>' or "
                                                f"?{SCALING_SECRET_PARAM}=<secret>"})
-            return secret_guard(given)
+            return secret_guard(given) or _check_query(request.endpoint)
         if given is not None and not token_matches(request.headers.get("Authorization"), token):
-            return secret_guard(given)
+            return secret_guard(given) or _check_query(request.endpoint)
         if not token_matches(request.headers.get("Authorization"), token):
             return _error(401, {"error": "Unauthorized",
                                 "message": "a valid token is needed: send the header "
@@ -315,6 +351,7 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
             return _error(413, {"error": "RequestEntityTooLarge",
                                 "message": f"the request body has {length} bytes; the limit "
                                            f"is {max_body} (rest.max_body)"})
+        _check_query(request.endpoint)
         args = request.view_args
         if args and args.get("infra_id"):  # a name or id prefix too, once authenticated
             try:
@@ -337,7 +374,8 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
         return jsonify({"status": "ok", "version": __version__})
 
     def openapi() -> Response:
-        return jsonify(openapi_document(__version__))
+        return jsonify(openapi_document(
+            __version__, max_per_node=occo.config.instance_limits.max_per_node))
 
     def list_infrastructures() -> Response:
         items = occo.list()
@@ -365,7 +403,7 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
         return app.json.dumps(redact(occopus_status(status)))
 
     def show(infra_id: str) -> Response:
-        form = request.args.get("format") or "occopus"
+        form = request.args.get("format", "occopus")   # "?format=" is no format
         if form not in ("occopus", "occo"):
             raise InputError(f"query parameter format: expected occopus or occo, got {form!r}")
         refresh = _flag("refresh", False)  # ask the clouds now; writes and heals nothing
@@ -375,20 +413,30 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                          lambda: status_json(infra_id, form, refresh))
         return app.response_class(body + "\n", mimetype="application/json")
 
+    # Each write below makes its answer before it writes (A request that answers an error
+    # has changed nothing): the answer is discarded if the write is refused.
+
     def delete(infra_id: str) -> tuple[Response, int]:
-        return jsonify(work.start_destroy(infra_id)), 202
+        answer = jsonify({"infraid": infra_id, "status": "destroying"})
+        work.start_destroy(infra_id)   # checks, claims, detaches, starts: the last step
+        return answer, 202
+
+    def maintain(infra_id: str, flag: bool) -> Response:
+        answer = jsonify({"infraid": infra_id, "maintained": flag})
+        occo.attach(infra_id, flag)   # checks, then one write: the last step
+        return answer
 
     def attach(infra_id: str) -> Response:
-        return jsonify({"infraid": infra_id,
-                        "maintained": occo.attach(infra_id, True)["maintained"]})
+        return maintain(infra_id, True)
 
     def detach(infra_id: str) -> Response:
-        return jsonify({"infraid": infra_id,
-                        "maintained": occo.attach(infra_id, False)["maintained"]})
+        return maintain(infra_id, False)
 
-    def scaled(infra_id: str, node: str, method: str, **how: Any) -> tuple[Response, int]:
+    def scaled(infra_id: str, node: str, method: str, extra: dict[str, Any] | None = None,
+               **how: Any) -> tuple[Response, int]:
         queued = queue_scaling(occo, infra_id, node, **how)
-        body = {"infraid": infra_id, "nodename": node, "method": method, **queued.result}
+        body = {"infraid": infra_id, "nodename": node, "method": method, **queued.result,
+                **(extra or {})}
         if how.get("change") is not None:
             body["count"] = abs(how["change"])
         elif how.get("to") is not None:
@@ -404,13 +452,11 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
 
     def scaledown(infra_id: str, node: str, nodeid: str | None = None
                   ) -> tuple[Response, int]:
+        # Occopus's key nodeid: the instance asked for, or null; in the answer made before
+        # the request is queued (nothing may fail after the write)
         if nodeid is None:
-            response, status = scaled(infra_id, node, "scaledown", change=-1)
-        else:
-            response, status = scaled(infra_id, node, "scaledown", remove=nodeid)
-        body = response.get_json()
-        body["nodeid"] = nodeid  # Occopus's key: the instance asked for, or null
-        return jsonify(body), status
+            return scaled(infra_id, node, "scaledown", {"nodeid": None}, change=-1)
+        return scaled(infra_id, node, "scaledown", {"nodeid": nodeid}, remove=nodeid)
 
     def scaleto(infra_id: str, node: str, count: str) -> tuple[Response, int]:
         return scaled(infra_id, node, "scaleto", to=_count(count, "count", 0))

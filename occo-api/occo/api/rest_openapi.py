@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from occo.compiler import InstanceLimits
+
 __all__ = ["openapi_document"]
 
 
@@ -28,6 +30,8 @@ ERRORS = {
     "403": _json(ERR, "a scaling secret that is wrong, or used outside the scale paths of "
                       "its infrastructure"),
     "413": _json(ERR, "the request body is larger than rest.max_body"),
+    "415": _json(ERR, "a body of a type that is not read; the message names the types "
+                      "that are"),
     "429": _json(ERR, "more secret-authorised scaling requests for this infrastructure in "
                       "a minute than allowed; Retry-After says when to retry"),
     "500": _json(ERR, "the operation failed; the service's log has the details"),
@@ -35,7 +39,8 @@ ERRORS = {
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    return {code: ERRORS[code] for code in ("401", *codes, "500")}
+    # every path answers 400 to a query parameter it does not read
+    return {code: ERRORS[code] for code in sorted({"400", "401", *codes, "500"})}
 
 
 def _param(name: str, where: str, description: str, schema: dict[str, Any] | None = None,
@@ -47,7 +52,17 @@ def _param(name: str, where: str, description: str, schema: dict[str, Any] | Non
 
 INFRA = _param("infra_id", "path", "the infrastructure id")
 NODE = _param("node", "path", "the node's name in the description")
-COUNT = _param("count", "path", "a number of instances", {"type": "integer", "minimum": 0})
+#: the largest number a path or query parameter takes (JSON's exact integers); the
+#: service's checks (occo.api.rest) use this one
+MAX_NUMBER = 2 ** 53 - 1
+#: instances.max_per_node when not configured (occo.compiler.InstanceLimits)
+DEFAULT_MAX_PER_NODE = InstanceLimits().max_per_node
+
+
+def _count(minimum: int, max_per_node: int, what: str) -> dict[str, Any]:
+    return _param("count", "path", f"{what} (ASCII digits; at most instances.max_per_node)",
+                  {"type": "integer", "minimum": minimum,
+                   "maximum": min(max_per_node, MAX_NUMBER)})
 
 
 SECRET = _param("secret", "query", "the infrastructure's scaling secret, instead of the "
@@ -64,8 +79,12 @@ def _scale(summary: str, *params: dict[str, Any]) -> dict[str, Any]:
                                    **_errors("400", "403", "404", "429")}}}
 
 
-def openapi_document(version: str) -> dict[str, Any]:
-    """The OpenAPI document of this service version."""
+def openapi_document(version: str, *, max_per_node: int = DEFAULT_MAX_PER_NODE
+                     ) -> dict[str, Any]:
+    """The OpenAPI document of this service version; ``max_per_node`` is the service's
+    ``instances.max_per_node`` (the largest scale count it takes)."""
+    up_count = _count(1, max_per_node, "how many instances to add")
+    to_count = _count(0, max_per_node, "the node's new instance count")
     return {
         "openapi": "3.0.3",
         "info": {"title": "OCCO REST API", "version": version,
@@ -98,9 +117,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                                     "true)", {"type": "boolean"})],
                          "requestBody": {"required": True, "content": {
                              "application/yaml": {"schema": {"type": "string"}},
-                             "application/json": {"schema": {"type": "object"}}}},
+                             "application/json": {"schema": _ref("Description")}}},
                          "responses": {"202": _json(_ref("Accepted"), "registered; building"),
-                                       **_errors("400", "404", "409", "413")}}},
+                                       **_errors("400", "404", "409", "413", "415")}}},
             "/infrastructures/{infra_id}": {
                 "get": {"summary": "nodes, instances (address, state) and scaling",
                         "parameters": [INFRA, _param("format", "query", "occopus (default): "
@@ -128,20 +147,23 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Maintained"), "detached"),
                               **_errors("404")}}},
             "/infrastructures/{infra_id}/scaleup/{node}": _scale("one more instance"),
-            "/infrastructures/{infra_id}/scaleup/{node}/{count}": _scale("count more", COUNT),
+            "/infrastructures/{infra_id}/scaleup/{node}/{count}": _scale("count more",
+                                                                         up_count),
             "/infrastructures/{infra_id}/scaledown/{node}": _scale(
                 "one instance fewer (the youngest)"),
             "/infrastructures/{infra_id}/scaledown/{node}/{nodeid}": _scale(
                 "remove this instance", _param("nodeid", "path", "instance id or address")),
             "/infrastructures/{infra_id}/scaleto/{node}/{count}": _scale("exactly count",
-                                                                         COUNT),
+                                                                         to_count),
             "/infrastructures/{infra_id}/events": {"get": {
                 "summary": "the event log, oldest first",
                 "parameters": [INFRA,
                                _param("after", "query", "only events after this position",
-                                      {"type": "integer", "minimum": 0}),
+                                      {"type": "integer", "minimum": 0,
+                                       "maximum": MAX_NUMBER}),
                                _param("limit", "query", "at most this many (<= 10000)",
-                                      {"type": "integer", "minimum": 1})],
+                                      {"type": "integer", "minimum": 1,
+                                       "maximum": MAX_NUMBER})],
                 "responses": {"200": _json(_ref("Events"), "events"),
                               **_errors("400", "404")}}},
             "/info/{key}": {"get": {
@@ -178,6 +200,22 @@ def openapi_document(version: str) -> dict[str, Any]:
                                          "description": "Occopus's key: the message"},
                               "errors": {"type": "array", "items": _ref("LocatedError")},
                               "infra_id": {"type": "string"}, "node": {"type": "string"}}},
+                "Description": {
+                    "type": "object", "required": ["infra_name", "nodes"],
+                    "description": "an infrastructure description (Occopus's format); the "
+                                   "service compiles it against the imported node "
+                                   "definitions, so a description this schema allows can "
+                                   "still be a 400 naming what is wrong",
+                    "properties": {
+                        "infra_name": {"type": "string", "minLength": 1},
+                        "nodes": {"type": "array", "minItems": 1, "items": {
+                            "type": "object", "required": ["name", "type"],
+                            "properties": {"name": {"type": "string", "minLength": 1},
+                                           "type": {"type": "string", "minLength": 1},
+                                           "scaling": {"type": "object", "properties": {
+                                               "min": {"type": "integer", "minimum": 0},
+                                               "max": {"type": "integer",
+                                                       "minimum": 0}}}}}}}},
                 "LocatedError": {"type": "object", "properties": {
                     "error": {"type": "string"}, "message": {"type": "string"},
                     "file": {"type": "string"}, "line": {"type": "integer"},
@@ -189,12 +227,36 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "name": {"type": "string"}, "maintained": {"type": "boolean"}}},
                 "InfraList": {"type": "object", "properties": {
                     "infrastructures": {"type": "array", "items": {"type": "string"}},
-                    "items": {"type": "array", "items": {"type": "object"}}}},
-                "Status": {"type": "object", "description": "node name -> {type, scaling: "
-                           "{actual, target, min, max}, instances: {instance id -> "
-                           "{resource_address, state, stored_state, confirmed_at, "
-                           "confirmed_by, addresses, intent, ...}}}",
-                           "additionalProperties": {"type": "object"}},
+                    "items": {"type": "array", "items": {
+                        "type": "object", "description": "one whose records cannot be "
+                        "read has status 'damaged', the error as damaged, and null for what "
+                        "could not be read", "properties": {
+                            "infra_id": {"type": "string"},
+                            "name": {"type": "string", "nullable": True},
+                            "status": {"type": "string"},
+                            "maintained": {"type": "boolean", "nullable": True},
+                            "instances": {"type": "integer", "nullable": True},
+                            "ready": {"type": "integer", "nullable": True},
+                            "damaged": {"type": "string", "nullable": True}}}}}},
+                "Status": {"description": "format=occopus (default): OccopusStatus; "
+                                          "format=occo: OccoStatus",
+                           "anyOf": [_ref("OccopusStatus"), _ref("OccoStatus")]},
+                "OccopusStatus": {"type": "object", "description": "node name -> {type, "
+                                  "scaling: {actual, target, min, max}, instances: {instance "
+                                  "id -> {resource_address, state, stored_state, "
+                                  "confirmed_at, confirmed_by, addresses, intent, ...}}}",
+                                  "additionalProperties": {"type": "object"}},
+                "OccoStatus": {"type": "object", "description": "Occo.status(): the "
+                               "infrastructure, its counts and its nodes as a list, plus busy "
+                               "(building/destroying while this service works on it)",
+                               "required": ["infra_id", "name", "status", "nodes"],
+                               "properties": {
+                                   "infra_id": {"type": "string"},
+                                   "name": {"type": "string"},
+                                   "status": {"type": "string"},
+                                   "maintained": {"type": "boolean"},
+                                   "busy": {"type": "string", "nullable": True},
+                                   "nodes": {"type": "array", "items": {"type": "object"}}}},
                 "Maintained": {"type": "object", "properties": {
                     "infraid": {"type": "string"}, "maintained": {"type": "boolean"}}},
                 "ScalingQueued": {"type": "object", "properties": {
