@@ -11,6 +11,7 @@ written. The memory store has nothing outside the process to damage.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import psycopg
@@ -112,11 +113,24 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def _wrong_kinds(body: str) -> list[str]:
+    """The body with one field of a kind OCCO never writes, for each such field."""
+    out = []
+    for name, value in [("addresses", "10.0.0.1"), ("private_addresses", {"a": 1}),
+                        ("created_at", "yesterday"), ("updated_at", True),
+                        ("attempts", 1.5), ("node_name", 7), ("resource", ["x"]),
+                        ("failure", "bad")]:
+        fields = json.loads(body)
+        fields[name] = value
+        out.append(json.dumps(fields))
+    return out
+
+
 def _texts(backend: str, body: str) -> list[str]:
-    wrong = [*WRONG_SHAPE, _wrong_state(body), body[: len(body) // 2]]
+    well_formed = [*WRONG_SHAPE, _wrong_state(body), *_wrong_kinds(body)]
     if backend == "postgresql":   # a json column holds only well-formed JSON
-        return [t for t in [*WRONG_SHAPE, _wrong_state(body)] if t]
-    return [*UNPARSEABLE, *wrong]
+        return well_formed
+    return [*UNPARSEABLE, *well_formed, body[: len(body) // 2]]
 
 
 @pytest.fixture

@@ -106,17 +106,27 @@ def test_the_other_infrastructure_still_works(damaged):
 
 
 def test_store_check_lists_the_damaged_records(damaged):
-    setup, broken, instance_id, _ = damaged
+    setup, broken, instance_id, good = damaged
     with sqlite3.connect(setup.state) as conn:       # and one event of it, too
         conn.execute("UPDATE events SET body = '[]' WHERE infra_id = ? AND position = 1",
                      (broken,))
+        # and in the other one, a field a read does not check: a check finds it
+        good_id, body = conn.execute("SELECT instance_id, body FROM instances WHERE "
+                                     "infra_id = ? AND node_name = 'db'", (good,)).fetchone()
+        fields = json.loads(body)
+        fields["ready_at"] = "soon"
+        conn.execute("UPDATE instances SET body = ? WHERE instance_id = ?",
+                     (json.dumps(fields), good_id))
     before = snapshot(setup)
     proc = setup.cli("store", "check", "--json")
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert report["ok"] is False
     found = {(d["kind"], d["key"], d["infra_id"]) for d in report["damaged"]}
-    assert found == {("instance", instance_id, broken), ("event", "#1", broken)}
+    assert found == {("instance", instance_id, broken), ("event", "#1", broken),
+                     ("instance", good_id, good)}
+    assert "ready_at must be a finite number" in {d["key"]: d["reason"]
+                                           for d in report["damaged"]}[good_id]
     text = setup.cli("store", "check")
     assert f"damaged: instance {instance_id} of infrastructure {broken}: its JSON does not " \
            f"parse" in text.stdout

@@ -6,9 +6,9 @@
   cannot be decoded is found), without writing anything, and prints what it holds;
   for SQLite it also runs the file's integrity check. A PostgreSQL schema that needs a
   migration is reported (exit 1), not migrated. Damaged records are listed (exit 1):
-  every damaged infrastructure, node definitions and event, and of the instances and the
-  queued scaling requests of an infrastructure the first damaged one (the store reads
-  those as a whole).
+  every damaged infrastructure, node definitions and event, every instance with a field
+  of the wrong kind, and of the instances and the queued scaling requests of an
+  infrastructure the first that cannot be read at all (the store reads those as a whole).
 - ``copy SRC DST`` copies node definitions and every infrastructure with its instances,
   scaling targets, queued requests, failure timers and events, then counts both sides
   and fails if they differ. A target that holds anything is refused unless ``--force``;
@@ -218,6 +218,22 @@ def _refuse_the_same_store(source: Store, target: Store) -> None:
                          f"store; nothing was copied")
 
 
+def _verified(store: Store, records: list, damaged: list[DamagedRecord] | None) -> list:
+    """``records``; with ``damaged`` (a check), each field of each is checked too, and
+    those with a field of the wrong kind are noted there (and not counted)."""
+    if damaged is None:
+        return records
+    good = []
+    for rec in records:
+        try:
+            store.codec.verify_instance(rec)
+        except DamagedRecord as exc:
+            damaged.append(exc)
+        else:
+            good.append(rec)
+    return good
+
+
 def _copied_counts(store: Store, infras: list, damaged: list[DamagedRecord] | None = None
                    ) -> dict[str, int]:
     """How many records of each kind; with ``damaged``, the damaged ones are noted there
@@ -236,7 +252,7 @@ def _copied_counts(store: Store, infras: list, damaged: list[DamagedRecord] | No
     for rec in infras:
         infra_id = rec.infra_id
         found["infrastructures"] += 1
-        count("instances", lambda: store.list_instances(infra_id))
+        count("instances", lambda: _verified(store, store.list_instances(infra_id), damaged))
         found["scaling_targets"] += len(store.get_scaling_targets(infra_id))
         count("scaling_requests", lambda: store.peek_scaling_requests(infra_id))
         found["failure_timers"] += len(store.get_failure_timers(infra_id))
