@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateSyntaxError, meta, nodes, pass_context
 from jinja2.sandbox import SandboxedEnvironment
 from occo.util import InputError, location_of
 from occo.util.errors import Location
@@ -34,6 +34,33 @@ _GUARD_TESTS = frozenset({"defined", "undefined"})
 _GUARD_FILTERS = frozenset({"default", "d"})
 #: Names every template has: not reported (``ip``, ``puppet`` depend on the section).
 _ALWAYS = TEMPLATE_NAMES | frozenset(SandboxedEnvironment().globals)
+
+
+def _unfoldable(func: Any) -> Any:
+    """A stand-in for a filter or test that Jinja2 will not call at compile time (it folds
+    only those that take no context); the scanner never renders, so it is never called."""
+    @pass_context
+    def stand_in(context: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+    return stand_in
+
+
+class _ScanEnvironment(SandboxedEnvironment):
+    """Jinja2's sandbox for looking only: nothing in a template is evaluated.
+
+    Generating code (``meta.find_undeclared_variables``) folds constant expressions, so a
+    plain environment would compute ``{{ 9**99999999 }}``, ``{{ 'x' * 10**9 }}`` or
+    ``{{ 'x'|center(10**9) }}`` while validating; here every operator is intercepted
+    (which forbids folding it) and every filter and test takes the context.
+    """
+
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+    intercepted_unops = frozenset({"+", "-"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filters = {name: _unfoldable(f) for name, f in self.filters.items()}
+        self.tests = {name: _unfoldable(f) for name, f in self.tests.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,22 +87,26 @@ class TemplateScanner:
     """
 
     def __init__(self) -> None:
-        self._env = SandboxedEnvironment()
+        self._env = _ScanEnvironment()
         self._cache: dict[str, tuple[tuple[tuple[str, str, int], ...], str | None]] = {}
 
     def _parse(self, text: str) -> tuple[tuple[tuple[str, str, int], ...], str | None]:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
+        result: tuple[tuple[tuple[str, str, int], ...], str | None]
         try:
             ast = self._env.parse(text)
+            free = meta.find_undeclared_variables(ast)  # also refuses unknown filters, tests
         except TemplateSyntaxError as exc:
-            result: tuple[tuple[tuple[str, str, int], ...], str | None] = (
-                (), f"template syntax error at template line {exc.lineno}: {exc.message}")
+            result = ((), f"template syntax error at template line {exc.lineno}: {exc.message}")
+        except RecursionError:
+            result = ((), "template nested too deeply")
+        except ValueError as exc:  # an integer literal beyond Python's 4300 digits
+            result = ((), f"template cannot be read: {str(exc).split(';')[0]}")
         else:
             found = []
             bare: set[str] = set()
-            free = meta.find_undeclared_variables(ast)
             for call in ast.find_all(nodes.Call):
                 func = call.node
                 if not (isinstance(func, nodes.Name) and func.name in NODE_FUNCTIONS

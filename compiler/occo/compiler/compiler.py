@@ -61,6 +61,16 @@ def _located(exc: InputError, path: Path) -> InputError:
     return exc
 
 
+def _nul_in_name(path: Path) -> InputError | None:
+    """The error for a file name with a NUL character (no system call can take it: Python
+    raises ValueError), naming the file as given; else None."""
+    if "\x00" not in str(path):
+        return None
+    shown = str(path).replace("\x00", "\\x00")
+    return InputError("a file name cannot contain a NUL character (shown as \\x00)",
+                      location=Location(file=shown))
+
+
 def _load(path: Path, root: Path | None, errors: ErrorCollector, limits: YamlLimits | None,
           allow_outside: bool) -> tuple[bool, Any]:
     try:
@@ -109,6 +119,10 @@ def _gather_definitions(given: Any, base: Path | None, parser: DefinitionParser,
         paths = [Path(p) for p in items]
         defs.searched.extend(str(p) for p in paths)
     for path in paths:
+        if (bad := _nul_in_name(path)) is not None:
+            errors.add(bad)
+            defs.complete = False
+            continue
         resolved = path.resolve()
         root = base if base is not None and resolved.is_relative_to(base) else resolved.parent
         ok, data = _load(path, root, errors, limits, allow_outside)
@@ -174,6 +188,8 @@ def compile_infrastructure(
         data: Any = description
     else:
         path = Path(description)
+        if (bad := _nul_in_name(path)) is not None:
+            raise CompileErrors([bad])
         source = str(path.resolve())
         base = path.resolve().parent
         try:

@@ -118,7 +118,25 @@ def _forbidden(tag: str) -> str:
             f"(only standard YAML and {allowed})")
 
 
+def _scalar_constructor(kind: str, construct: Any) -> Any:
+    """PyYAML's constructor of ``kind`` scalars, with Python's refusals (an integer of more
+    than 4300 digits, ``!!int abc``, ``!!float x``, ``!!bool maybe``) as located errors
+    instead of a ValueError or KeyError."""
+    def scalar(loader: _OccoLoader, node: ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, KeyError) as exc:
+            reason = str(exc).split(";")[0]
+            raise YAMLSyntaxError(f"invalid YAML: not {kind}: {reason}",
+                                  location=_loc(node.start_mark)) from None
+    return scalar
+
+
 _OccoLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+for _kind in ("int", "float", "bool"):
+    _OccoLoader.add_constructor(f"tag:yaml.org,2002:{_kind}", _scalar_constructor(
+        {"int": "an integer", "float": "a number", "bool": "a boolean"}[_kind],
+        getattr(_BaseLoader, f"construct_yaml_{_kind}")))
 _OccoLoader.add_constructor(None, _construct_forbidden)
 
 
@@ -348,12 +366,14 @@ class _Builder:
         url = spec.get("url")
         if not isinstance(url, str) or not url.startswith("file://"):
             raise IncludeError(f"{tag} needs url: file://<path>, got {url!r}", location=where)
+        if "\x00" in url:
+            raise IncludeError(f"{tag}: {_NUL_IN_NAME}: {_shown(url)}", location=where)
         path = (Path(mark.name).parent / url[len("file://"):]).resolve()
         if ctx.root is not None and not ctx.allow_outside and not path.is_relative_to(ctx.root):
             raise IncludeError(f"{tag} of {url!r} leaves the description's directory "
                                f"{ctx.root} (allow it in configuration if intended)",
                                location=where)
-        if not path.is_file():
+        if not _is_file(path):
             raise IncludeError(f"{tag}: {_not_a_file(path)}: {path}", location=where)
         return path
 
@@ -397,6 +417,21 @@ def _read_text(path: Path, ctx: _LoadContext, where: Location | None) -> str:
                          f"the line) is 0x{data[exc.start]:02x}; save the file as UTF-8",
                          location=Location(file=str(path), line=line, column=column)) \
             from None
+
+
+_NUL_IN_NAME = "a file name cannot contain a NUL character (shown as \\x00)"
+
+
+def _shown(name: str) -> str:
+    return name.replace("\x00", "\\x00")
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False (not an OSError) for a name too long for the system."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _not_a_file(path: Path) -> str:
@@ -481,10 +516,12 @@ def load_yaml_file(path: str | Path, *, root: str | Path | None = None,
     ``root`` defaults to the file's own directory. Raises an :class:`InputError`
     subclass naming the file, line and column for every problem.
     """
+    if "\x00" in str(path):
+        raise InputError(_NUL_IN_NAME, location=Location(file=_shown(str(path))))
     top = Path(path).resolve()
     ctx = _LoadContext(root=Path(root).resolve() if root else top.parent, allow_includes=True,
                        allow_outside=allow_outside, limits=limits or YamlLimits())
-    if not top.is_file():
+    if not _is_file(top):
         raise InputError(f"{_not_a_file(top)}: {path}", location=Location(file=str(path)))
     return _load_path(top, ctx, None)[0]
 
