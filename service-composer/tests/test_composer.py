@@ -55,3 +55,20 @@ def test_the_input_request_is_not_modified(composer):
     composer.resolve(request)
     composer.health_plan(request, "127.0.0.1")
     assert json.dumps(request, sort_keys=True) == before
+
+
+def test_resolve_reports_what_the_templates_read_of_other_nodes(composer):
+    """What an instance was built from includes its lookups' answers (issue 24)."""
+    from occo.servicecomposer.endpoint import ComposerEndpoint
+    request = make_request(contextualisation={
+        "type": "cloudinit", "context_template": {"runcmd": [
+            "echo {{ getip('db') }} {{ getip('db') }} {{ getprivip(db) }}",
+            "echo {{ getipall('db') | join(',') }}"]}})
+    spec, used = composer.resolve_traced(request)
+    assert used == {"getip('db')": "10.0.0.5", "getprivip('db')": "192.168.0.5",
+                    "getipall('db')": ["10.0.0.5", "10.0.0.6"]}
+    assert spec == composer.resolve(request)
+    [result] = ComposerEndpoint(composer).resolve_many([request])
+    assert result == {"spec": spec.to_dict(), "used": used}
+    plain = make_request(resource={"type": "dummy", "name": "{{ node_id }}"})
+    assert composer.resolve_traced(plain)[1] == {}

@@ -9,7 +9,10 @@ what ``build`` or ``maintain`` would do, and tests can check every rule directly
 - upkeep: failed instances (the cloud reports an error, the node vanished, or it stayed
   unhealthy longer than its health timeout) are dropped and replaced, unless more than
   the brake fraction of all instances have failed, in which case nothing is replaced and
-  an event says why.
+  an event says why;
+- outdated: live instances whose recorded inputs differ from what the description
+  resolves to now (:mod:`occo.enactor.changes`), each with its reasons. They are
+  reported, not replaced (the rolling replacement is a later step).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from occo.infobroker import InstanceRecord, InstanceState, Intent, ScalingReques
 from occo.util import new_id
 from occo.util.instructions import CreateNode, DropNode, Instruction
 
+from .changes import outdated
 from .config import MaintenanceConfig
 
 __all__ = ["Decision", "decide", "apply_requests"]
@@ -37,6 +41,10 @@ class Decision:
     instructions: list[Instruction] = field(default_factory=list)
     targets: dict[str, int] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: per node, the instances built from something else than the description now gives
+    outdated: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: per node, how many live instances stay as they are
+    unchanged: dict[str, int] = field(default_factory=dict)
 
     def event(self, type_: str, **details: Any) -> None:
         self.events.append({"type": type_, **details})
@@ -209,4 +217,7 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
             decision.instructions.append(CreateNode(
                 infra_id=infra_id, instance_id=new_instance_id(), node=node_dict,
                 implementation=impl_dicts[index], waits_for=waits, reason=reason))
+    decision.outdated, decision.unchanged = outdated(
+        description, [r for recs in by_node.values() for r in recs],
+        leaving={d.instance_id for d in decision.drops})
     return decision

@@ -48,6 +48,7 @@ class Enactor:
         self.chooser = ImplementationChooser(self.config.choice, seed=self.config.seed)
         self.call_timeout = call_timeout
         self._orphans: dict[str, list[str]] = {}
+        self._outdated: dict[str, dict[str, list[str]]] = {}
 
     # ------------------------------------------------------------------ planning
 
@@ -125,6 +126,8 @@ class Enactor:
                         f"{len(ids)} resource(s) carry this infrastructure's tags but are not "
                         "in the store" + ("" if clean_orphans else
                                           "; `occo maintain --clean-orphans` drops them")))
+            self._tell_outdated(infra_id, decision)
+            outdated = sum(len(v) for v in decision.outdated.values())
             if clean_orphans:
                 decision.instructions += [
                     DropNode(infra_id=infra_id, instance_id=ref["instance_id"],
@@ -148,7 +151,7 @@ class Enactor:
             if not decision.instructions and not unfinished:
                 return {"infra_id": infra_id, "status": "unchanged", "created": 0,
                         "ready": 0, "dropped": 0, "replaced": 0, "healed": 0, "failures": [],
-                        "drop_failures": []}
+                        "drop_failures": [], "outdated": outdated}
             outcome = self.processor.call(
                 "execute", infra_id=infra_id,
                 instructions=[i.to_dict() for i in decision.instructions],
@@ -156,8 +159,26 @@ class Enactor:
                 timeout=self.call_timeout)
             # replaced: failed attempts the processor replaced while building; healed:
             # failed or vanished nodes this pass decided to replace
-            return {**outcome, "healed": healed}
+            return {**outcome, "healed": healed, "outdated": outdated}
 
+    def _tell_outdated(self, infra_id: str, decision: Decision) -> None:
+        """A ``node.outdated`` event per node whose outdated instances changed since this
+        enactor last told (each build tells once; a maintain loop, once per change)."""
+        now = {node: sorted(i["instance_id"] for i in items)
+               for node, items in decision.outdated.items()}
+        told = self._outdated.get(infra_id, {})
+        self._outdated[infra_id] = now
+        for node, ids in sorted(now.items()):
+            if told.get(node) == ids:
+                continue
+            forced = sorted({f for i in decision.outdated[node] for f in i["forced_by"]})
+            keys = sorted({c["key"] for i in decision.outdated[node] for c in i["changes"]})
+            decision.event("node.outdated", node=node, instances=ids, keys=keys,
+                           forced_by=forced, message=(
+                               f"{len(ids)} instance(s) of {node!r} were built from another "
+                               f"definition ({', '.join(keys[:5])}"
+                               f"{', ...' if len(keys) > 5 else ''}); they keep running: "
+                               "OCCO does not replace instances yet (`occo plan` shows why)"))
     def loop(self, infra_ids: Callable[[], list[str]], stop: threading.Event) -> None:
         """Maintain every infrastructure ``infra_ids()`` names until ``stop`` is set.
 

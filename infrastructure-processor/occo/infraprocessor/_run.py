@@ -33,6 +33,7 @@ from occo.util.instructions import (CreateInfrastructure, CreateNode, DropInfras
 from occo.util.nodespec import endpoint_key
 from occo.util.ratelimit import TokenBucket
 
+from ._builtfrom import with_built_from, without
 from ._ledger import Ledger
 from ._slots import FINAL, Phase, Slot
 from .config import ProcessingConfig
@@ -172,7 +173,8 @@ class Run:
         resource = (rec.implementation or {}).get("resource", {})
         return Slot(instance_id=rec.instance_id, node_name=rec.node_name,
                     endpoint=endpoint_key(resource), phase=phase,
-                    node=self._node(rec.node_name), implementation=rec.implementation or {},
+                    node=self._node(rec.node_name),
+                    implementation=without(rec.implementation or {}),
                     waits_for=self._waits_for(rec.node_name), reason=reason,
                     attempt=rec.attempts or 1, ref=rec.resource, recorded=True, touched=True,
                     announced=True)
@@ -486,6 +488,7 @@ class Run:
                 self._queue_drop(slot, f"rolled back ({self.stopping})")
             else:
                 slot.touched = True
+                slot.used = result.get("used")
                 to_create.append((slot, result["spec"]))
         if to_create:
             slots = [s for s, _ in to_create]
@@ -503,8 +506,11 @@ class Run:
             slot.retries = 0
             self.counts["created"] += 1
             # created_at: when the cloud took it (a waiting instance's intent is older)
+            # what it was built from goes with it: a plan compares it with the description
             self.ledger.change(slot.instance_id, resource=slot.ref,
-                               state=InstanceState.STARTING, created_at=time.time())
+                               state=InstanceState.STARTING, created_at=time.time(),
+                               implementation=with_built_from(
+                                   slot.implementation, self._node(slot.node_name), slot.used))
             if self.stopping:
                 self._queue_drop(slot, f"rolled back ({self.stopping})")
                 continue

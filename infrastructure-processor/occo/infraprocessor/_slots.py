@@ -56,6 +56,7 @@ class Slot:
     checkable: bool = True      # its address is a real one (health checks make sense)
     cloud_state: str = "pending"  # the state the cloud last gave (what a watch waits to change)
     failure: str = ""
+    used: dict | None = None    # what its templates read of other nodes (resolve_many)
 
     @property
     def creating(self) -> bool:

@@ -17,7 +17,7 @@ from .build_gate import BuildGate
 from .core import Occo
 from .errors import UsageError
 from .notices import notice
-from .render import Progress, print_json, status_table, table
+from .render import Progress, plan_text, print_json, status_table, table
 from .about import version_text
 
 
@@ -159,13 +159,7 @@ def cmd_plan(args, out, err) -> int:
     if args.json:
         print_json(plan, out)
         return 0
-    target = plan["infra_id"] or "a new infrastructure"
-    out.write(f"plan for {plan['name']} ({target}): {plan['creates']} to create, "
-              f"{plan['drops']} to drop\n")
-    rows = [[node, entry["create"], entry["drop"], "; ".join(entry["reasons"])]
-            for node, entry in plan["nodes"].items()]
-    if rows:
-        out.write(table(rows, ["NODE", "CREATE", "DROP", "WHY"]) + "\n")
+    out.write(plan_text(plan))
     for event in plan["events"]:
         if event.get("message"):
             notice(err, "warning", event["message"])
@@ -221,6 +215,8 @@ def cmd_build(args, out, err) -> int:
         for failure in result.get("failures", []):
             out.write(f"failed: {failure['node']}: {failure['reason']}\n")
         out.write(f"infrastructure id: {result['infra_id']} ({result['status']})\n")
+    for warning in result.get("warnings", []):
+        notice(err, "warning", warning)
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if result["status"] == "ready" else 1

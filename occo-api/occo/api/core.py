@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from occo.compiler import DEFINITION_FILES, StaticDescription, compile_infrastructure
 from occo.compiler import InstanceLimitError, NodeDefinition, load_node_definitions
 from occo.enactor import Decision, LeaseHeld, Observation
+from occo.enactor.changes import outdated as outdated_instances
 from occo.infobroker import (DamagedRecord, Event, InfraRecord, InstanceRecord, InstanceState,
                              Intent, NotFound, ScalingRequest)
 from occo.util import (InputError, InputErrors, OccoError, collection_paused, is_template,
@@ -374,7 +375,8 @@ class Occo:
             if not go:
                 return {"status": "cancelled", "infra_id": None,
                         "name": description.infra_name, "created": 0, "ready": 0,
-                        "dropped": 0, "replaced": 0, "failures": [], "drop_failures": []}
+                        "dropped": 0, "replaced": 0, "failures": [], "drop_failures": [],
+                        "outdated": 0}
             gate.before = before.status if before is not None else None
             record = self.register(description, infra_id=infra_id)
             if on_registered is not None:
@@ -390,7 +392,12 @@ class Occo:
         if outcome.get("executed") is False and before is not None:
             status = before.status   # stopped before it did anything
         self.store.update_infrastructure(record.infra_id, expected_version=None, status=status)
-        return {**outcome, "infra_id": record.infra_id, "name": record.name, "status": status}
+        outdated = int(outcome.get("outdated") or 0)
+        warnings = [f"{outdated} instance(s) were built from another definition than this "
+                    "description's and keep running: OCCO does not replace instances yet; "
+                    "`occo plan` shows which and why"] if outdated else []
+        return {**outcome, "infra_id": record.infra_id, "name": record.name, "status": status,
+                "outdated": outdated, "warnings": warnings}
 
     def _build_broke(self, record: InfraRecord, before: InfraRecord | None,
                      exc: BaseException) -> None:
@@ -661,6 +668,11 @@ class Occo:
         instances = seen.records if seen else self.store.list_instances(infra_id)
         with collection_paused():   # a view per instance: 10,000 dicts for a large one
             views = _instance_views(instances, seen)
+            stale = outdated_instances(description, instances)[0]
+        for items in stale.values():
+            for item in items:
+                if item["instance_id"] in views:
+                    views[item["instance_id"]]["outdated"] = True
         by_node: dict[str, list[InstanceRecord]] = {}
         for i in sorted(instances, key=lambda i: i.created_at):
             by_node.setdefault(i.node_name, []).append(i)
@@ -725,7 +737,7 @@ def _instance_views(instances: Sequence[InstanceRecord], seen: Observation | Non
             "intent": str(i.intent), "addresses": i.addresses,
             "private_addresses": i.private_addresses, "created_at": i.created_at,
             "ready_at": i.ready_at, "failure": failure, "confirmed_at": confirmed_at,
-            "confirmed_by": confirmed_by}
+            "confirmed_by": confirmed_by, "outdated": False}
     return views
 
 
@@ -793,9 +805,20 @@ class _TypeLocator:
 def _plan_dict(infra_id: str | None, name: str, decision: Decision,
                warnings: Sequence[str] = ()) -> dict[str, Any]:
     per_node: dict[str, dict[str, Any]] = {}
+
+    def entry_of(node: Any) -> dict[str, Any]:
+        return per_node.setdefault(node, {"create": 0, "drop": 0, "replace": 0,
+                                          "unchanged": 0, "reasons": [],
+                                          "replacements": []})
+    for node, count in decision.unchanged.items():
+        entry_of(node)["unchanged"] = count
+    for node, items in decision.outdated.items():
+        entry = entry_of(node)
+        entry["replace"] = len(items)
+        entry["replacements"] = items
     for ins in decision.instructions:
         node = getattr(ins, "node_name", None)
-        entry = per_node.setdefault(node, {"create": 0, "drop": 0, "reasons": []})
+        entry = entry_of(node)
         kind = "create" if ins.kind == "create_node" else "drop"
         entry[kind] += 1
         if ins.reason and ins.reason not in entry["reasons"]:
@@ -803,6 +826,9 @@ def _plan_dict(infra_id: str | None, name: str, decision: Decision,
     # a warning is also an event with a message, which ``occo plan`` prints
     events = list(decision.events) + [{"type": "plan.cannot_build", "message": w}
                                       for w in warnings]
+    replaces = sum(len(items) for items in decision.outdated.values())
     return {"infra_id": infra_id, "name": name, "targets": decision.targets, "nodes": per_node,
             "events": events, "warnings": list(warnings),
-            "creates": len(decision.creates), "drops": len(decision.drops)}
+            "creates": len(decision.creates), "drops": len(decision.drops),
+            "replaces": replaces, "outdated": replaces,
+            "unchanged": sum(decision.unchanged.values())}

@@ -8,9 +8,10 @@ import threading
 import time
 from typing import Any, Sequence, TextIO
 
+from occo.enactor.changes import render_change
 from occo.infobroker import Store
 
-__all__ = ["table", "print_json", "status_table", "Progress"]
+__all__ = ["table", "print_json", "status_table", "plan_text", "Progress"]
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
@@ -38,13 +39,47 @@ def status_table(status: dict[str, Any], now: float | None = None) -> str:
         for i, inst in enumerate(node["instances"]):
             rows.append([node["name"] if i == 0 else "", scaling if i == 0 else "",
                          inst["instance_id"], inst["state"] + ("" if inst["intent"] != "dropping"
-                                                               else " (dropping)"),
+                                                               else " (dropping)")
+                         + (" (outdated)" if inst.get("outdated") else ""),
                          ", ".join(inst["addresses"] or inst["private_addresses"]) or "-"])
     head = (f"infrastructure {status['name']} ({status['infra_id']}): {status['status']}, "
             f"{status['ready']}/{status['instances']} instances ready")
     lines = [head, table(rows, ["NODE", "SCALING act/tgt (min-max)", "INSTANCE", "STATE",
                                 "ADDRESSES"]), *_changed(status)]
+    stale = sum(bool(i.get("outdated")) for n in status["nodes"] for i in n["instances"])
+    if stale:
+        lines.append(f"{stale} instance(s) outdated: built from another definition than the "
+                     "stored description's; `occo plan -i INFRA_ID` shows why")
     return "\n".join([*lines, _freshness(status, time.time() if now is None else now)])
+
+
+def plan_text(plan: dict[str, Any]) -> str:
+    """``occo plan`` as text: the counts, a row per node, then each replacement's reasons
+    as diff lines (``-`` what the instance was built from, ``+`` what it would be now)."""
+    target = plan["infra_id"] or "a new infrastructure"
+    lines = [f"plan for {plan['name']} ({target}): {plan['creates']} to create, "
+             f"{plan['drops']} to drop, {plan.get('replaces', 0)} to replace, "
+             f"{plan.get('unchanged', 0)} unchanged"]
+    rows = []
+    for node, entry in plan["nodes"].items():
+        why = list(entry["reasons"])
+        if entry.get("replace"):
+            keys = sorted({c["key"] for r in entry["replacements"] for c in r["changes"]})
+            why.append("replace: " + ", ".join(keys))
+        rows.append([node, entry.get("unchanged", 0), entry["create"], entry["drop"],
+                     entry.get("replace", 0), "; ".join(why)])
+    if rows:
+        lines.append(table(rows, ["NODE", "UNCHANGED", "CREATE", "DROP", "REPLACE", "WHY"]))
+    replacing = [(node, r) for node, entry in plan["nodes"].items()
+                 for r in entry.get("replacements", ())]
+    if replacing:
+        lines.append("to replace (build does not replace yet: it leaves these running and "
+                     "says they are outdated):")
+    for node, item in replacing:
+        forced = f", forced by {', '.join(item['forced_by'])}" if item["forced_by"] else ""
+        lines.append(f"  {node} {item['instance_id']}{forced}:")
+        lines += [f"    {line}" for change in item["changes"] for line in render_change(change)]
+    return "\n".join(lines) + "\n"
 
 
 def _changed(status: dict[str, Any]) -> list[str]:
@@ -97,7 +132,7 @@ class Progress:
 
     SHOWN = {"node.ready", "node.failed", "node.dropped", "node.drop_failed", "healing",
              "healing.braked", "scaling", "scaling.clamped", "infra.failing",
-             "infra.cancelling", "infra.resumed"}
+             "infra.cancelling", "infra.resumed", "node.outdated"}
 
     def __init__(self, store: Store, stream: TextIO, *, tty: bool | None = None,
                  interval: float = 0.2) -> None:

@@ -20,7 +20,7 @@ from occo.util import describe_value
 from .errors import DependencyNotReadyError, ServiceComposerError, TemplateError
 from .lookup import NodeLookup
 
-__all__ = ["node_functions", "NODE_FUNCTIONS"]
+__all__ = ["node_functions", "traced", "NODE_FUNCTIONS"]
 
 NODE_FUNCTIONS = ("getip", "getprivip", "getipall", "find_node_id")
 
@@ -113,6 +113,19 @@ def node_functions(lookup: NodeLookup, *, infra_id: str, node: str,
 
     return {"getip": getip, "getprivip": getprivip, "getipall": getipall,
             "find_node_id": find_node_id}
+
+
+def traced(functions: Mapping[str, Callable[..., Any]], used: dict[str, Any]
+           ) -> dict[str, Callable[..., Any]]:
+    """``functions`` that also note each answer in ``used`` as ``{"getip('db')": value}``
+    (only calls that succeeded: a failed one fails the render anyway)."""
+    def wrap(function: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def noted(value: Any) -> Any:
+            result = call(value)
+            used[f"{function}({_node_name(function, value)!r})"] = result
+            return result
+        return noted
+    return {name: wrap(name, call) for name, call in functions.items()}
 
 
 def cut(text: Any, start: Any = None, end: Any = None) -> str:

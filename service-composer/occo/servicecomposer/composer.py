@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from occo.util import NodeSpec
 
-from ._names import cut, node_functions
+from ._names import cut, node_functions, traced
 from ._sandbox import RenderLimits
 from .configmanager import ConfigManager, ConfigManagers
 from .contextualisation import Contextualiser
@@ -64,10 +64,12 @@ class ServiceComposer:
 
     # -- resolution --------------------------------------------------------------------
 
-    def _names(self, req: InstanceRequest) -> dict[str, Any]:
+    def _names(self, req: InstanceRequest, used: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
         names = req.names()
-        names.update(node_functions(self.lookup, infra_id=req.infra_id, node=req.node_name,
-                                    dependencies=req.dependencies))
+        functions = node_functions(self.lookup, infra_id=req.infra_id, node=req.node_name,
+                                   dependencies=req.dependencies)
+        names.update(functions if used is None else traced(functions, used))
         names["cut"] = cut
         return names
 
@@ -81,12 +83,20 @@ class ServiceComposer:
         (an ``InputError`` for what the user must fix, ``DependencyNotReadyError`` when a
         named node has no ready instance yet).
         """
+        return self.resolve_traced(request)[0]
+
+    def resolve_traced(self, request: Mapping[str, Any] | InstanceRequest
+                       ) -> tuple[NodeSpec, dict[str, Any]]:
+        """:meth:`resolve`, and what its templates read of other nodes:
+        ``{"getip('db')": "10.0.0.5", ...}`` (what the instance was built from, so that a
+        plan can tell when a dependency's address moved under it)."""
         req = InstanceRequest.from_mapping(request)
         register_secrets_in(req.variables)
         register_secrets_in(req.node_attributes)
         impl = _implementation(request, req)
         register_secrets_in(impl)
-        names = self._names(req)
+        used: dict[str, Any] = {}
+        names = self._names(req, used)
 
         resource = self.renderer.render(req.resource, names, self._where(req, "resource", impl))
         register_secrets_in(resource)
@@ -117,7 +127,7 @@ class ServiceComposer:
         return NodeSpec(instance_id=req.instance_id, infra_id=req.infra_id,
                         node_name=req.node_name, node_type=req.node_type, resource=resource,
                         context=context,
-                        tags={str(k): str(v) for k, v in (tags or {}).items()})
+                        tags={str(k): str(v) for k, v in (tags or {}).items()}), used
 
     # -- after start -------------------------------------------------------------------
 

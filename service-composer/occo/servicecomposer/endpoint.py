@@ -45,12 +45,14 @@ class ComposerEndpoint:
         return self.composer.resolve(request).to_dict()
 
     def resolve_many(self, requests: Sequence[Mapping[str, Any]]) -> list[dict]:
-        """``[{"spec": ...} | {"error": ...}]`` in the order of ``requests``."""
+        """``[{"spec": ..., "used": ...} | {"error": ...}]`` in the order of ``requests``;
+        ``used`` is what the templates read of other nodes (``{"getip('db')": ...}``)."""
         out: list[dict] = []
         with self._cached():
             for request in requests:
                 try:
-                    out.append({"spec": self.composer.resolve(request).to_dict()})
+                    spec, used = self.composer.resolve_traced(request)
+                    out.append({"spec": spec.to_dict(), "used": used})
                 except Exception as exc:  # reported per node, as data
                     out.append({"error": encode_error(exc)})
         return out
