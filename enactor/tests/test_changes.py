@@ -125,3 +125,20 @@ def test_an_instance_the_plan_drops_anyway_is_not_outdated():
     found, unchanged = outdated(desc(), records, leaving={"d1"})
     assert "db" not in found and "db" not in unchanged
     assert found["web"][0]["forced_by"] == ["db"]
+
+
+def test_the_membership_of_a_node_is_no_reason():
+    """getipall changes with every scaling and heal of the node it reads: a balancer that
+    read it is neither outdated when the node scales nor forced when it is replaced."""
+    lb = {**IMPL, "contextualisation": {"type": "basic",
+                                        "attributes": {"all": "{{ getipall('db') }}"}}}
+    records = [rec("d1", "db", IMPL, addresses=["10.0.0.1"]),
+               rec("d2", "db", IMPL, addresses=["10.0.0.3"], created=1.0),
+               rec("w1", "web", lb, lookups={"getipall('db')": ["10.0.0.1"]},
+                   addresses=["10.0.0.2"])]
+    found, unchanged = outdated(desc(web_impl=lb), records)
+    assert found == {} and unchanged == {"db": 2, "web": 1}
+    moved = {**IMPL, "resource": {"type": "dummy", "image": "b"}}
+    found, _ = outdated(desc(db_impl=moved, web_impl=lb), records)
+    assert sorted(i["instance_id"] for i in found["db"]) == ["d1", "d2"]
+    assert "web" not in found

@@ -81,7 +81,7 @@ def test_validate_reports_located_errors_with_status_2(setup, tmp_path):
     (["status", "-i", "no-such-id"], "no infrastructure 'no-such-id'"),
     (["destroy", "-i", "no-such-id"], "no infrastructure 'no-such-id'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
-    (["build"], "the following arguments are required: infra"),
+    (["build"], "occo build needs a description file (infra.yaml), or --rollback -i INFRA"),
     (["list", "--colour"], "unrecognized arguments: --colour"),
 ])
 def test_bad_usage_and_missing_things_exit_2(setup, args, message):

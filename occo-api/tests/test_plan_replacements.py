@@ -1,6 +1,6 @@
 """A changed description under a running infrastructure: plan names the instances to
 replace and why (the keys that differ, as a diff, secrets masked, replacements forced by
-a dependency), a change of scaling only replaces nothing, and build leaves outdated
+a dependency), a change of scaling only replaces nothing, and maintenance leaves outdated
 instances running and says so (issue 24, deliverables 1 and 2)."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from occo.api.render import status_table
 
 from e2e import Setup, write_description
 
@@ -132,29 +134,30 @@ def test_a_dependency_whose_address_changes_forces_its_dependent(setup, tmp_path
     assert "+ lookups.getip('db'): (changes: db is replaced or dropped)" in text
 
 
-def test_build_leaves_outdated_instances_running_and_says_so(setup, tmp_path):
-    first = setup.cli("build", str(shop(tmp_path / "a")), "--json")
-    assert first.returncode == 0, first.stderr
-    before = json.loads(first.stdout)["status"]
-    changed = shop(tmp_path / "b", variables={"greeting": "hi", "db_password": "s3cret-one"})
-    proc = setup.cli("build", str(changed), "--json")
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    assert out["result"]["outdated"] == 1 and out["result"]["created"] == 0
-    assert "1 instance(s) were built from another definition" in proc.stderr
-    ids = sorted(i["instance_id"] for n in before["nodes"] for i in n["instances"])
-    assert sorted(i["instance_id"] for n in out["status"]["nodes"]
-                  for i in n["instances"]) == ids
+def test_maintenance_leaves_outdated_instances_running_and_says_so(setup, tmp_path):
+    """Only a build replaces (test_rollouts.py): a maintenance pass over a stored
+    description that instances no longer match reports them and keeps them."""
+    with setup.occo() as occo:
+        built = occo.build(shop(tmp_path / "a"))
+        infra_id = built["infra_id"]
+        before = sorted(r.instance_id for r in occo.store.list_instances(infra_id))
+        changed = occo.validate(shop(tmp_path / "b", variables={
+            "greeting": "hi", "db_password": "s3cret-one"}))
+        occo.store.update_infrastructure(infra_id, expected_version=None,
+                                         description=changed.to_dict())
+        [outcome] = occo.maintain(infra_id, once=True)
+        assert outcome["outdated"] == 1 and outcome["created"] == outcome["dropped"] == 0
+        status = occo.status(infra_id)
+        assert sorted(r.instance_id for r in occo.store.list_instances(infra_id)) == before
+        events = [e for e in occo.events(infra_id) if e["type"] == "node.outdated"]
     assert {n["name"]: [i["outdated"] for i in n["instances"]]
-            for n in out["status"]["nodes"]} == {"db": [False], "app": [True]}
-    log = setup.cli("events", "-i", "shop", "--json")
-    assert log.returncode == 0, log.stderr
-    events = [e for e in json.loads(log.stdout) if e["type"] == "node.outdated"]
+            for n in status["nodes"]} == {"db": [False], "app": [True]}
     assert [e["node_name"] for e in events] == ["app"]
     assert all(e["details"]["keys"] == ["variables.greeting"] for e in events)
-    status = setup.cli("status", "-i", "shop")
-    assert status.stdout.count("(outdated)") == 1
-    assert "1 instance(s) outdated" in status.stdout
+    assert "they keep running until a build replaces them" in events[0]["details"]["message"]
+    text = status_table(status)
+    assert text.count("(outdated)") == 1
+    assert "1 instance(s) outdated" in text
 
 
 def test_plan_of_the_stored_infrastructure_compares_with_its_stored_description(

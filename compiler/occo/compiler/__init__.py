@@ -22,7 +22,7 @@ from .errors import (CompileError, CompileErrors, DependencyCycleError, InvalidM
 from .frozen import FrozenDict, freeze, thaw
 from .limits import DEFAULT_INSTANCE_LIMITS, InstanceLimits
 from .model import (FORMAT_VERSION, AttributeMapping, Edge, Implementation, Node, NodeDefinition,
-                    Scaling, StaticDescription, summary_line)
+                    Scaling, StaticDescription, Update, summary_line)
 from .registry import (CONFIG_MANAGER_GROUP, HEALTH_CHECK_GROUP, RESOURCE_SCHEMA_GROUP, Registry,
                        load_resource_schemas)
 from .version import __version__
@@ -32,7 +32,8 @@ __all__ = [
     "compile_infrastructure", "load_node_definitions", "TemplateDependencies",
     "DEFINITION_FILES",
     "InstanceLimits", "InstanceLimitError", "DEFAULT_INSTANCE_LIMITS",
-    "StaticDescription", "Node", "Edge", "AttributeMapping", "Scaling", "Implementation",
+    "StaticDescription", "Node", "Edge", "AttributeMapping", "Scaling", "Update",
+    "Implementation",
     "NodeDefinition", "FORMAT_VERSION", "summary_line",
     "ChoiceStrategy", "ImplementationChooser", "matches_filter",
     "FrozenDict", "freeze", "thaw",

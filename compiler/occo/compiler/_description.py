@@ -17,13 +17,15 @@ from occo.util.located import join_path
 
 from ._collect import ErrorCollector
 from ._sections import (DEPENDENCY_SCHEMA, INFRA_SCHEMA, MAPPING_SCHEMA, NODE_SCHEMA,
-                        SCALING_SCHEMA, check_section, closest, suggestion)
+                        SCALING_SCHEMA, UPDATE_SCHEMA, check_section, closest, suggestion)
 from ._names import check_name
 from .frozen import EMPTY, freeze
 from .limits import DEFAULT_INSTANCE_LIMITS, InstanceLimits
-from .model import AttributeMapping, Scaling
+from .model import DEFAULT_UPDATE, AttributeMapping, Scaling, Update
 
 DEPENDENCY_KEYS = frozenset(DEPENDENCY_SCHEMA.names)
+#: the longest a rollout step may wait for a new instance to settle (update.min_ready_seconds)
+MAX_MIN_READY = 3600
 #: the loader's bound on a document's values, aliases expanded, by default
 DEFAULT_MAX_VALUES = YamlLimits().max_expanded_nodes
 MAPPING_KEYS = frozenset(MAPPING_SCHEMA.names)
@@ -45,6 +47,7 @@ class RawNode:
     variables: Mapping[str, Any] = field(default_factory=dict)
     create_timeout: int | float | None = None
     attributes: Mapping[str, Any] | None = None
+    update: Update = DEFAULT_UPDATE
 
     def location(self, key: str | None = None) -> Location | None:
         if key is None:
@@ -195,6 +198,7 @@ def _parse_node(raw: RawDescription, nodes: list, i: int, item: Any,
     attributes = item.get("attributes")
     if isinstance(attributes, dict):
         node.attributes = attributes
+    node.update = _parse_update(item, path, errors)
 
 
 def _merged_variables(raw: RawDescription, node: RawNode,
@@ -218,6 +222,34 @@ def _merged_variables(raw: RawDescription, node: RawNode,
             f"the number of nodes smaller", location=where))
         return raw.variables
     return deep_merge(raw.variables, node.variables) if node.variables else raw.variables
+
+
+def _parse_update(item: dict, path: str, errors: ErrorCollector) -> Update:
+    """The node's ``update`` section (an OCCO extension): the rollout's limits."""
+    update = item.get("update")
+    if not isinstance(update, dict):
+        return DEFAULT_UPDATE   # absent, or not a mapping (the node's schema said so)
+    upath = f"{path}.update"
+    if not check_section(UPDATE_SCHEMA, update, upath, errors, parent=item, key="update",
+                         templates=False):
+        return DEFAULT_UPDATE
+    surge = update.get("max_surge", DEFAULT_UPDATE.max_surge)
+    unavailable = update.get("max_unavailable", DEFAULT_UPDATE.max_unavailable)
+    if surge == 0 and unavailable == 0:
+        errors.add(InputError(
+            "max_surge and max_unavailable must not both be 0: a replacement could then "
+            "neither add an instance nor take one away",
+            location=location_of(update, path=upath)))
+        return DEFAULT_UPDATE
+    settle = update.get("min_ready_seconds", DEFAULT_UPDATE.min_ready_seconds)
+    if settle > MAX_MIN_READY:
+        errors.add(InputError(
+            f"min_ready_seconds: at most {MAX_MIN_READY} (an hour) per step, got {settle:g}",
+            location=location_of(update, "min_ready_seconds",
+                                 path=f"{upath}.min_ready_seconds")))
+        return DEFAULT_UPDATE
+    return Update(max_surge=surge, max_unavailable=unavailable,
+                  min_ready_seconds=settle)
 
 
 def _parse_scaling(item: dict, path: str, errors: ErrorCollector, limits: InstanceLimits,
@@ -269,8 +301,8 @@ def _resolve_ref(raw: RawDescription, container: Any, i: int, ref: Any, path: st
         name = ref.get("name")
         if isinstance(name, str) and name in raw.by_name:
             return name
-        errors.add(InputError(f"a node reference must be an alias of a node (like *WEB) or "
-                              f"a node's name, got a mapping that is not one of the nodes",
+        errors.add(InputError("a node reference must be an alias of a node (like *WEB) or "
+                              "a node's name, got a mapping that is not one of the nodes",
                               location=_ref_location(container, i, ref, path)))
         return None
     errors.add(InputError(f"a node reference must be an alias of a node (like *WEB) or a "

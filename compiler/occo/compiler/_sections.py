@@ -39,6 +39,17 @@ NODE_SCHEMA = Schema("node", (
     Field("variables", "mapping"),
     Field("create_timeout", "int|number", minimum=0, doc="Occopus key, accepted"),
     Field("attributes", "mapping", doc="Occopus key, accepted"),
+    Field("update", "mapping", doc="OCCO extension: how a changed node is replaced"),
+))
+
+UPDATE_SCHEMA = Schema("update", (
+    Field("max_surge", "int", minimum=0,
+          doc="new instances created beyond the wanted count during a replacement"),
+    Field("max_unavailable", "int", minimum=0,
+          doc="instances that may be missing below the wanted count during a replacement"),
+    Field("min_ready_seconds", "number", minimum=0,
+          doc="seconds a new instance must have been ready before an old one goes for it "
+              "(time for a load balancer to see it; default 0, at most 3600)"),
 ))
 
 SCALING_SCHEMA = Schema("scaling", (

@@ -388,7 +388,8 @@ class _Compilation:
                 filter=freeze(node.filter), variables=variables,
                 implementations=tuple(definition.implementations[i] for i in kept),
                 create_timeout=node.create_timeout,
-                attributes=freeze(node.attributes) if node.attributes is not None else None))
+                attributes=freeze(node.attributes) if node.attributes is not None else None,
+                update=node.update))
         edges = [Edge(dependent=e.dependent, dependency=e.dependency,
                       mappings=tuple(e.mappings),
                       extra=freeze(e.extra) if e.extra else EMPTY) for e in raw.edges.values()]

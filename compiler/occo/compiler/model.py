@@ -15,8 +15,8 @@ from ._graph import CycleError, topological_levels
 from .errors import InvalidModelError
 from .frozen import EMPTY, FrozenDict, freeze, thaw
 
-__all__ = ["FORMAT_VERSION", "Scaling", "Implementation", "NodeDefinition", "AttributeMapping",
-           "Edge", "Node", "StaticDescription", "summary_line"]
+__all__ = ["FORMAT_VERSION", "Scaling", "Update", "DEFAULT_UPDATE", "Implementation",
+           "NodeDefinition", "AttributeMapping", "Edge", "Node", "StaticDescription", "summary_line"]
 
 #: Version of the dict form; ``from_dict`` refuses other versions.
 FORMAT_VERSION = 1
@@ -40,6 +40,37 @@ class Scaling:
 
     def to_dict(self) -> dict[str, int]:
         return {"min": self.min, "max": self.max}
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """How instances of a changed node are replaced (a rolling replacement): at most
+    ``max_surge`` new instances beyond the wanted count, at most ``max_unavailable``
+    below it, and a new instance counts once it has been ready ``min_ready_seconds``
+    (time for a balancer to see it). The default replaces one at a time and never goes
+    below the wanted count."""
+
+    max_surge: int = 1
+    max_unavailable: int = 0
+    min_ready_seconds: float = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_surge": self.max_surge, "max_unavailable": self.max_unavailable,
+                "min_ready_seconds": self.min_ready_seconds}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "Update":
+        if not isinstance(d, Mapping):
+            return DEFAULT_UPDATE
+        try:
+            return cls(max_surge=max(0, int(d.get("max_surge", 1))),
+                       max_unavailable=max(0, int(d.get("max_unavailable", 0))),
+                       min_ready_seconds=max(0, float(d.get("min_ready_seconds", 0))))
+        except (TypeError, ValueError):
+            raise InvalidModelError("not a compiled node: bad update") from None
+
+
+DEFAULT_UPDATE = Update()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +218,7 @@ class Node:
     implementations: tuple[Implementation, ...] = ()
     create_timeout: int | float | None = None
     attributes: FrozenDict | None = None
+    update: Update = DEFAULT_UPDATE
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -197,6 +229,8 @@ class Node:
             out["create_timeout"] = self.create_timeout
         if self.attributes is not None:
             out["attributes"] = thaw(self.attributes)
+        if self.update != DEFAULT_UPDATE:
+            out["update"] = self.update.to_dict()
         return out
 
     @classmethod
@@ -213,7 +247,8 @@ class Node:
                    implementations=tuple(Implementation.from_dict(i)
                                          for i in d.get("implementations") or ()),
                    create_timeout=d.get("create_timeout"),
-                   attributes=freeze(attributes) if attributes is not None else None)
+                   attributes=freeze(attributes) if attributes is not None else None,
+                   update=Update.from_dict(d.get("update")))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

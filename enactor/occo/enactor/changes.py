@@ -9,7 +9,8 @@ values of those variables, its attributes, and the lookups' current answers. Eve
 that differs is a reason, with the old and the new value; values under secret-looking
 keys are masked. A lookup whose answer comes from an instance the same plan drops or
 replaces will change: the dependent is replaced too (``forced_by`` names the
-dependency). Scaling is not compared: it never replaces.
+dependency). Scaling is not compared: it never replaces; nor is ``getipall``, the
+membership of a node, which every scaling and heal of it changes.
 
 A pure function of the description and the records, like :func:`occo.enactor.decide`.
 """
@@ -111,6 +112,10 @@ class _Answers:
         if match is None:
             return MISSING, None
         function, node = match.groups()
+        if function == "getipall":
+            # membership: it changes with every scaling and heal of the node, which never
+            # replace anything; a node that must follow it does so while it runs
+            return MISSING, None
         records = [r for r in self.by_node.get(node, []) if r.intent != Intent.DROPPING]
         if function == "find_node_id":
             used = records[:1]
@@ -118,10 +123,8 @@ class _Answers:
         else:
             ready = [r for r in records
                      if r.state == InstanceState.READY and r.intent == Intent.CREATED]
-            used = ready if function == "getipall" else ready[:1]
-            if function == "getipall":
-                value = [r.addresses[0] for r in ready if r.addresses]
-            elif not used:
+            used = ready[:1]
+            if not used:
                 value = MISSING
             elif function == "getip":
                 value = used[0].addresses[0] if used[0].addresses else MISSING

@@ -28,7 +28,11 @@ from occo.util.instructions import CreateNode, DropNode, Instruction
 from .changes import outdated
 from .config import MaintenanceConfig
 
-__all__ = ["Decision", "decide", "apply_requests"]
+__all__ = ["Decision", "decide", "apply_requests", "ROLLOUT_CREATE", "ROLLOUT_DROP"]
+
+#: the reasons of a rollout's instructions (``occo plan`` counts them as replacements)
+ROLLOUT_CREATE = "rollout: replaces an outdated instance"
+ROLLOUT_DROP = "rollout: replaced by an instance of the new definition"
 
 LIVE_STATES = {InstanceState.PENDING, InstanceState.STARTING, InstanceState.READY,
                InstanceState.UNHEALTHY, InstanceState.UNKNOWN}
@@ -45,6 +49,9 @@ class Decision:
     outdated: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: per node, how many live instances stay as they are
     unchanged: dict[str, int] = field(default_factory=dict)
+    #: seconds until a new instance of a rollout has been ready its min_ready_seconds
+    #: (0: none is settling; the next pass may go on at once)
+    settling: float = 0.0
 
     def event(self, type_: str, **details: Any) -> None:
         self.events.append({"type": type_, **details})
@@ -114,8 +121,12 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
            requests: Iterable[ScalingRequest] = (), timers: Mapping[str, float] | None = None,
            now: float, config: MaintenanceConfig,
            choose: Callable[[Any], tuple[int, Any]],
-           new_instance_id: Callable[[], str] = new_id) -> Decision:
-    """Decide one pass for ``infra_id``. ``choose(node)`` picks an implementation."""
+           new_instance_id: Callable[[], str] = new_id, rollout: bool = False) -> Decision:
+    """Decide one pass for ``infra_id``. ``choose(node)`` picks an implementation.
+
+    With ``rollout``, outdated instances are replaced step by step (:func:`_roll`), a node
+    only once its dependencies have none left and all theirs are ready; without it they
+    are only reported."""
     decision = Decision()
     timers = timers or {}
     by_node: dict[str, list[InstanceRecord]] = {name: [] for name in description.node_names}
@@ -160,7 +171,7 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
                                "cloud and the nodes' health checks")
 
     wanted: dict[str, int] = {}
-    missing: dict[str, tuple[int, int, int]] = {}
+    kept: dict[str, list[InstanceRecord]] = {}
     for node in description:
         recs = by_node[node.name]
         smin, smax = node.scaling.min, node.scaling.max
@@ -192,24 +203,60 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
                 decision.event("healing", node=node.name, instance_id=rec.instance_id,
                                reason=reason)
             keep = [r for r in keep if r.instance_id not in failed]
-        excess = len(keep) - target
+        kept[node.name] = keep
+    # which of the instances that stay were built from another definition, and why
+    decision.outdated, decision.unchanged = outdated(
+        description, [r for recs in kept.values() for r in recs],
+        leaving={d.instance_id for d in decision.drops})
+    stale = {i["instance_id"] for items in decision.outdated.values() for i in items}
+    missing: dict[str, tuple[int, str]] = {}
+    settled: dict[str, bool] = {}
+    for name in description.topological_order:
+        node = description.node(name)
+        keep, target = kept[name], wanted[name]
+        # while outdated instances remain, the new ones a rollout added within its surge
+        # are not an excess (a pass that dropped them would undo the rollout, and one
+        # that dropped old ones instead would serve fewer than wanted)
+        renewed = sum(r.instance_id not in stale for r in keep)
+        surging = min(node.update.max_surge, renewed) if renewed < len(keep) else 0
+        excess = len(keep) - target - surging
         if excess > 0:
-            # youngest first; among equals, those not ready yet go first
-            order = sorted(keep, key=lambda r: (r.state == InstanceState.READY, -r.created_at))
+            # outdated first, then the youngest; among equals, those not ready yet go first
+            order = sorted(keep, key=lambda r: (r.instance_id not in stale,
+                                                r.state == InstanceState.READY, -r.created_at))
             for rec in order[:excess]:
                 decision.instructions.append(DropNode(
-                    infra_id=infra_id, instance_id=rec.instance_id, node_name=node.name,
+                    infra_id=infra_id, instance_id=rec.instance_id, node_name=name,
                     reason=f"scale down to {target}"))
-        missing[node.name] = (target - len(keep), len(keep), target)
+            gone = {r.instance_id for r in order[:excess]}
+            keep = [r for r in keep if r.instance_id not in gone]
+            # a dropped instance is neither replaced nor unchanged
+            if name in decision.outdated:
+                decision.outdated[name] = [i for i in decision.outdated[name]
+                                           if i["instance_id"] not in gone]
+                if not decision.outdated[name]:
+                    del decision.outdated[name]
+            spared = len(gone - stale)
+            if spared and name in decision.unchanged:
+                decision.unchanged[name] = max(0, decision.unchanged[name] - spared)
+        old = [r for r in keep if r.instance_id in stale]
+        ready_now = all(r.state == InstanceState.READY for r in keep)
+        if rollout and old and all(settled.get(d, True)
+                                   for d in description.dependencies_of(name)):
+            count, _ = _roll(node, keep, old, target, decision, infra_id, now)
+            missing[name] = (count, ROLLOUT_CREATE)
+            settled[name] = False
+            continue
+        settled[name] = not old and ready_now and len(keep) >= target
+        missing[name] = (target - len(keep), f"{len(keep)} of {target} wanted")
     # creates wait only for the dependencies that will have instances
     for node in description:
-        count, kept, target = missing.get(node.name, (0, 0, 0))
+        count, reason = missing.get(node.name, (0, ""))
         if count <= 0:
             continue
         node_dict = node.to_dict()
         waits = tuple(d for d in description.dependencies_of(node.name) if wanted[d] > 0)
         impl_dicts: dict[int, dict] = {}
-        reason = f"{kept} of {target} wanted"
         for _ in range(count):
             index, impl = choose(node)
             if index not in impl_dicts:
@@ -217,7 +264,39 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
             decision.instructions.append(CreateNode(
                 infra_id=infra_id, instance_id=new_instance_id(), node=node_dict,
                 implementation=impl_dicts[index], waits_for=waits, reason=reason))
-    decision.outdated, decision.unchanged = outdated(
-        description, [r for recs in by_node.values() for r in recs],
-        leaving={d.instance_id for d in decision.drops})
     return decision
+
+
+def _roll(node: Any, keep: list[InstanceRecord], old: list[InstanceRecord], target: int,
+          decision: Decision, infra_id: str, now: float) -> tuple[int, int]:
+    """One step of the rolling replacement of ``node``: drop the outdated instances its
+    limits allow now that the new ones are ready, and say how many new ones to create.
+    Decided from the records alone, so a rollout killed at any moment and run again goes
+    on from where it stands. Returns ``(creates, drops)``."""
+    surge, unavailable = node.update.max_surge, node.update.max_unavailable
+    settle = node.update.min_ready_seconds
+    new = [r for r in keep if r not in old]
+    # a new instance counts once it has been ready min_ready_seconds (a balancer sees
+    # it); one whose ready time is not recorded counts at once
+    since = [now - r.ready_at if r.ready_at is not None and settle > 0 else settle
+             for r in new if r.state == InstanceState.READY]
+    new_ready = sum(s >= settle for s in since)
+    waits = [min(settle, settle - s) for s in since if s < settle]
+    if waits:
+        decision.settling = max(decision.settling, min(waits))
+    # the outdated ones serve until dropped; the new ones count once they are ready
+    floor = max(0, target - unavailable)
+    drop = max(0, min(len(old), new_ready + len(old) - floor))
+    # not ready first, then the oldest: the instances that serve least go first
+    order = sorted(old, key=lambda r: (r.state == InstanceState.READY, r.created_at))
+    for rec in order[:drop]:
+        decision.instructions.append(DropNode(
+            infra_id=infra_id, instance_id=rec.instance_id, node_name=node.name,
+            reason=ROLLOUT_DROP))
+    left = len(old) - drop
+    create = max(0, min(target - len(new), target + surge - (len(new) + left)))
+    decision.event("node.replacing", node=node.name, creating=create,
+                   dropping=[r.instance_id for r in order[:drop]], outdated=left,
+                   max_surge=surge, max_unavailable=unavailable,
+                   **({"settling": round(min(waits), 3)} if waits else {}))
+    return create, drop

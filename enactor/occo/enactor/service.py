@@ -52,7 +52,7 @@ class Enactor:
 
     # ------------------------------------------------------------------ planning
 
-    def decide(self, infra_id: str, *, refresh: bool
+    def decide(self, infra_id: str, *, refresh: bool, rollout: bool = False
                ) -> tuple[Decision, list[InstanceRecord], int]:
         """Decide from the store (and the clouds, with ``refresh``); nothing is consumed.
 
@@ -67,7 +67,7 @@ class Enactor:
         decision = decide(description, records, infra_id=infra_id,
                           targets=self.store.get_scaling_targets(infra_id), requests=requests,
                           timers=self.store.get_failure_timers(infra_id), now=time.time(),
-                          config=self.config, choose=self.chooser.choose)
+                          config=self.config, choose=self.chooser.choose, rollout=rollout)
         return decision, records, len(requests)
 
     def plan(self, infra_id: str) -> Decision:
@@ -100,7 +100,8 @@ class Enactor:
     def maintain_once(self, infra_id: str, *, keep_on_failure: bool = False,
                       clean_orphans: bool = False,
                       on_decision: Callable[[Decision], None] | None = None,
-                      proceed: Callable[[], bool] | None = None) -> dict:
+                      proceed: Callable[[], bool] | None = None,
+                      rollout: bool = False) -> dict:
         """One pass under the lease: refresh, decide, record, execute. Returns the outcome.
 
         Drift is checked on every pass: resources with this infrastructure's tags that the
@@ -108,10 +109,11 @@ class Enactor:
         ``clean_orphans``, dropped. Instances the cloud no longer has are found by the
         refresh and replaced like failed ones. ``proceed()``, asked once the pass has
         decided, false (Ctrl-C while it refreshed and decided) ends it there: nothing
-        executed, no request settled, status ``cancelled``.
+        executed, no request settled, status ``cancelled``. With ``rollout`` the pass also
+        takes the next step of replacing outdated instances (:func:`~occo.enactor.decide`).
         """
         with self.lease(infra_id):
-            decision, records, taken = self.decide(infra_id, refresh=True)
+            decision, records, taken = self.decide(infra_id, refresh=True, rollout=rollout)
             if proceed is not None and not proceed():
                 return {"infra_id": infra_id, "status": "cancelled", "created": 0,
                         "ready": 0, "dropped": 0, "replaced": 0, "healed": 0,
@@ -126,7 +128,8 @@ class Enactor:
                         f"{len(ids)} resource(s) carry this infrastructure's tags but are not "
                         "in the store" + ("" if clean_orphans else
                                           "; `occo maintain --clean-orphans` drops them")))
-            self._tell_outdated(infra_id, decision)
+            if not rollout:
+                self._tell_outdated(infra_id, decision)
             outdated = sum(len(v) for v in decision.outdated.values())
             if clean_orphans:
                 decision.instructions += [
@@ -151,7 +154,8 @@ class Enactor:
             if not decision.instructions and not unfinished:
                 return {"infra_id": infra_id, "status": "unchanged", "created": 0,
                         "ready": 0, "dropped": 0, "replaced": 0, "healed": 0, "failures": [],
-                        "drop_failures": [], "outdated": outdated}
+                        "drop_failures": [], "outdated": outdated,
+                        "settling": decision.settling}
             outcome = self.processor.call(
                 "execute", infra_id=infra_id,
                 instructions=[i.to_dict() for i in decision.instructions],
@@ -159,7 +163,8 @@ class Enactor:
                 timeout=self.call_timeout)
             # replaced: failed attempts the processor replaced while building; healed:
             # failed or vanished nodes this pass decided to replace
-            return {**outcome, "healed": healed, "outdated": outdated}
+            return {**outcome, "healed": healed, "outdated": outdated,
+                    "settling": decision.settling}
 
     def _tell_outdated(self, infra_id: str, decision: Decision) -> None:
         """A ``node.outdated`` event per node whose outdated instances changed since this
@@ -177,8 +182,9 @@ class Enactor:
                            forced_by=forced, message=(
                                f"{len(ids)} instance(s) of {node!r} were built from another "
                                f"definition ({', '.join(keys[:5])}"
-                               f"{', ...' if len(keys) > 5 else ''}); they keep running: "
-                               "OCCO does not replace instances yet (`occo plan` shows why)"))
+                               f"{', ...' if len(keys) > 5 else ''}); they keep running "
+                               "until a build replaces them (`occo plan` shows why)"))
+
     def loop(self, infra_ids: Callable[[], list[str]], stop: threading.Event) -> None:
         """Maintain every infrastructure ``infra_ids()`` names until ``stop`` is set.
 

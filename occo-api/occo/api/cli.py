@@ -117,11 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = _command(sub, "build", help="build (or continue building) an infrastructure")
-    p.add_argument("infra", help="infrastructure description (infra.yaml)")
+    p.add_argument("infra", nargs="?",
+                   help="infrastructure description (infra.yaml); none with --rollback")
     p.add_argument("--nodes", action="append", help="node definitions file (repeatable)")
     _infra(p, required=False)
     p.add_argument("--keep-on-failure", action="store_true",
                    help="keep what is ready when the build fails (default: roll back)")
+    p.add_argument("--rollback", action="store_true",
+                   help="build the definition the last change replaced (with -i)")
+    p.add_argument("--auto-rollback", action="store_true", default=None,
+                   help="if replacing changed instances fails, return to the previous "
+                        "definition at once (default: rollout.auto_rollback, false)")
     _common(p)
 
     p = _command(sub, "maintain", help="heal and scale: one pass, or passes at an interval")

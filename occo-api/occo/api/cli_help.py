@@ -32,9 +32,12 @@ COMMANDS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         "infrastructure and create its nodes in dependency order, each as soon as the "
         "nodes it depends on are ready. Building a description again continues or scales "
         "the stored infrastructure of that name. A failed build is rolled back unless "
-        "--keep-on-failure; Ctrl-C stops it, rolls back what is in flight and exits 130.",
+        "--keep-on-failure; Ctrl-C stops it, rolls back what is in flight and exits 130. "
+        "Instances built from a changed definition are replaced in turn, within each "
+        "node's update limits; --rollback -i INFRA returns to the definition before.",
         [("occo build infra.yaml", "build it; progress on stderr, the final table on stdout"),
          ("occo build infra.yaml --keep-on-failure", "keep what became ready if it fails"),
+         ("occo build --rollback -i web-cluster", "return to the previous definition"),
          ("occo --state redis://127.0.0.1:6379/0 build infra.yaml",
           "with the state in Redis")]),
     "maintain": (

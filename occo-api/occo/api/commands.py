@@ -167,6 +167,15 @@ def cmd_plan(args, out, err) -> int:
 
 
 def cmd_build(args, out, err) -> int:
+    if args.rollback and (args.infra or args.nodes):
+        raise UsageError("occo build --rollback builds the stored previous definition: give "
+                         "-i INFRA and no description file")
+    if args.rollback and not args.infra_id:
+        raise UsageError("occo build --rollback needs -i INFRA (an id, a unique name or a "
+                         "unique id prefix)")
+    if not args.rollback and not args.infra:
+        raise UsageError("occo build needs a description file (infra.yaml), or --rollback "
+                         "-i INFRA")
     with _open(args) as occo:
         progress = Progress(occo.store, err if args.json else out)
         started: dict[str, str] = {}
@@ -191,10 +200,17 @@ def cmd_build(args, out, err) -> int:
             return False
 
         try:
-            result, interrupted = _in_background(
-                lambda: occo.build(args.infra, args.nodes, infra_id=args.infra_id,
-                                   keep_on_failure=args.keep_on_failure,
-                                   on_registered=registered, gate=gate), cancel, err)
+            if args.rollback:
+                def run():
+                    return occo.rollback(args.infra_id, keep_on_failure=args.keep_on_failure,
+                                         on_registered=registered, gate=gate)
+            else:
+                def run():
+                    return occo.build(args.infra, args.nodes, infra_id=args.infra_id,
+                                      keep_on_failure=args.keep_on_failure,
+                                      on_registered=registered, gate=gate,
+                                      auto_rollback=args.auto_rollback)
+            result, interrupted = _in_background(run, cancel, err)
         except KeyboardInterrupt:   # the second Ctrl-C: leave now, but say so in the store
             if "infra_id" in started:
                 occo.left_at_once(started["infra_id"])
@@ -217,6 +233,12 @@ def cmd_build(args, out, err) -> int:
         out.write(f"infrastructure id: {result['infra_id']} ({result['status']})\n")
     for warning in result.get("warnings", []):
         notice(err, "warning", warning)
+    back = result.get("rolled_back")
+    if back:
+        notice(err, "note", f"the rollout failed and was rolled back to the previous "
+                            f"definition: {back['status']}"
+                            + (f", {back['outdated']} instance(s) still outdated"
+                               if back.get("outdated") else ""))
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if result["status"] == "ready" else 1

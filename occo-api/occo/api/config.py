@@ -113,6 +113,12 @@ SECTIONS: dict[str, Schema] = {
               doc="most instances one infrastructure may reach: the sum of its nodes' "
                   "scaling max (default 100000)"),
     )),
+    "rollout": Schema("rollout", (
+        Field("auto_rollback", "bool",
+              doc="a build whose rollout fails returns to the previous definition at once "
+                  "(default false: the old instances keep serving, `occo build --rollback` "
+                  "returns)"),
+    )),
     "includes": Schema("includes", (
         Field("allow_outside", "bool",
               doc="let !yaml_import/!text_import read outside the description's directory"),
@@ -179,6 +185,10 @@ class Config:
         return InstanceLimits(**self.section("instances"))
 
     @property
+    def rollout(self) -> dict[str, Any]:
+        return {"auto_rollback": False, **self.section("rollout")}
+
+    @property
     def auth_data(self) -> Path | None:
         given = self.values.get("auth_data")
         if given:
@@ -205,6 +215,7 @@ class Config:
             "clouds": self.clouds,
             "instances": {"max_per_node": self.instance_limits.max_per_node,
                           "max_per_infrastructure": self.instance_limits.max_per_infrastructure},
+            "rollout": self.rollout,
             "includes": {"allow_outside": False, **self.section("includes")},
             "logging": {"level": "WARNING", "json": False, **self.section("logging")},
             "auth_data": str(self.auth_data) if self.auth_data else None,

@@ -29,6 +29,7 @@ from .build_gate import BuildGate
 from .config import Config, load_config
 from .errors import (AmbiguousInfrastructure, BuildFailed, InstanceNotFound, NodeNotFound,
                      UnknownInfrastructure)
+from .rollout import Rollout, previous_of, with_previous
 from .system import System
 
 __all__ = ["Occo"]
@@ -322,7 +323,7 @@ class Occo:
             return record
         return self.store.update_infrastructure(
             existing.infra_id, expected_version=None,
-            description=description.to_dict(),
+            description=with_previous(description.to_dict(), existing.description),
             status="building")
 
     def plan(self, infra: str | Path | Mapping[str, Any] | None = None,
@@ -334,7 +335,8 @@ class Occo:
                 raise InputError("plan needs a description or an infrastructure id")
             record = self._find(infra_id)
             decision = self.system.enactor.plan(record.infra_id)
-            return _plan_dict(record.infra_id, record.name, decision)
+            return _plan_dict(record.infra_id, record.name, decision,
+                              StaticDescription.from_dict(record.description))
         description = self.validate(infra, nodes)
         warnings = self.plan_warnings(description, infra=infra, nodes=nodes)
         existing = self._stored_for(description, infra_id)
@@ -348,29 +350,81 @@ class Occo:
                               timers=self.store.get_failure_timers(existing.infra_id),
                               now=time.time(), config=self.system.maintenance,
                               choose=self.system.enactor.chooser.choose)
-            return _plan_dict(existing.infra_id, description.infra_name, decision, warnings)
+            return _plan_dict(existing.infra_id, description.infra_name, decision,
+                              description, warnings)
         from occo.enactor import decide
         decision = decide(description, [], infra_id="(new)", targets={}, now=time.time(),
                           config=self.system.maintenance,
                           choose=self.system.enactor.chooser.choose)
-        return _plan_dict(None, description.infra_name, decision, warnings)
+        return _plan_dict(None, description.infra_name, decision, description, warnings)
 
     def build(self, infra: str | Path | Mapping[str, Any],
               nodes: Sequence[str | Path] | None = None, *, infra_id: str | None = None,
               keep_on_failure: bool = False,
               on_registered: Callable[[InfraRecord], None] | None = None,
-              gate: BuildGate | None = None) -> dict[str, Any]:
+              gate: BuildGate | None = None,
+              auto_rollback: bool | None = None) -> dict[str, Any]:
         """Compile, store and build; returns the outcome with the infrastructure id.
 
         On failure the partial infrastructure is rolled back unless ``keep_on_failure``.
         ``gate`` stopped (Ctrl-C) before the description is stored ends the build with
         nothing stored (status ``cancelled``, infra_id None); stopped before the pass
         executes, with nothing created and the infrastructure's status as it was.
+        Instances of a changed definition are replaced in turn (:mod:`.rollout`); a
+        rollout that fails returns to the previous definition with ``auto_rollback``
+        (default: the configuration's ``rollout.auto_rollback``), its outcome under
+        ``rolled_back``.
         """
         description = self.validate(infra, nodes)
         self.preflight(description, infra=infra, nodes=nodes)
+        outcome = self._build(description, infra_id=infra_id,
+                              keep_on_failure=keep_on_failure, on_registered=on_registered,
+                              gate=gate or BuildGate())
+        if auto_rollback is None:
+            auto_rollback = bool(self.config.rollout.get("auto_rollback"))
+        rollout = outcome.get("rollout") or {}
+        if auto_rollback and rollout and not rollout.get("finished") \
+                and outcome["status"] != "cancelled" and not (gate and gate.stopped) \
+                and previous_of(self.store.get_infrastructure(
+                    outcome["infra_id"]).description) is not None:
+            self.store.append_event(Event(
+                type="rollout.rolling_back", infra_id=outcome["infra_id"],
+                details={"message": "the rollout failed: returning to the previous "
+                                    "definition (rollout.auto_rollback)"}))
+            outcome["rolled_back"] = self.rollback(outcome["infra_id"],
+                                                   keep_on_failure=keep_on_failure)
+        return outcome
+
+    def rollback(self, infra_id: str, *, keep_on_failure: bool = False,
+                 on_registered: Callable[[InfraRecord], None] | None = None,
+                 gate: BuildGate | None = None) -> dict[str, Any]:
+        """Build the definition the last change replaced (``occo build --rollback``): its
+        instances are kept or made again, the new definition's replaced in turn, like any
+        build. The definition rolled back from becomes the previous one."""
+        record, description = self.previous_definition(infra_id)
+        self.preflight(description)
+        return self._build(description, infra_id=record.infra_id,
+                           keep_on_failure=keep_on_failure, on_registered=on_registered,
+                           gate=gate or BuildGate())
+
+    def previous_definition(self, infra_id: str) -> tuple[InfraRecord, StaticDescription]:
+        """The stored infrastructure and the definition its last change replaced; an
+        InputError (exit 2, REST 400) if it has none."""
+        record = self._find(infra_id)
+        previous = previous_of(record.description)
+        if previous is None:
+            raise InputError(
+                f"infrastructure {record.infra_id} ({record.name}) has no previous "
+                "definition to return to: it has only been built from one description",
+                infra_id=record.infra_id)
+        return record, StaticDescription.from_dict(previous)
+
+    def _build(self, description: StaticDescription, *, infra_id: str | None,
+               keep_on_failure: bool, gate: BuildGate,
+               on_registered: Callable[[InfraRecord], None] | None = None
+               ) -> dict[str, Any]:
+        """Store ``description`` and run its passes until nothing is outdated."""
         before = self._stored_for(description, infra_id)
-        gate = gate or BuildGate()
         with gate.passing() as go:
             if not go:
                 return {"status": "cancelled", "infra_id": None,
@@ -381,10 +435,13 @@ class Occo:
             record = self.register(description, infra_id=infra_id)
             if on_registered is not None:
                 on_registered(record)
+
+        def one_pass() -> dict[str, Any]:
+            return self.system.enactor.maintain_once(record.infra_id,
+                                                     keep_on_failure=keep_on_failure,
+                                                     proceed=gate.execute, rollout=True)
         try:
-            outcome = self.system.enactor.maintain_once(record.infra_id,
-                                                        keep_on_failure=keep_on_failure,
-                                                        proceed=gate.execute)
+            outcome = Rollout(self.store, record.infra_id, one_pass).run(one_pass())
         except BaseException as exc:
             self._build_broke(record, before, exc)
             raise
@@ -393,9 +450,10 @@ class Occo:
             status = before.status   # stopped before it did anything
         self.store.update_infrastructure(record.infra_id, expected_version=None, status=status)
         outdated = int(outcome.get("outdated") or 0)
-        warnings = [f"{outdated} instance(s) were built from another definition than this "
-                    "description's and keep running: OCCO does not replace instances yet; "
-                    "`occo plan` shows which and why"] if outdated else []
+        warnings = [f"{outdated} instance(s) of the previous definition are still serving: "
+                    "the rollout did not finish; `occo build` again carries it on, "
+                    "`occo build --rollback` returns to the previous definition"
+                    ] if outdated else []
         return {**outcome, "infra_id": record.infra_id, "name": record.name, "status": status,
                 "outdated": outdated, "warnings": warnings}
 
@@ -803,7 +861,10 @@ class _TypeLocator:
 
 
 def _plan_dict(infra_id: str | None, name: str, decision: Decision,
-               warnings: Sequence[str] = ()) -> dict[str, Any]:
+               description: StaticDescription, warnings: Sequence[str] = ()
+               ) -> dict[str, Any]:
+    """The plan as a dict; a node with instances to replace also carries its ``update``
+    limits (how many a build replaces at a time)."""
     per_node: dict[str, dict[str, Any]] = {}
 
     def entry_of(node: Any) -> dict[str, Any]:
@@ -816,6 +877,8 @@ def _plan_dict(infra_id: str | None, name: str, decision: Decision,
         entry = entry_of(node)
         entry["replace"] = len(items)
         entry["replacements"] = items
+        if items and node in description:
+            entry["update"] = description.node(node).update.to_dict()
     for ins in decision.instructions:
         node = getattr(ins, "node_name", None)
         entry = entry_of(node)

@@ -73,8 +73,9 @@ def plan_text(plan: dict[str, Any]) -> str:
     replacing = [(node, r) for node, entry in plan["nodes"].items()
                  for r in entry.get("replacements", ())]
     if replacing:
-        lines.append("to replace (build does not replace yet: it leaves these running and "
-                     "says they are outdated):")
+        lines.append("to replace (`occo build` replaces them in turn: each node's new "
+                     "instances are ready before old ones are dropped, within its update "
+                     "limits):")
     for node, item in replacing:
         forced = f", forced by {', '.join(item['forced_by'])}" if item["forced_by"] else ""
         lines.append(f"  {node} {item['instance_id']}{forced}:")
@@ -132,7 +133,8 @@ class Progress:
 
     SHOWN = {"node.ready", "node.failed", "node.dropped", "node.drop_failed", "healing",
              "healing.braked", "scaling", "scaling.clamped", "infra.failing",
-             "infra.cancelling", "infra.resumed", "node.outdated"}
+             "infra.cancelling", "infra.resumed", "node.outdated", "rollout.started",
+             "node.replacing", "rollout.finished", "rollout.failed", "rollout.rolling_back"}
 
     def __init__(self, store: Store, stream: TextIO, *, tty: bool | None = None,
                  interval: float = 0.2) -> None:
@@ -217,6 +219,11 @@ def _describe(event: Any) -> str:
     words = {"node.creating": "creating", "node.created": "created", "node.ready": "ready",
              "node.failed": "failed", "node.dropping": "dropping", "node.dropped": "dropped",
              "node.drop_failed": "drop failed"}
+    if event.type == "node.replacing":
+        return (f"{event.node_name}: replacing: {d.get('creating', 0)} to create, "
+                f"{len(d.get('dropping') or ())} to drop, {d.get('outdated', 0)} outdated "
+                f"left (max_surge {d.get('max_surge')}, max_unavailable "
+                f"{d.get('max_unavailable')})")
     if event.type in words:
         text = f"{who}: {words[event.type]}"
         if event.type == "node.ready" and d.get("addresses"):

@@ -461,6 +461,20 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
     def scaleto(infra_id: str, node: str, count: str) -> tuple[Response, int]:
         return scaled(infra_id, node, "scaleto", to=_count(count, "count", 0))
 
+    def plan(infra_id: str) -> Response:
+        """GET: what a maintenance pass would do now; POST with a description: what
+        building it over this infrastructure would do. Nothing is stored either way."""
+        if request.method == "POST":
+            result = occo.plan(read_description(), infra_id=infra_id)
+        else:
+            result = occo.plan(infra_id=infra_id)
+        return jsonify(redact(result))
+
+    def rollback(infra_id: str) -> tuple[Response, int]:
+        result = work.start_rollback(infra_id,
+                                     keep_on_failure=_flag("keep_on_failure", False))
+        return jsonify(result), 202
+
     def events(infra_id: str) -> Response:
         after = _int_arg("after", 0, 0)
         limit = min(_int_arg("limit", 1000, 1), 10_000)
@@ -509,6 +523,8 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
     route(f"{I}/scaledown/<node>", "scaledown", scaledown, ["POST"])
     route(f"{I}/scaledown/<node>/<nodeid>", "scaledown_one", scaledown, ["POST"])
     route(f"{I}/scaleto/<node>/<count>", "scaleto", scaleto, ["POST"])
+    route(f"{I}/plan", "plan", plan, ["GET", "POST"])
+    route(f"{I}/rollback", "rollback", rollback, ["POST"])
     route(f"{I}/events", "events", events, ["GET"])
     route(f"{I}/notify", "notify", notify, ["POST"])
     route("/info/<key>", "info", info, ["GET"])

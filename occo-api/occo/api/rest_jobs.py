@@ -224,6 +224,28 @@ class Work:
         self._spawn(f"rest-destroy-{infra_id[:8]}", destroy)
         return {"infraid": infra_id, "status": "destroying"}
 
+    def start_rollback(self, infra_id: str, *, keep_on_failure: bool = False
+                       ) -> dict[str, Any]:
+        """Build ``infra_id``'s previous definition in the background (``occo build
+        --rollback``); one that has none is refused here, before anything changes."""
+        self.occo.previous_definition(infra_id)   # InputError (400) if there is none
+        self._claim(infra_id, "building")
+
+        def rollback() -> None:
+            try:
+                result = self._waiting_for_maintainer(
+                    lambda: infra_id, lambda: self.occo.rollback(
+                        infra_id, keep_on_failure=keep_on_failure))
+                self._after_build(result)
+            except BaseException as exc:  # logged: the request was answered already
+                log.error("rollback of %s failed: %s", infra_id, exc)
+            finally:
+                self._release(infra_id)
+                self._done()
+
+        self._spawn(f"rest-rollback-{infra_id[:8]}", rollback)
+        return {"infraid": infra_id, "status": "building", "rollback": True}
+
     def _by_name(self, name: str) -> str | None:
         found = [r for r in self.store.list_infrastructures() if r.name == name]
         return max(found, key=lambda r: r.created_at).infra_id if found else None

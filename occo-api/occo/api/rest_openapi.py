@@ -166,6 +166,29 @@ def openapi_document(version: str, *, max_per_node: int = DEFAULT_MAX_PER_NODE
                                        "maximum": MAX_NUMBER})],
                 "responses": {"200": _json(_ref("Events"), "events"),
                               **_errors("400", "404")}}},
+            "/infrastructures/{infra_id}/plan": {
+                "get": {"summary": "what a maintenance pass would do now (nothing is done)",
+                        "parameters": [INFRA],
+                        "responses": {"200": _json(_ref("Plan"), "the plan"),
+                                      **_errors("400", "404")}},
+                "post": {"summary": "what building this description over the "
+                                    "infrastructure would do: per node unchanged, create, "
+                                    "drop, replace with the reasons (nothing is stored)",
+                         "parameters": [INFRA],
+                         "requestBody": {"required": True, "content": {
+                             "application/yaml": {"schema": {"type": "string"}},
+                             "application/json": {"schema": _ref("Description")}}},
+                         "responses": {"200": _json(_ref("Plan"), "the plan"),
+                                       **_errors("400", "404", "413", "415")}}},
+            "/infrastructures/{infra_id}/rollback": {"post": {
+                "summary": "build the definition the last change replaced, in the "
+                           "background (occo build --rollback)",
+                "parameters": [INFRA, _param("keep_on_failure", "query", "keep what is "
+                                             "ready when it fails (default: roll back)",
+                                             {"type": "boolean"})],
+                "responses": {"202": _json(_ref("Accepted"), "building the previous "
+                                                             "definition"),
+                              **_errors("400", "404", "409")}}},
             "/info/{key}": {"get": {
                 "summary": "Occopus's info broker keys: {\"result\": ...}",
                 "description": "The key's arguments are query parameters (infra_id, "
@@ -224,7 +247,8 @@ def openapi_document(version: str, *, max_per_node: int = DEFAULT_MAX_PER_NODE
                     "status": {"type": "string"}, "version": {"type": "string"}}},
                 "Accepted": {"type": "object", "required": ["infraid"], "properties": {
                     "infraid": {"type": "string"}, "status": {"type": "string"},
-                    "name": {"type": "string"}, "maintained": {"type": "boolean"}}},
+                    "name": {"type": "string"}, "maintained": {"type": "boolean"},
+                    "rollback": {"type": "boolean"}}},
                 "InfraList": {"type": "object", "properties": {
                     "infrastructures": {"type": "array", "items": {"type": "string"}},
                     "items": {"type": "array", "items": {
@@ -270,6 +294,14 @@ def openapi_document(version: str, *, max_per_node: int = DEFAULT_MAX_PER_NODE
                     "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "InfoResult": {"type": "object", "required": ["result"],
                                "properties": {"result": {}}},
+                "Plan": {"type": "object", "required": ["nodes", "replaces"], "properties": {
+                    "infra_id": {"type": "string", "nullable": True},
+                    "name": {"type": "string"}, "creates": {"type": "integer"},
+                    "drops": {"type": "integer"}, "replaces": {"type": "integer"},
+                    "unchanged": {"type": "integer"},
+                    "nodes": {"type": "object", "additionalProperties": {"type": "object"}},
+                    "events": {"type": "array", "items": {"type": "object"}},
+                    "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "Events": {"type": "object", "properties": {
                     "infraid": {"type": "string"}, "last": {"type": "integer"},
                     "events": {"type": "array", "items": {"type": "object"}}}},
