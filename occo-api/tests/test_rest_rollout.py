@@ -100,3 +100,14 @@ def test_a_bad_plan_body_is_a_located_400_and_changes_nothing(rest):
     assert status == 404, body
     status, plan, _ = rest.client.get(f"/infrastructures/{infra_id}/plan")
     assert status == 200 and plan["replaces"] == 0
+
+
+@pytest.mark.parametrize("ref", ["name", "prefix"])
+def test_infraid_of_a_post_takes_a_name_or_an_id_prefix_like_the_paths(rest, ref):
+    infra_id = rest.build()
+    given = "shop" if ref == "name" else infra_id[:8]
+    status, body, _ = rest.client.post(f"/infrastructures/?infraid={given}", CHANGED)
+    assert status == 202 and body["infraid"] == infra_id, body
+    wait_for(lambda: built(rest.client, infra_id), what="the rollout finished")
+    status, listed, _ = rest.client.get("/infrastructures/")
+    assert listed["infrastructures"] == [infra_id]

@@ -386,7 +386,13 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
 
     def create() -> tuple[Response, int]:
         data = read_description()
-        result = work.start_build(data, infra_id=request.args.get("infraid") or None,
+        target = request.args.get("infraid") or None
+        if target:   # an id, a unique name or id prefix, as in the paths
+            try:
+                target = occo.resolve_infra(target)
+            except UnknownInfrastructure:
+                pass  # start_build answers 404 naming it
+        result = work.start_build(data, infra_id=target,
                                   keep_on_failure=_flag("keep_on_failure", False),
                                   maintain=_flag("maintain", True))
         response = jsonify(redact(result))
