@@ -89,8 +89,11 @@ SCHEMA = schemathesis.openapi.from_dict(_document(), config=CONFIG)
 
 #: operations whose valid-by-the-schema input can still be refused with 400 for reasons a
 #: schema cannot state: a description is compiled against the node definitions in the
-#: store, and an info key's arguments depend on the key
-SEMANTIC_400 = {("POST", "/infrastructures/"), ("GET", "/info/{key}")}
+#: store, an info key's arguments depend on the key, and a rollback needs a previous
+#: definition in the store
+SEMANTIC_400 = {("POST", "/infrastructures/"), ("GET", "/info/{key}"),
+                ("POST", "/infrastructures/{infra_id}/plan"),
+                ("POST", "/infrastructures/{infra_id}/rollback")}
 #: Occopus's notification settings: not supported, answered 501
 NOTIFY = ("POST", "/infrastructures/{infra_id}/notify")
 
