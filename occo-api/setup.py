@@ -29,6 +29,7 @@ setup(
     ],
     packages=find_namespace_packages(include=["occo.*"]),
     include_package_data=True,
+    package_data={"occo.api.ui": ["static/*.html", "static/*.css", "static/*.js"]},
     install_requires=[
         "occo-util",
         "occo-compiler",
@@ -44,7 +45,7 @@ setup(
         "PyYAML",
     ],
     extras_require={"test": ["pytest", "pytest-timeout", "moto[server]", "boto3", "hypothesis",
-                             "schemathesis"]},
+                             "schemathesis", "playwright"]},
     entry_points={
         "console_scripts": [
             "occo = occo.api.cli:main",

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import index as index_mod
-from . import layout, pins, pythons, testing
+from . import layout, pins, pythons, system, testing
 from .devenv import dev_env
 from .envs import env_dir
 from .errors import ToolError
@@ -83,6 +83,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"ready: {dev_env(root, order)}")
     elif args.command == "test":
         chosen = select(packages, args.packages) if args.packages else order
+        if any(pkg.directory == "occo-api" for pkg in chosen):
+            system.ensure_chromium()   # the dashboard's browser tests
         reports = env_dir(root) / "reports"
         reports.mkdir(parents=True, exist_ok=True)
         others = [pythons.resolve(spec) for spec in dict.fromkeys(args.also_python)]

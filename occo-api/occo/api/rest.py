@@ -52,6 +52,7 @@ from .rest_jobs import Work
 from .rest_openapi import MAX_NUMBER, openapi_document
 from .rest_server import create_guarded_server
 from .rest_state import description_of, occopus_status, queue_scaling
+from .ui import Sessions, csrf_refused, register_ui, session_of
 from .version import __version__
 
 __all__ = ["create_app", "serve", "RestService", "BODY_SOURCE", "status_of", "is_loopback",
@@ -174,6 +175,8 @@ QUERY_PARAMETERS: dict[str, frozenset[str]] = {
     "create": frozenset({"infraid", "keep_on_failure", "maintain"}),
     "show": frozenset({"format", "refresh"}),
     "events": frozenset({"after", "limit"}),
+    "rollback": frozenset({"keep_on_failure"}),
+    "ui_api_events": frozenset({"after"}),
     **{endpoint: frozenset({SCALING_SECRET_PARAM}) for endpoint in SCALE_ENDPOINTS},
 }
 
@@ -258,7 +261,8 @@ def _given_secret() -> str | None:
 
 def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                cors_origins: list[str] | None = None, limiter: RateLimiter | None = None,
-               scaling_only: bool = False) -> Flask:
+               scaling_only: bool = False, sessions: Sessions | None = None,
+               max_streams: int = 4) -> Flask:
     """The Flask application of the service (served by waitress in :class:`RestService`).
 
     With ``scaling_only`` it has the scale paths alone and takes only scaling secrets (the
@@ -278,6 +282,10 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
 
     app.register_error_handler(OccoError, _occo_error)
     app.register_error_handler(HTTPException, _http_error)
+    # the dashboard (/ui/): not on the listener the nodes reach
+    sessions = sessions or Sessions(token)
+    ui_guard = None if scaling_only else register_ui(
+        app, occo, token=token, sessions=sessions, stop=work.stop, max_streams=max_streams)
     app.register_error_handler(Exception, _internal_error)
 
     def secret_guard(given: str) -> Response | None:
@@ -325,9 +333,25 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
             return False
         return endpoint in PUBLIC
 
+    def by_session() -> Response | bool:
+        """The dashboard's session cookie in place of the token (no Authorization header
+        given): True if it is valid, a 403 for a write without its CSRF token."""
+        if request.headers.get("Authorization") or scaling_only:
+            return False
+        session = session_of(sessions)
+        if session is None:
+            return False
+        return csrf_refused(session) or True
+
     @app.before_request
     def guard() -> Response | None:
         if request.method == "OPTIONS" or public():
+            return None
+        if ui_guard is not None and (request.endpoint or "").startswith("ui_"):
+            refused = ui_guard()
+            if refused is not None:
+                return refused
+            _check_query(request.endpoint)
             return None
         given = _given_secret()
         if scaling_only:
@@ -340,7 +364,10 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
             return secret_guard(given) or _check_query(request.endpoint)
         if given is not None and not token_matches(request.headers.get("Authorization"), token):
             return secret_guard(given) or _check_query(request.endpoint)
-        if not token_matches(request.headers.get("Authorization"), token):
+        session = by_session() if given is None else False
+        if isinstance(session, Response):
+            return session
+        if not session and not token_matches(request.headers.get("Authorization"), token):
             return _error(401, {"error": "Unauthorized",
                                 "message": "a valid token is needed: send the header "
                                            "'Authorization: Bearer <token>' (the token is in "
@@ -575,9 +602,11 @@ class RestService:
         try:
             self.work = Work(self.occo, self.stop_event)
             self.limiter = RateLimiter(scaling_rate)
+            # an event stream holds a worker thread while it is open: a third of them
             self.app = create_app(self.occo, self.work, token=self.token,
                                   max_body=settings["max_body"],
-                                  cors_origins=settings["cors_origins"], limiter=self.limiter)
+                                  cors_origins=settings["cors_origins"], limiter=self.limiter,
+                                  max_streams=max(1, settings["threads"] // 3))
 
             def listen(app: Flask, host: str, port: int) -> Any:
                 try:
@@ -700,6 +729,7 @@ def serve(config: Config, *, auth_data: str | Path | None = None, host: str | No
         out.write(f"OCCO REST service listening on {service.url}/ (OpenAPI document at "
                   f"/openapi.json); maintaining attached infrastructures; stop with Ctrl-C "
                   "or SIGTERM\n")
+        out.write(f"dashboard: {service.url}/ui/ (log in with the token)\n")
         if service.scaling_url:
             out.write(f"scale paths for the nodes (scaling secret only, at most "
                       f"{service.limiter.per_minute} a minute per infrastructure) on "

@@ -1,0 +1,285 @@
+// The OCCO dashboard: plain JavaScript, no library. Every read and write is a REST path
+// of the same service (the session cookie authenticates it, writes carry the CSRF token);
+// one infrastructure's page follows its events as Server-Sent Events.
+"use strict";
+
+const CSRF = document.querySelector('meta[name="occo-csrf"]').content;
+const INFRA = document.querySelector('meta[name="occo-infra"]').content;
+const main = document.getElementById("main");
+const noticeBox = document.getElementById("notice");
+const STATE_ORDER = ["ready", "starting", "pending", "unhealthy", "unknown", "failed", "dropping"];
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function notice(text, kind) {
+  noticeBox.textContent = text;
+  noticeBox.className = kind || "";
+}
+
+async function api(method, path) {
+  const headers = {"Accept": "application/json"};
+  if (method !== "GET") headers["X-CSRF-Token"] = CSRF;
+  const response = await fetch(path, {method, headers, credentials: "same-origin"});
+  if (response.status === 401) { window.location.assign("/ui/login"); throw new Error("logged out"); }
+  let body = null;
+  try { body = await response.json(); } catch (e) { body = null; }
+  return {ok: response.ok, status: response.status, body};
+}
+
+function stateBadge(state) {
+  return el("span", {class: `state state-${state}`}, state);
+}
+
+function age(seconds) {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+// ------------------------------------------------------------------ the list
+
+async function showList() {
+  document.getElementById("title").textContent = "Infrastructures";
+  const answer = await api("GET", "/infrastructures/");
+  if (!answer.ok) { notice(answer.body?.message || `HTTP ${answer.status}`, "error"); return; }
+  const rows = answer.body.items.map((item) => el("tr", {},
+    el("td", {}, item.name ? el("a", {href: `/ui/infra/${item.infra_id}`}, item.name) : "(damaged)"),
+    el("td", {class: "wide"}, el("code", {}, item.infra_id.slice(0, 8))),
+    el("td", {}, stateBadgeOf(item.status)),
+    el("td", {class: "num"}, item.ready === null ? "-" : `${item.ready}/${item.instances}`),
+    el("td", {}, item.maintained ? "maintained" : "not maintained"),
+    el("td", {class: "wide"}, item.busy ? `busy: ${item.busy}` : "")));
+  const table = el("table", {id: "infrastructures"},
+    el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {class: "wide"}, "Id"),
+      el("th", {}, "State"), el("th", {}, "Ready / instances"), el("th", {}, "Maintenance"),
+      el("th", {class: "wide"}, "Job"))),
+    el("tbody", {}, ...rows));
+  main.replaceChildren(rows.length ? el("div", {class: "table-wrap"}, table)
+    : el("p", {}, "No infrastructure in the store yet: occo build, or POST /infrastructures/."));
+}
+
+function stateBadgeOf(status) {
+  return el("span", {class: `state state-${status}`}, status);
+}
+
+// ------------------------------------------------------------------ one infrastructure
+
+function levels(graph) {
+  // a node's column: one more than the deepest of its dependencies (dependencies left)
+  const deps = {};
+  for (const node of graph.nodes) deps[node.name] = [];
+  for (const edge of graph.edges) deps[edge.dependent].push(edge.dependency);
+  const level = {};
+  const visit = (name, seen) => {
+    if (level[name] !== undefined) return level[name];
+    if (seen.has(name)) return 0;
+    seen.add(name);
+    level[name] = deps[name].length ? 1 + Math.max(...deps[name].map((d) => visit(d, seen))) : 0;
+    return level[name];
+  };
+  for (const node of graph.nodes) visit(node.name, new Set());
+  return level;
+}
+
+function drawGraph(graph) {
+  const level = levels(graph);
+  const columns = {};
+  for (const node of graph.nodes) (columns[level[node.name]] ||= []).push(node);
+  const W = 210, H = 96, GX = 70, GY = 24;
+  const place = {};
+  let width = 0, height = 0;
+  for (const [col, nodes] of Object.entries(columns)) {
+    nodes.forEach((node, row) => {
+      const x = 10 + Number(col) * (W + GX), y = 10 + row * (H + GY);
+      place[node.name] = {x, y};
+      width = Math.max(width, x + W + 10);
+      height = Math.max(height, y + H + 10);
+    });
+  }
+  const picture = svg("svg", {width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": "dependency graph: each box a node, arrows to what it depends on"});
+  for (const edge of graph.edges) {
+    const from = place[edge.dependent], to = place[edge.dependency];
+    const x1 = from.x, y1 = from.y + H / 2, x2 = to.x + W, y2 = to.y + H / 2;
+    picture.append(svg("line", {class: "edge", x1, y1, x2: x2 + 8, y2}));
+    picture.append(svg("polygon", {class: "head",
+      points: `${x2},${y2} ${x2 + 10},${y2 - 5} ${x2 + 10},${y2 + 5}`}));
+  }
+  for (const node of graph.nodes) {
+    const {x, y} = place[node.name];
+    const group = svg("g", {class: "node", "data-node": node.name});
+    group.append(svg("rect", {class: `box health-${node.health}`, x, y, width: W, height: H, rx: 4}));
+    group.append(svg("text", {class: "name", x: x + 8, y: y + 18}, node.name));
+    group.append(svg("text", {x: x + 8, y: y + 36, class: "counts"},
+      `${node.ready}/${node.wanted} ready (${node.min}-${node.max})`));
+    const states = Object.entries(node.states).map(([s, n]) => `${n} ${s}`).join(", ") || "no instances";
+    group.append(svg("text", {x: x + 8, y: y + 54, class: "states"}, states));
+    group.append(svg("text", {x: x + 8, y: y + 72, class: "muted"}, node.type));
+    picture.append(group);
+  }
+  return el("div", {class: "graph"}, picture);
+}
+
+async function act(method, path, done) {
+  const answer = await api(method, path);
+  const message = answer.body?.message;
+  if (!answer.ok) notice(`${method} ${path}: ${message || `HTTP ${answer.status}`}`, "error");
+  else notice(done(answer.body || {}), "ok");
+  scheduleRefresh();
+  return answer;
+}
+
+// the cards outlive the re-renders: what a user is typing is never replaced
+const cards = new Map();
+function nodeCard(infra, node) {
+  const known = cards.get(node.name);
+  if (known) {
+    const input = known.querySelector("input");
+    if (!input.dataset.dirty && document.activeElement !== input) input.value = node.wanted;
+    known.querySelector(".range").textContent = ` ${node.min} to ${node.max}`;
+    return known;
+  }
+  const input = el("input", {type: "number", value: node.wanted,
+    "aria-label": `instances of ${node.name}`, name: "count",
+    oninput: () => { input.dataset.dirty = "1"; }});
+  const form = el("form", {class: "scale", "data-node": node.name, onsubmit: (event) => {
+    event.preventDefault();
+    delete input.dataset.dirty;
+    act("POST", `/infrastructures/${infra}/scaleto/${encodeURIComponent(node.name)}/${input.value}`,
+      (body) => {
+        const clamp = (body.warnings || []).join("; ");
+        return `${node.name}: scaling to ${body.target ?? input.value}` + (clamp ? ` (${clamp})` : "");
+      });
+  }}, el("label", {}, "Scale to "), input, el("button", {type: "submit"}, "Apply"));
+  const card = el("div", {class: "node-card"}, el("strong", {}, node.name),
+    el("span", {class: "muted range"}, ` ${node.min} to ${node.max}`), form);
+  cards.set(node.name, card);
+  return card;
+}
+
+function instancesTable(infra, status, now) {
+  const rows = [];
+  for (const node of status.nodes) {
+    for (const inst of node.instances) {
+      const health = inst.failure ? (inst.failure.reason || inst.failure.kind || "failed") :
+        (inst.confirmed_by ? `${inst.confirmed_by}` : "");
+      rows.push(el("tr", {"data-instance": inst.instance_id},
+        el("td", {}, el("code", {}, inst.instance_id.slice(0, 8))),
+        el("td", {}, node.name),
+        el("td", {}, stateBadge(inst.state), inst.outdated ? " outdated" : ""),
+        el("td", {}, (inst.addresses || []).join(", ")),
+        el("td", {class: "wide"}, inst.created_at ? age(now - inst.created_at) : ""),
+        el("td", {class: "wide"}, health),
+        el("td", {}, el("button", {type: "button", class: "danger",
+          "aria-label": `drop instance ${inst.instance_id.slice(0, 8)} of ${node.name}`,
+          onclick: () => act("POST",
+            `/infrastructures/${infra}/scaledown/${encodeURIComponent(node.name)}/${inst.instance_id}`,
+            () => `${node.name}: dropping ${inst.instance_id.slice(0, 8)}`)}, "Drop"))));
+    }
+  }
+  return el("div", {class: "table-wrap"}, el("table", {id: "instances"},
+    el("thead", {}, el("tr", {}, el("th", {}, "Instance"), el("th", {}, "Node"),
+      el("th", {}, "State"), el("th", {}, "Address"), el("th", {class: "wide"}, "Age"),
+      el("th", {class: "wide"}, "Last check"), el("th", {}, ""))),
+    el("tbody", {}, ...rows)));
+}
+
+let refreshTimer = null;
+let refreshing = false;
+function scheduleRefresh() {
+  if (!INFRA || refreshTimer) return;
+  refreshTimer = setTimeout(async () => {
+    refreshTimer = null;
+    if (refreshing) { scheduleRefresh(); return; }
+    refreshing = true;
+    try { await renderInfra(); } finally { refreshing = false; }
+  }, 250);
+}
+
+async function renderInfra() {
+  const answer = await api("GET", `/ui/api/infra/${encodeURIComponent(INFRA)}`);
+  if (!answer.ok) {
+    main.replaceChildren(el("p", {class: "error"}, answer.body?.message || `HTTP ${answer.status}`));
+    return false;
+  }
+  const {graph, status, now} = answer.body;
+  document.getElementById("title").textContent = `${status.name} (${status.infra_id.slice(0, 8)}): ${status.status}`;
+  const actions = el("div", {class: "actions"},
+    el("button", {type: "button", id: "maintain", onclick: () => act("POST",
+      `/infrastructures/${status.infra_id}/${status.maintained ? "detach" : "attach"}`,
+      (body) => body.maintained ? "maintained: healed and scaled by occo serve" : "no longer maintained")},
+      status.maintained ? "Stop maintaining" : "Maintain"),
+    el("button", {type: "button", class: "danger", id: "destroy", onclick: () => {
+      if (!window.confirm(`Destroy ${status.name} and every instance of it?`)) return;
+      act("DELETE", `/infrastructures/${status.infra_id}`, () => `destroying ${status.name}`);
+    }}, "Destroy"));
+  const summary = el("p", {id: "summary"}, `${status.ready} of ${status.instances} instances ready; `,
+    stateBadgeOf(status.status), status.maintained ? " maintained" : " not maintained");
+  const log = document.getElementById("events") || el("ol", {id: "events", "aria-live": "polite"});
+  main.replaceChildren(summary, actions, el("h2", {}, "Graph"), drawGraph(graph),
+    el("h2", {}, "Nodes"), el("div", {class: "nodes-actions"}, ...graph.nodes.map((n) => nodeCard(status.infra_id, n))),
+    el("h2", {}, "Instances"), instancesTable(status.infra_id, status, now),
+    el("h2", {}, "Events"), log);
+  return true;
+}
+
+function describe(event) {
+  const d = event.details || {};
+  const who = [event.node_name, (event.instance_id || "").slice(0, 8)].filter(Boolean).join(" ");
+  const why = d.message || d.reason || "";
+  return `${new Date(event.time * 1000).toLocaleTimeString()} ${event.type} ${who}${why ? ": " + why : ""}`;
+}
+
+function follow(infra) {
+  // EventSource reconnects by itself, sending Last-Event-ID: the stream resumes after
+  // the last event this page saw, also after the service restarted
+  const source = new EventSource(`/ui/api/infra/${encodeURIComponent(infra)}/events`);
+  source.addEventListener("occo", (message) => {
+    const event = JSON.parse(message.data);
+    const log = document.getElementById("events");
+    if (log) {
+      log.append(el("li", {"data-position": event.position, "data-type": event.type}, describe(event)));
+      while (log.children.length > 500) log.firstChild.remove();
+      log.scrollTop = log.scrollHeight;
+    }
+    document.body.dataset.lastEvent = event.position;
+    scheduleRefresh();
+  });
+  source.addEventListener("error", () => { document.body.dataset.stream = "reconnecting"; });
+  source.addEventListener("open", () => { document.body.dataset.stream = "open"; });
+}
+
+async function start() {
+  try {
+    if (INFRA) {
+      if (await renderInfra()) follow(INFRA);
+      setInterval(scheduleRefresh, 5000);   // ages and states without events too
+    } else {
+      await showList();
+      setInterval(showList, 3000);
+    }
+  } catch (error) {
+    notice(String(error), "error");
+  }
+}
+
+start();
