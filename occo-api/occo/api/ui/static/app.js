@@ -176,10 +176,16 @@ function nodeCard(infra, node) {
   return card;
 }
 
+// at most this many instance rows: the ones not ready first (what needs looking at)
+const MAX_ROWS = 200;
+
 function instancesTable(infra, status, now) {
   const rows = [];
-  for (const node of status.nodes) {
-    for (const inst of node.instances) {
+  const all = [];
+  for (const node of status.nodes) for (const inst of node.instances) all.push([node, inst]);
+  all.sort((a, b) => (a[1].state === "ready") - (b[1].state === "ready"));
+  for (const [node, inst] of all.slice(0, MAX_ROWS)) {
+    {
       const health = inst.failure ? (inst.failure.reason || inst.failure.kind || "failed") :
         (inst.confirmed_by ? `${inst.confirmed_by}` : "");
       rows.push(el("tr", {"data-instance": inst.instance_id},
@@ -196,7 +202,10 @@ function instancesTable(infra, status, now) {
             () => `${node.name}: dropping ${inst.instance_id.slice(0, 8)}`)}, "Drop"))));
     }
   }
-  return el("div", {class: "table-wrap"}, el("table", {id: "instances"},
+  const hidden = all.length - rows.length;
+  return el("div", {class: "table-wrap"}, hidden > 0 ? el("p", {class: "muted", id: "hidden-rows"},
+    `${hidden} more instances are not listed (the graph counts them all)`) : null,
+    el("table", {id: "instances"},
     el("thead", {}, el("tr", {}, el("th", {}, "Instance"), el("th", {}, "Node"),
       el("th", {}, "State"), el("th", {}, "Address"), el("th", {class: "wide"}, "Age"),
       el("th", {class: "wide"}, "Last check"), el("th", {}, ""))),
@@ -205,14 +214,19 @@ function instancesTable(infra, status, now) {
 
 let refreshTimer = null;
 let refreshing = false;
+let renderCost = 0;   // ms the last refresh took: the next waits at least 4 times that
 function scheduleRefresh() {
   if (!INFRA || refreshTimer) return;
   refreshTimer = setTimeout(async () => {
     refreshTimer = null;
     if (refreshing) { scheduleRefresh(); return; }
     refreshing = true;
-    try { await renderInfra(); } finally { refreshing = false; }
-  }, 250);
+    const began = performance.now();
+    try { await renderInfra(); } finally {
+      refreshing = false;
+      renderCost = performance.now() - began;
+    }
+  }, Math.max(250, 4 * renderCost));
 }
 
 async function renderInfra() {
@@ -253,14 +267,24 @@ function follow(infra) {
   // EventSource reconnects by itself, sending Last-Event-ID: the stream resumes after
   // the last event this page saw, also after the service restarted
   const source = new EventSource(`/ui/api/infra/${encodeURIComponent(infra)}/events`);
+  // lines are added once a frame, however many events came: a build's burst of events
+  // costs one layout, not one each
+  let pending = [];
+  const flush = () => {
+    const lines = pending;
+    pending = [];
+    const log = document.getElementById("events");
+    if (!log || !lines.length) return;
+    log.append(...lines);
+    while (log.children.length > 500) log.firstChild.remove();
+    log.scrollTop = log.scrollHeight;
+  };
   source.addEventListener("occo", (message) => {
     const event = JSON.parse(message.data);
-    const log = document.getElementById("events");
-    if (log) {
-      log.append(el("li", {"data-position": event.position, "data-type": event.type}, describe(event)));
-      while (log.children.length > 500) log.firstChild.remove();
-      log.scrollTop = log.scrollHeight;
-    }
+    if (!pending.length) requestAnimationFrame(flush);
+    pending.push(el("li", {"data-position": event.position, "data-type": event.type,
+      "data-time": event.time}, describe(event)));
+    if (pending.length > 500) pending.splice(0, pending.length - 500);
     document.body.dataset.lastEvent = event.position;
     scheduleRefresh();
   });
