@@ -138,7 +138,7 @@ def test_delete_infrastructure_removes_everything_of_it(store):
     with pytest.raises(NotFound):
         store.get_instance(make_instance("gone", 0).instance_id)
     for read in (store.list_instances, store.get_scaling_targets, store.take_scaling_requests,
-                 store.get_failure_timers, store.read_events):
+                 store.get_failure_timers, store.read_events, store.last_event):
         with pytest.raises(NotFound):
             read("gone")
     assert [r.infra_id for r in store.list_infrastructures()] == ["kept"]
@@ -599,6 +599,22 @@ def test_events_get_dense_positions_and_read_from_a_position(store):
     assert [e.position for e in store.read_events("e", after=1, limit=2)] == [2, 3]
     assert store.read_events("e", after=6) == []
     assert store.append_events([]) == []
+
+
+def test_the_last_event_is_read_alone(store):
+    make_infra(store, "t")
+    make_infra(store, "other")
+    assert store.last_event("t") is None
+    store.append_events([Event(type=f"e{n}", infra_id="t", time=float(n)) for n in range(40)])
+    store.append_event(Event(type="elsewhere", infra_id="other"))
+    last = store.last_event("t")
+    assert last == Event(type="e39", infra_id="t", time=39.0, position=40)
+    assert last == store.read_events("t")[-1]
+    store.append_event(Event(type="after", infra_id="t", details={"password": "x"}))
+    assert (store.last_event("t").type, store.last_event("t").position) == ("after", 41)
+    assert store.last_event("t").details == {"password": "***"}
+    with pytest.raises(NotFound, match="no infrastructure 'ghost'"):
+        store.last_event("ghost")
 
 
 def test_events_of_several_infrastructures_in_one_batch(store):

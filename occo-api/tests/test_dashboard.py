@@ -211,6 +211,13 @@ def test_watch_a_30_node_build_scale_drop_and_destroy_from_the_page(service, bro
     page.goto(f"{service.base}/ui/")
     page.wait_for_selector("#infrastructures a")
     assert "thirty" in text_of(page, "#infrastructures")
+    # ready of wanted (the sum of the scaling targets), and the newest event of its log
+    until(page, "/\\d+\\/30/.test(document.querySelector('#infrastructures tbody tr')"
+                "?.children[3].textContent)")
+    newest = service.client.get("/infrastructures/")[1]["items"][0]["last_event"]
+    assert newest["type"] and newest["position"] >= 1
+    assert page.locator("#infrastructures td.last-event").first.text_content().strip() not in (
+        "", "-")
     page.screenshot(path=str(shots / "list.png"))
     page.click("text=thirty")
     page.wait_for_url(f"{service.base}/ui/infra/{infra_id}")
@@ -343,6 +350,10 @@ def test_a_killed_local_node_goes_failed_and_is_replaced_live(tmp_path, monkeypa
         until(page, f"!document.querySelector('[data-instance=\"{victim}\"]')"
                                " && document.querySelector('[data-node=\"worker\"] .counts')"
                                "?.textContent.startsWith('2/2 ready')", timeout=60_000)
+        # the survivor's last health result: what a maintenance pass found, and when
+        until(page, "[...document.querySelectorAll('#instances td.health')].some("
+                    "(td) => /^healthy \\(\\d+ s ago\\)$/.test(td.textContent))",
+              timeout=30_000)
         page.screenshot(path=str(shots / "healed.png"), full_page=True)
         assert "worker" in text_of(page, "#events li[data-type='node.failed']")
         only_local(page, service)

@@ -275,7 +275,8 @@ def _roll(node: Any, keep: list[InstanceRecord], old: list[InstanceRecord], targ
     on from where it stands. Returns ``(creates, drops)``."""
     surge, unavailable = node.update.max_surge, node.update.max_unavailable
     settle = node.update.min_ready_seconds
-    new = [r for r in keep if r not in old]
+    old_ids = {r.instance_id for r in old}
+    new = [r for r in keep if r.instance_id not in old_ids]
     # a new instance counts once it has been ready min_ready_seconds (a balancer sees
     # it); one whose ready time is not recorded counts at once
     since = [now - r.ready_at if r.ready_at is not None and settle > 0 else settle

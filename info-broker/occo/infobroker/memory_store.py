@@ -262,6 +262,12 @@ class MemoryStore(Store):
             log = self._events[infra_id]
             return [(after + 1 + i, text) for i, text in enumerate(log[after:after + limit])]
 
+    def _last_event(self, infra_id: str) -> tuple[int, str] | None:
+        with self._lock:
+            self._need(infra_id)
+            log = self._events[infra_id]
+            return (len(log), log[-1]) if log else None
+
 
 def _stored(row: InstanceRow) -> InstanceRow:
     """The row as kept: without the implementation text (kept once per infrastructure)."""

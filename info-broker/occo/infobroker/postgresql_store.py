@@ -417,6 +417,16 @@ class PostgreSQLStore(Store):
             return found
         return self._run("reading events", body, write=False)
 
+    def _last_event(self, infra_id: str) -> tuple[int, str] | None:
+        def body(cur: psycopg.Cursor) -> tuple[int, str] | None:
+            found = cur.execute("SELECT position, body FROM events WHERE infra_id = %s "
+                                "ORDER BY position DESC LIMIT 1", (infra_id,)).fetchone()
+            if found is None:
+                self._exists(cur, infra_id)
+                return None
+            return found[0], found[1]
+        return self._run("reading the last event", body, write=False)
+
 
 def _put_impls(cur: psycopg.Cursor, rows: list[InstanceRow]) -> None:
     impls = sorted({(r.infra_id, r.impl, r.impl_json or "") for r in rows})

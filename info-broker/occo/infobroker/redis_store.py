@@ -498,4 +498,13 @@ class RedisStore(Store):
             raise NotFound("infrastructure", infra_id, infra_id=infra_id)
         return [(after + 1 + i, text) for i, text in enumerate(items)]
 
+    def _last_event(self, infra_id: str) -> tuple[int, str] | None:
+        exists, length, last = self._pipeline("reading the last event", lambda pipe: (
+            pipe.exists(self._k("infra", infra_id)),
+            pipe.llen(self._k("events", infra_id)),
+            pipe.lindex(self._k("events", infra_id), -1)))
+        if not exists:
+            raise NotFound("infrastructure", infra_id, infra_id=infra_id)
+        return None if not length or last is None else (int(length), last)
+
 

@@ -567,6 +567,13 @@ class SQLiteStore(Store):
                                 "position > ? ORDER BY position LIMIT ?",
                                 (infra_id, after, limit)).fetchall()
 
+    def _last_event(self, infra_id: str) -> tuple[int, str] | None:
+        with self._read() as conn:
+            self._need(conn, infra_id)
+            found = conn.execute("SELECT position, body FROM events WHERE infra_id = ? "
+                                 "ORDER BY position DESC LIMIT 1", (infra_id,)).fetchone()
+            return None if found is None else (found[0], found[1])
+
 
 def _close_quietly(conn: sqlite3.Connection) -> None:
     try:

@@ -364,6 +364,12 @@ class Store(abc.ABC):
         return [self.codec.event(text, position, infra_id)
                 for position, text in self._read_events(infra_id, after, limit)]
 
+    def last_event(self, infra_id: str) -> Event | None:
+        """The newest event of an infrastructure's log (``None`` if it has none), read
+        without reading the log: one indexed query whatever its length."""
+        found = self._last_event(infra_id)
+        return None if found is None else self.codec.event(found[1], found[0], infra_id)
+
     # ================================================================ backend steps
 
     @abc.abstractmethod
@@ -459,3 +465,6 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def _read_events(self, infra_id: str, after: int, limit: int) -> list[tuple[int, str]]: ...
+
+    @abc.abstractmethod
+    def _last_event(self, infra_id: str) -> tuple[int, str] | None: ...

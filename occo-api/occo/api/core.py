@@ -690,17 +690,25 @@ class Occo:
         for rec in self.readable_infrastructures(damaged):
             entry = {"infra_id": rec.infra_id, "name": rec.name, "status": rec.status,
                      "maintained": rec.maintained, "created_at": rec.created_at,
-                     "instances": 0, "ready": 0, "damaged": None}
+                     "instances": 0, "ready": 0, "wanted": 0, "last_event": None,
+                     "damaged": None}
             try:
                 instances = self.store.list_instances(rec.infra_id)
+                last = self.store.last_event(rec.infra_id)
+                wanted = sum(self.store.get_scaling_targets(rec.infra_id).values())
             except DamagedRecord as exc:
-                entry.update(status="damaged", damaged=str(exc), instances=None, ready=None)
+                entry.update(status="damaged", damaged=str(exc), instances=None, ready=None,
+                             wanted=None)
+            except NotFound:
+                continue     # destroyed since it was listed
             else:
-                entry.update(instances=len(instances),
-                             ready=sum(i.state == InstanceState.READY for i in instances))
+                entry.update(instances=len(instances), wanted=wanted,
+                             ready=sum(i.state == InstanceState.READY for i in instances),
+                             last_event=None if last is None else last.to_dict())
             out.append(entry)
         out += [{"infra_id": exc.key, "name": None, "status": "damaged", "maintained": None,
-                 "created_at": None, "instances": None, "ready": None, "damaged": str(exc)}
+                 "created_at": None, "instances": None, "ready": None, "wanted": None,
+                 "last_event": None, "damaged": str(exc)}
                 for exc in damaged]
         return out
 

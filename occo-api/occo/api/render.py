@@ -155,8 +155,8 @@ class Progress:
     def follow(self, infra_id: str, *, after: int | None = None) -> None:
         self.infra_id = infra_id
         if after is None:
-            last = self.store.read_events(infra_id, after=0, limit=1_000_000)
-            after = last[-1].position if last else 0
+            last = self.store.last_event(infra_id)
+            after = last.position if last is not None else 0
         self.after = after
         self.ready = sum(1 for i in self.store.list_instances(infra_id) if str(i.state) == "ready")
         self._thread = threading.Thread(target=self._run, name="occo-progress", daemon=True)

@@ -261,6 +261,10 @@ def openapi_document(version: str, *, max_per_node: int = DEFAULT_MAX_PER_NODE
                             "maintained": {"type": "boolean", "nullable": True},
                             "instances": {"type": "integer", "nullable": True},
                             "ready": {"type": "integer", "nullable": True},
+                            "wanted": {"type": "integer", "nullable": True,
+                                       "description": "the sum of the scaling targets"},
+                            "last_event": {"type": "object", "nullable": True,
+                                           "description": "the newest event of its log"},
                             "damaged": {"type": "string", "nullable": True}}}}}},
                 "Status": {"description": "format=occopus (default): OccopusStatus; "
                                           "format=occo: OccoStatus",

@@ -10,6 +10,7 @@ its events as a Server-Sent Events stream that resumes from the last event seen.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import threading
 import time
@@ -42,6 +43,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
+@functools.cache
 def _asset(name: str) -> bytes:
     return (resources.files(__package__) / "static" / name).read_bytes()
 

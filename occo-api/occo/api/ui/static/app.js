@@ -65,13 +65,14 @@ async function showList() {
     el("td", {}, item.name ? el("a", {href: `/ui/infra/${item.infra_id}`}, item.name) : "(damaged)"),
     el("td", {class: "wide"}, el("code", {}, item.infra_id.slice(0, 8))),
     el("td", {}, stateBadgeOf(item.status)),
-    el("td", {class: "num"}, item.ready === null ? "-" : `${item.ready}/${item.instances}`),
+    el("td", {class: "num"}, item.ready === null ? "-" : `${item.ready}/${item.wanted}`),
     el("td", {}, item.maintained ? "maintained" : "not maintained"),
+    el("td", {class: "last-event"}, item.last_event ? describe(item.last_event) : "-"),
     el("td", {class: "wide"}, item.busy ? `busy: ${item.busy}` : "")));
   const table = el("table", {id: "infrastructures"},
     el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {class: "wide"}, "Id"),
-      el("th", {}, "State"), el("th", {}, "Ready / instances"), el("th", {}, "Maintenance"),
-      el("th", {class: "wide"}, "Job"))),
+      el("th", {}, "State"), el("th", {}, "Ready / wanted"), el("th", {}, "Maintenance"),
+      el("th", {}, "Last event"), el("th", {class: "wide"}, "Job"))),
     el("tbody", {}, ...rows));
   main.replaceChildren(rows.length ? el("div", {class: "table-wrap"}, table)
     : el("p", {}, "No infrastructure in the store yet: occo build, or POST /infrastructures/."));
@@ -179,6 +180,17 @@ function nodeCard(infra, node) {
 // at most this many instance rows: the ones not ready first (what needs looking at)
 const MAX_ROWS = 200;
 
+// the last health result: what the last maintenance pass (or a refresh) found at the
+// cloud and by the node's health check, and how long ago; an instance no pass has looked
+// at yet says so (its state is the build's own)
+function lastCheck(inst, now) {
+  const checked = inst.confirmed_by === "maintenance" || inst.confirmed_by === "refresh";
+  const found = inst.failure ? `failed: ${inst.failure}`
+    : inst.state === "ready" ? "healthy" : inst.state;
+  if (!checked) return inst.failure ? found : "not checked yet";
+  return `${found} (${age(Math.max(0, now - inst.confirmed_at))} ago)`;
+}
+
 function instancesTable(infra, status, now) {
   const rows = [];
   const all = [];
@@ -186,15 +198,14 @@ function instancesTable(infra, status, now) {
   all.sort((a, b) => (a[1].state === "ready") - (b[1].state === "ready"));
   for (const [node, inst] of all.slice(0, MAX_ROWS)) {
     {
-      const health = inst.failure ? (inst.failure.reason || inst.failure.kind || "failed") :
-        (inst.confirmed_by ? `${inst.confirmed_by}` : "");
+      const health = lastCheck(inst, now);
       rows.push(el("tr", {"data-instance": inst.instance_id},
         el("td", {}, el("code", {}, inst.instance_id.slice(0, 8))),
         el("td", {}, node.name),
         el("td", {}, stateBadge(inst.state), inst.outdated ? " outdated" : ""),
         el("td", {}, (inst.addresses || []).join(", ")),
         el("td", {class: "wide"}, inst.created_at ? age(now - inst.created_at) : ""),
-        el("td", {class: "wide"}, health),
+        el("td", {class: "wide health"}, health),
         el("td", {}, el("button", {type: "button", class: "danger",
           "aria-label": `drop instance ${inst.instance_id.slice(0, 8)} of ${node.name}`,
           onclick: () => act("POST",
@@ -208,7 +219,7 @@ function instancesTable(infra, status, now) {
     el("table", {id: "instances"},
     el("thead", {}, el("tr", {}, el("th", {}, "Instance"), el("th", {}, "Node"),
       el("th", {}, "State"), el("th", {}, "Address"), el("th", {class: "wide"}, "Age"),
-      el("th", {class: "wide"}, "Last check"), el("th", {}, ""))),
+      el("th", {class: "wide"}, "Last health check"), el("th", {}, ""))),
     el("tbody", {}, ...rows)));
 }
 
