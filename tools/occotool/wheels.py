@@ -8,7 +8,9 @@ in a clean virtualenv with ``pip wheel``, as the seed's workflow did.
 It serves every supported Python and platform (occotool.pythons): a dependency with
 compiled parts has a wheel for each supported CPython on each declared platform, fetched
 with ``pip download --only-binary=:all:`` by that Python's own interpreter where this
-machine has it (so environment markers are read as that Python reads them). Pure-Python
+machine has it (so environment markers are read as that Python reads them), except a
+marker on the patch release (``python_full_version``), which no one interpreter can read
+for its whole feature release: such a dependency is fetched for every target. Pure-Python
 wheels serve all. Where a dependency publishes no wheel for a target, the build names the
 dependency and the target and stops. Fetched wheels are kept in env/cache/targets/, so
 packages that share a dependency fetch it once.
@@ -116,12 +118,12 @@ def _fetch_for_target(root: Path, lines: list[str], version: str, platform: str)
         return [w for w in cache.glob("*.whl")
                 if wheel_identity(w.name) == (normalise(name.strip()), pinned.strip())]
 
-    missing = [line for line in lines if not cached(line)
-               and not (cache / f"{_stamp_name(line)}.none").is_file()]
+    missing = [line for line in lines if not cached(line) and (
+        _patch_level(line) or not (cache / f"{_stamp_name(line)}.none").is_file())]
     if missing:
         python = pythons.find(version) or Path(sys.executable)
         reqs = cache / "wanted.txt"
-        reqs.write_text("\n".join(missing) + "\n")
+        reqs.write_text("\n".join(_download_line(line) for line in missing) + "\n")
         cmd = [str(python), "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--dest", str(cache),
                *_target_tags(version, platform), "-r", str(reqs)]
@@ -139,6 +141,20 @@ def _fetch_for_target(root: Path, lines: list[str], version: str, platform: str)
             if not cached(line):  # a marker left it out for this Python: remember that
                 (cache / f"{_stamp_name(line)}.none").write_text(line + "\n")
     return [w for line in lines for w in cached(line)]
+
+
+def _patch_level(line: str) -> bool:
+    """Whether the line's marker compares the patch release (``python_full_version``):
+    no one interpreter of a feature release can decide it for all of that release's
+    patch releases (Debian 12's Python is 3.11.2, this machine's may be 3.11.7)."""
+    return ";" in line and "python_full_version" in line.split(";", 1)[1]
+
+
+def _download_line(line: str) -> str:
+    """The line as ``pip download`` is given it: without a patch-level marker, so the
+    wheel is in the wheelhouse for every patch release (pip skips it where the marker
+    is false when it installs)."""
+    return line.split(";", 1)[0].strip() if _patch_level(line) else line
 
 
 def _stamp_name(line: str) -> str:

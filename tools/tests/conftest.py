@@ -24,6 +24,16 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture(scope="session")
+def wheelhouses() -> subprocess.CompletedProcess:
+    """Every package's wheelhouse, built from this checkout once per test session (the
+    release round trip and the container image install from them)."""
+    proc = occo_tool("package", "--all")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0].startswith("build order: util,")
+    return proc
+
+
 def clean_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in INDEX_VARIABLES}
     env.update(extra)

@@ -4,7 +4,6 @@ showing what it installs, and nothing is printed when it is up to date."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

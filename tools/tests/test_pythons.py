@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, occo_tool
+from conftest import ROOT
 from occotool import pythons, wheels
 from occotool.errors import ToolError
 from occotool.packages import discover

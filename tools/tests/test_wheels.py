@@ -41,3 +41,13 @@ def test_a_wheel_with_the_namespace_init_is_refused(tmp_path, root):
     assert "contains occo/__init__.py; occo is a PEP 420 namespace" in proc.stderr
     assert "unexpected file setup_helpers.py" in proc.stderr
     assert "metadata version 9.9.9 differs from util/occo/util/version.py" in proc.stderr
+
+
+def test_a_marker_on_the_patch_release_is_left_to_pip_at_install_time():
+    from occotool.wheels import _download_line, _patch_level
+    line = "async-timeout==5.0.1 ; python_full_version < '3.11.3'"
+    assert _patch_level(line) and _download_line(line) == "async-timeout==5.0.1"
+    # a marker a target's own interpreter can decide is kept
+    kept = "legacy-cgi==2.6.4 ; python_version >= '3.13'"
+    assert not _patch_level(kept) and _download_line(kept) == kept
+    assert not _patch_level("pyyaml==6.0.4") and _download_line("pyyaml==6.0.4") == "pyyaml==6.0.4"
