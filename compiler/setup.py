@@ -16,7 +16,8 @@ VERSION = re.search(r'__version__ = "([^"]+)"',
 setup(
     name="occo-compiler",
     version=VERSION,
-    description="OCCO: loads, validates and compiles Occopus-compatible infrastructure descriptions and node definitions",
+    description=("OCCO: loads, validates and compiles Occopus-compatible infrastructure "
+                 "descriptions and node definitions"),
     long_description=(HERE / "README.rst").read_text(encoding="utf-8"),
     long_description_content_type="text/x-rst",
     license="Apache-2.0",

@@ -16,7 +16,8 @@ VERSION = re.search(r'__version__ = "([^"]+)"',
 setup(
     name="occo-api",
     version=VERSION,
-    description="OCCO: the occo command, the Occopus-compatible commands, the REST service and the Python API",
+    description=("OCCO: the occo command, the Occopus-compatible commands, the REST service "
+                 "and the Python API"),
     long_description=(HERE / "README.rst").read_text(encoding="utf-8"),
     long_description_content_type="text/x-rst",
     license="Apache-2.0",

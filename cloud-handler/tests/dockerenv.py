@@ -34,9 +34,9 @@ import tarfile
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import docker
 
@@ -402,5 +402,5 @@ def start_registry(say: Callable[[str], None] = lambda _: None) -> Registry | st
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = (directory / "registry.log").read_text(errors="replace")[-1500:]
                 registry.stop()
-                raise RuntimeError(f"docker-registry did not start:\n{tail}")
+                raise RuntimeError(f"docker-registry did not start:\n{tail}") from None
             time.sleep(0.05)   # polling a starting server, with a deadline

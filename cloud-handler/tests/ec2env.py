@@ -77,7 +77,7 @@ def start_moto(timeout: float = 60.0) -> Moto:
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"moto_server did not start on port {port}")
+                raise RuntimeError(f"moto_server did not start on port {port}") from None
             time.sleep(0.05)   # polling a starting server, with a deadline
     url = f"http://127.0.0.1:{port}"
     iam = boto3.client("iam", endpoint_url=url, region_name=REGION,

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 
+import dockerenv
 import pytest
 
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler.contract import make_spec, wait_until
 from occo.util import new_id, parse_credentials
-
-import dockerenv
 
 
 @pytest.fixture(scope="module")

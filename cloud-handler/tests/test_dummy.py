@@ -9,13 +9,12 @@ import sys
 import textwrap
 
 import pytest
+from conftest import FakeClock
 
 from occo.cloudhandler import CloudHandlerService, Throttled
 from occo.cloudhandler.contract import CloudHandlerContract, make_spec
 from occo.cloudhandler.dummy import DummyCloudHandler
 from occo.util import InputError, NodeSpec, new_id
-
-from conftest import FakeClock
 
 
 class TestDummyContract(CloudHandlerContract):
@@ -120,7 +119,7 @@ def test_a_throttled_create_succeeds_when_retried(clock):
     service = CloudHandlerService(clock=clock)
     res = {"type": "dummy", "throttle_rate": 0.9, "seed": 1}
     one = spec(res)
-    for attempt in range(200):   # bounded: with p = 0.9 this ends long before
+    for attempt in range(200):  # noqa: B007 (read after the loop); bounded: with p = 0.9 this ends long before
         try:
             ref = service.create_node(one)
             break

@@ -7,12 +7,11 @@ import time
 
 import pytest
 
-from occo.util import CloudLimits, ConfigError
-
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler.dummy import DummyCloudHandler
 from occo.cloudhandler.ec2 import EC2CloudHandler
 from occo.cloudhandler.local import LocalCloudHandler
+from occo.util import CloudLimits, ConfigError
 
 
 def test_backends_declare_their_own_pace():

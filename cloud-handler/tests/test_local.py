@@ -14,14 +14,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import drop_everything
 
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler._loopback import LoopbackPool
 from occo.cloudhandler._procs import boot_id, is_alive, proc_info
 from occo.cloudhandler.contract import CloudHandlerContract, make_spec, wait_until
 from occo.cloudhandler.local import ENV_NAMES, LocalCloudHandler, default_root
-
-from conftest import drop_everything
 from occo.util import InputError
 
 TIMEOUT = 30.0

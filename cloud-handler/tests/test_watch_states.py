@@ -8,14 +8,14 @@ import threading
 import time
 
 import pytest
+from test_dockerengine import handler_of
+from test_dockerengine import wait_state as docker_wait_state
+from test_local import spec, wait_state
 
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler.base import MAX_WATCH
 from occo.cloudhandler.contract import make_spec
 from occo.util import new_id
-
-from test_dockerengine import handler_of, wait_state as docker_wait_state
-from test_local import spec, wait_state
 
 
 def watch_until(service, ref, wanted: set[str], *, rounds: int = 10) -> dict:

@@ -6,8 +6,15 @@ import random
 
 import pytest
 
-from occo.compiler import (ChoiceStrategy, Implementation, ImplementationChooser, Node, Scaling,
-                           freeze, matches_filter)
+from occo.compiler import (
+    ChoiceStrategy,
+    Implementation,
+    ImplementationChooser,
+    Node,
+    Scaling,
+    freeze,
+    matches_filter,
+)
 
 
 def node(count: int, name: str = "web") -> Node:

@@ -6,11 +6,18 @@ import json
 import logging
 
 import pytest
-
 from conftest import DEFS, PLUGINS, compile_errors, compile_files, write_tree
-from occo.compiler import (AttributeMapping, CompileErrors, NodeDefinition, Scaling,
-                           TemplateReferenceError, UnknownNodeTypeError, compile_infrastructure,
-                           load_node_definitions)
+
+from occo.compiler import (
+    AttributeMapping,
+    CompileErrors,
+    NodeDefinition,
+    Scaling,
+    TemplateReferenceError,
+    UnknownNodeTypeError,
+    compile_infrastructure,
+    load_node_definitions,
+)
 from occo.util import load_yaml_file, load_yaml_text
 
 THREE_TIER = """\

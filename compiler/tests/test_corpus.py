@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import PLUGINS, compile_errors
+
 from occo.compiler import CompileErrors, compile_infrastructure
 from occo.util import LimitExceededError, load_yaml_text
 

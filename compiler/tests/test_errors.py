@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 
-from occo.compiler import (CompileError, CompileErrors, DependencyCycleError, InvalidModelError,
-                           NoMatchingImplementationError, PluginLoadError,
-                           TemplateReferenceError, UnknownNodeTypeError)
+from occo.compiler import (
+    CompileError,
+    CompileErrors,
+    DependencyCycleError,
+    InvalidModelError,
+    NoMatchingImplementationError,
+    PluginLoadError,
+    TemplateReferenceError,
+    UnknownNodeTypeError,
+)
 from occo.util import InputError, InputErrors, Location, OccoError
 
 

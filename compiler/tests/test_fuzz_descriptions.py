@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import PLUGINS, write_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import PLUGINS, write_tree
 from occo.compiler import CompileErrors, StaticDescription, compile_infrastructure
 
 # CI: the same examples every run (derandomize), so a red CI is a change, not luck; the

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from conftest import PLUGINS, compile_errors, compile_files
 
-from occo.compiler import (DEFAULT_INSTANCE_LIMITS, CompileErrors, InstanceLimitError,
-                           InstanceLimits, compile_infrastructure)
+from occo.compiler import (
+    DEFAULT_INSTANCE_LIMITS,
+    CompileErrors,
+    InstanceLimitError,
+    InstanceLimits,
+    compile_infrastructure,
+)
 
 HEAD = "infra_name: bounds\nnodes:\n"
 

@@ -7,8 +7,18 @@ import json
 
 import pytest
 
-from occo.compiler import (FORMAT_VERSION, Edge, Implementation, InvalidModelError, Node,
-                           NodeDefinition, Scaling, StaticDescription, freeze, summary_line)
+from occo.compiler import (
+    FORMAT_VERSION,
+    Edge,
+    Implementation,
+    InvalidModelError,
+    Node,
+    NodeDefinition,
+    Scaling,
+    StaticDescription,
+    freeze,
+    summary_line,
+)
 
 
 def impl(zone: str = "a") -> Implementation:

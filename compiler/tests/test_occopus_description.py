@@ -4,7 +4,6 @@ their extra keys, and templates checked for undefined names at compile time."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import compile_errors, compile_files
 
 DEFS = """\
@@ -37,7 +36,7 @@ def test_occopus_hostname_rule_accepts(tmp_path, name):
     ("a..b", "(e.g. 'a.b')"), ("Web Server", "(e.g. 'Web-Server')"), ("a" * 64, ""),
     ("x" * 250 + ".abcdef", ""), ("é", ""), ("a\n", "")])
 def test_occopus_hostname_rule_refuses_with_a_located_message(tmp_path, name, hint):
-    err = compile_errors(tmp_path, infra(f"  - {{name: ok, type: t}}\n",
+    err = compile_errors(tmp_path, infra("  - {name: ok, type: t}\n",
                                          name=repr(name).replace("\\n", "\\n")), DEFS)
     (only,) = err.errors
     assert only.location.line == 1 and only.location.path == "infra_name"
@@ -124,7 +123,8 @@ def test_an_undefined_variable_is_found_at_compile_time(tmp_path):
         "dependencies:\n  - [web, DB]\n"), DEFS)
     (only,) = err.errors
     assert only.location.file.endswith("node_definitions.yaml") and only.location.line == 7
-    assert ("node 'web' (type 'tpl'): a template uses variables.port (template line 2), but variables has no "
+    assert ("node 'web' (type 'tpl'): a template uses variables.port (template line 2), "
+            "but variables has no "
             "'port'; did you mean 'prot'?") in only.message
 
 

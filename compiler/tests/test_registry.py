@@ -10,11 +10,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import DEFS, write_tree
-from occo.compiler import (CompileErrors, PluginLoadError, Registry, compile_infrastructure,
-                           load_resource_schemas)
 from schemas import SCHEMAS
+
+from occo.compiler import (
+    CompileErrors,
+    PluginLoadError,
+    Registry,
+    compile_infrastructure,
+    load_resource_schemas,
+)
 
 PLUGIN_MODULE = """\
 from occo.util import Field, Schema

@@ -12,10 +12,15 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS_PLUGINS, PLUGINS, TUTORIALS
-from occo.compiler import (CompileErrors, StaticDescription, TemplateReferenceError,
-                           compile_infrastructure, load_node_definitions)
+
+from occo.compiler import (
+    CompileErrors,
+    StaticDescription,
+    TemplateReferenceError,
+    compile_infrastructure,
+    load_node_definitions,
+)
 from occo.util import load_yaml_file
 from occo.util.testing import CORPUS, tutorials_missing
 

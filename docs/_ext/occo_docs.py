@@ -29,7 +29,8 @@ import importlib
 import importlib.metadata
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from docutils import nodes
 from docutils.parsers.rst import directives

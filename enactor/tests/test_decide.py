@@ -9,7 +9,6 @@ import pytest
 from occo.compiler import StaticDescription
 from occo.enactor import MaintenanceConfig, decide
 from occo.infobroker import InstanceRecord, InstanceState, Intent, ScalingRequest
-from occo.util.instructions import CreateNode, DropNode
 
 IMPL = {"resource": {"type": "dummy"}, "contextualisation": None,
         "config_management": {"type": "none"}, "health_check": {"ping": True, "timeout": 60}}
@@ -31,10 +30,11 @@ def rec(iid, node, *, state=InstanceState.READY, created=0.0, addresses=(), fail
 
 
 def run(description, instances=(), *, targets=None, requests=(), timers=None, now=1000.0,
-        config=MaintenanceConfig()):
+        config=None):
     counter = iter(range(1, 10_000))
     return decide(description, list(instances), infra_id="i", targets=targets or {},
-                  requests=list(requests), timers=timers or {}, now=now, config=config,
+                  requests=list(requests), timers=timers or {}, now=now,
+                  config=config or MaintenanceConfig(),
                   choose=lambda node: (0, node.implementations[0]),
                   new_instance_id=lambda: f"new-{next(counter)}")
 

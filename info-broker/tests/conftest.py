@@ -15,15 +15,14 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import psycopg
 import pytest
 import redis
 
-from occo.infobroker import (MemoryStore, PostgreSQLStore, RedisStore, SecretBox, SQLiteStore,
-                             Store)
+from occo.infobroker import MemoryStore, PostgreSQLStore, RedisStore, SecretBox, SQLiteStore, Store
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"

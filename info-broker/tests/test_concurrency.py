@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REDIS_URL, make_store
 
 from occo.infobroker import InfraRecord, InstanceRecord, SecretBox, SQLiteStore
-from conftest import REDIS_URL, make_store
 
 WORKERS = Path(__file__).with_name("workers.py")
 PROCESSES = 4

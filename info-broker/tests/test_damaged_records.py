@@ -17,10 +17,17 @@ import sqlite3
 import psycopg
 import pytest
 import redis
-
 from conftest import REDIS_URL
-from occo.infobroker import (DamagedRecord, Event, InfraRecord, InstanceRecord, InstanceState,
-                             ScalingRequest, Store)
+
+from occo.infobroker import (
+    DamagedRecord,
+    Event,
+    InfraRecord,
+    InstanceRecord,
+    InstanceState,
+    ScalingRequest,
+    Store,
+)
 
 # texts that are not a stored record: broken JSON, JSON of the wrong shape, an object
 # with the wrong fields, and a body whose state no OCCO ever wrote

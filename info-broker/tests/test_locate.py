@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from occo.infobroker import (BadStateLocation, MemoryStore, PostgreSQLStore, RedisStore,
-                             SQLiteStore, StoreUnavailable, default_state_path, open_store)
-from occo.util.errors import Location
 from conftest import REDIS_URL
+
+from occo.infobroker import (
+    BadStateLocation,
+    MemoryStore,
+    PostgreSQLStore,
+    RedisStore,
+    SQLiteStore,
+    StoreUnavailable,
+    default_state_path,
+    open_store,
+)
+from occo.util.errors import Location
 
 ACCEPTED = ("(accepted: memory://; sqlite:///path/to/state.sqlite; a plain file path; "
             "redis://host:port/db?prefix=name; postgresql://user@host:port/dbname?schema=name)")

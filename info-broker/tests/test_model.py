@@ -7,8 +7,14 @@ import json
 
 import pytest
 
-from occo.infobroker import (Event, InfraRecord, InstanceRecord, InstanceState, Intent,
-                             ScalingRequest)
+from occo.infobroker import (
+    Event,
+    InfraRecord,
+    InstanceRecord,
+    InstanceState,
+    Intent,
+    ScalingRequest,
+)
 
 
 def test_states_and_intents_are_str_enums():

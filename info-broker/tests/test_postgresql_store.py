@@ -8,13 +8,23 @@ import threading
 
 import psycopg
 import pytest
-
-from occo.infobroker import (Event, InfraRecord, InstanceRecord, NotFound, PostgreSQLStore,
-                             ScalingRequest, SchemaTooNew, SecretBox, StoreCorrupt, StoreError,
-                             StoreUnavailable)
-from occo.infobroker._pg_schema import LATEST
 from conftest import PG_HOST, PG_PORT
 from proxy import Proxy
+
+from occo.infobroker import (
+    Event,
+    InfraRecord,
+    InstanceRecord,
+    NotFound,
+    PostgreSQLStore,
+    ScalingRequest,
+    SchemaTooNew,
+    SecretBox,
+    StoreCorrupt,
+    StoreError,
+    StoreUnavailable,
+)
+from occo.infobroker._pg_schema import LATEST
 
 
 def schema_of(url: str) -> str:

@@ -6,13 +6,22 @@ from __future__ import annotations
 import socket
 
 import pytest
-
-from occo.infobroker import (BadStateLocation, Event, InfraRecord, InstanceRecord, NotFound,
-                             RedisStore, ScalingRequest, SchemaTooNew, SecretBox,
-                             StoreUnavailable)
-from occo.util.secrets import forget_secrets
 from conftest import REDIS_HOST, REDIS_PORT, REDIS_URL
 from proxy import Proxy
+
+from occo.infobroker import (
+    BadStateLocation,
+    Event,
+    InfraRecord,
+    InstanceRecord,
+    NotFound,
+    RedisStore,
+    ScalingRequest,
+    SchemaTooNew,
+    SecretBox,
+    StoreUnavailable,
+)
+from occo.util.secrets import forget_secrets
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import stat
 import pytest
 from cryptography.fernet import Fernet
 
-from occo.infobroker import (InfraRecord, InstanceRecord, SecretBox, SecretKeyError,
-                             SQLiteStore)
+from occo.infobroker import InfraRecord, InstanceRecord, SecretBox, SecretKeyError, SQLiteStore
 from occo.infobroker.secretbox import SECRET_MARK, default_key_path
 
 PASSWORD = "pw-Kx81-never-in-clear"

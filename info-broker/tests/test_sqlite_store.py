@@ -9,8 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from occo.infobroker import (SCHEMA_VERSION, BadStateLocation, InfraRecord, InstanceRecord,
-                             SchemaTooNew, SecretBox, SQLiteStore, StoreCorrupt, StoreError)
+from occo.infobroker import (
+    SCHEMA_VERSION,
+    BadStateLocation,
+    InfraRecord,
+    InstanceRecord,
+    SchemaTooNew,
+    SecretBox,
+    SQLiteStore,
+    StoreCorrupt,
+    StoreError,
+)
 from occo.infobroker.sqlite_store import APPLICATION_ID
 
 

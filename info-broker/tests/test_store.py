@@ -6,8 +6,18 @@ import time
 
 import pytest
 
-from occo.infobroker import (AlreadyExists, Event, InfraRecord, InstanceRecord, InstanceState,
-                             Intent, InvalidRecord, NotFound, ScalingRequest, VersionConflict)
+from occo.infobroker import (
+    AlreadyExists,
+    Event,
+    InfraRecord,
+    InstanceRecord,
+    InstanceState,
+    Intent,
+    InvalidRecord,
+    NotFound,
+    ScalingRequest,
+    VersionConflict,
+)
 from occo.util import new_id
 
 IMPL_WEB = {"type": "web", "resource": {"type": "dummy", "image": "web-1"},

@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from occo.infobroker import (InfoRouter, InfraRecord, InstanceRecord, InstanceState, NotFound,
-                             Event, StoreProvider)
+from occo.infobroker import (
+    Event,
+    InfoRouter,
+    InfraRecord,
+    InstanceRecord,
+    InstanceState,
+    NotFound,
+    StoreProvider,
+)
 
 
 @pytest.fixture

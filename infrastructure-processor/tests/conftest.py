@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from endpoints import SimCloud, SimComposer
 
 from occo.infobroker import InfraRecord, MemoryStore
 from occo.infraprocessor import ProcessingConfig, Processor
 from occo.util.comm import InProcessTransport
 from occo.util.instructions import CreateInfrastructure, CreateNode
 from occo.util.ratelimit import Backoff
-
-from endpoints import SimCloud, SimComposer
 
 FAST = ProcessingConfig(max_parallel=64, rate=0, batch_size=8, poll_interval=0.02,
                         first_poll=0.005, create_timeout=5, health_timeout=5, max_attempts=3,

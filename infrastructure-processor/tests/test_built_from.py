@@ -4,10 +4,10 @@ service composer reports, under ``implementation.built_from`` with a digest."""
 
 from __future__ import annotations
 
-from occo.infraprocessor._builtfrom import built_from, digest, used_variables, without
-
 from conftest import World
 from endpoints import SimComposer
+
+from occo.infraprocessor._builtfrom import built_from, digest, used_variables, without
 
 IMPL = {"resource": {"type": "sim", "endpoint": "e1", "image": "{{ variables.image }}"},
         "contextualisation": {"type": "basic", "attributes": {"x": "{{ variables['port'] }}"}},

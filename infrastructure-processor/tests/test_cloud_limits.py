@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from occo.infraprocessor import ProcessingConfig
-
 from conftest import FAST, World
 from endpoints import SimCloud
+
+from occo.infraprocessor import ProcessingConfig
 
 # FAST with the pace left to the cloud
 UNSET = replace(FAST, max_parallel=None, rate=None, burst=None, batch_size=None,

@@ -7,13 +7,12 @@ import threading
 import time
 
 import pytest
+from conftest import FAST, World, description, instructions
+from endpoints import SimCloud, SimComposer
 
 from occo.infobroker import InstanceRecord, InstanceState, Intent, NotFound
 from occo.infraprocessor import ProcessingConfig, Processor
 from occo.util.instructions import DropInfrastructure
-
-from conftest import FAST, World, description, instructions
-from endpoints import SimCloud, SimComposer
 
 
 def created_at(cloud: SimCloud) -> dict[str, list[float]]:

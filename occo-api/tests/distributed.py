@@ -14,9 +14,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from occo.util import new_id
-
 from e2e import Setup, wait_for
+
+from occo.util import new_id
 
 REDIS = "redis://127.0.0.1:6379/0"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -92,7 +92,7 @@ class Cluster:
     workers: dict[str, list[subprocess.Popen]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, root: Path, *, amqp_url: str = AMQP, **sections) -> "Cluster":
+    def create(cls, root: Path, *, amqp_url: str = AMQP, **sections) -> Cluster:
         prefix = f"occotest-{new_id()[:8]}"
         root.mkdir(parents=True, exist_ok=True)
         setup = Setup(root)

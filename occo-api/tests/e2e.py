@@ -175,7 +175,7 @@ def start_moto(deadline: float = 60.0) -> Moto:
         except OSError:
             if proc.poll() is not None or time.monotonic() > end:
                 proc.kill()
-                raise RuntimeError(f"moto_server did not start on 127.0.0.1:{port}")
+                raise RuntimeError(f"moto_server did not start on 127.0.0.1:{port}") from None
             time.sleep(0.05)
 
 

@@ -5,7 +5,6 @@ event, never `building` for ever."""
 from __future__ import annotations
 
 import pytest
-
 from e2e import Setup, two_tier
 
 

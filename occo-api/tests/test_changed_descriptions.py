@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from e2e import DUMMY, Setup, write_description
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from e2e import Setup, local_definition, wait_for, write_description
+
 from occo.infobroker import SQLiteStore
 from occo.util.testing import CORPUS, tutorials, tutorials_missing
 
@@ -68,7 +68,7 @@ def test_validate_reports_located_errors_with_status_2(setup, tmp_path):
     infra.write_text(text)
     proc = setup.cli("validate", str(infra))
     assert proc.returncode == 2 and proc.stdout == ""
-    line = next(i for i, l in enumerate(text.splitlines(), 1) if "min: two" in l)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "min: two" in row)
     assert f"infra.yaml:{line}:" in proc.stderr and "nodes[1].scaling.min" in proc.stderr
     assert "'two'" in proc.stderr
     as_json = setup.cli("validate", str(infra), "--json")

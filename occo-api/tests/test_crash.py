@@ -19,11 +19,17 @@ import threading
 from collections import Counter
 
 import pytest
+from e2e import (
+    Setup,
+    ec2_auth_data,
+    ec2_definition,
+    local_definition,
+    start_moto,
+    wait_for,
+    write_description,
+)
 
 from occo.infobroker import SQLiteStore
-
-from e2e import (Setup, ec2_auth_data, ec2_definition, local_definition, start_moto, wait_for,
-                 write_description)
 
 # minutes of kills and rebuilds: the full run only, not the fast run on other Pythons
 pytestmark = pytest.mark.slow

@@ -9,7 +9,6 @@ import json
 import sqlite3
 
 import pytest
-
 from e2e import DUMMY, Setup, write_description
 
 TABLES = ("infrastructures", "instances", "implementations", "events", "scaling_requests",

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from e2e import free_port
+from rest_support import DESCRIPTION, Client, Setup, built, wait_for
 
 from occo.api.config import load_config
 from occo.api.rest import RestService
 from occo.api.rest_state import import_definitions
-
-from e2e import free_port
-from rest_support import DESCRIPTION, Client, Setup, built, wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -114,7 +113,7 @@ def until(page, expression, timeout=30_000):
         page.wait_for_function(f"() => ({expression})", timeout=timeout)
     except playwright_api.TimeoutError:
         raise AssertionError(f"not true in the page within {timeout / 1000:g} s: "
-                             f"{expression}\npage text: {page.inner_text('body')[:2000]}")
+                             f"{expression}\npage text: {page.inner_text('body')[:2000]}") from None
 
 
 def text_of(page, selector):

@@ -13,11 +13,10 @@ import signal
 from collections import Counter
 
 import pytest
-
-from occo.infobroker import open_store
-
 from distributed import AMQP, Cluster, CuttableProxy
 from e2e import local_definition, wait_for, write_description
+
+from occo.infobroker import open_store
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from e2e import Setup, cloud_nodes, write_description
 
 DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.05}}]

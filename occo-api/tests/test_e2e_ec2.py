@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from e2e import Setup, ec2_auth_data, ec2_definition, start_moto, write_description
 
 

@@ -8,7 +8,6 @@ import signal
 import urllib.request
 
 import pytest
-
 from e2e import Setup, cloud_nodes, local_definition, wait_for, write_description
 
 SERVE = "exec \"$OCCO_PYTHON\" -m http.server {port} --bind \"$OCCO_NODE_IP\""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from e2e import Setup, local_definition, wait_for, write_description
 
 SERVE = "exec \"$OCCO_PYTHON\" -m http.server 8080 --bind \"$OCCO_NODE_IP\""

@@ -27,10 +27,10 @@ from typing import Any
 
 import pytest
 import yaml
+from e2e import Setup
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from e2e import Setup
 from occo.api.cli import main
 
 _COMMON = dict(deadline=None, database=None,

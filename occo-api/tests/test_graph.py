@@ -9,15 +9,13 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
+from e2e import Setup, write_description
 
 from occo.api.cli import main
+from occo.api.errors import UsageError
 from occo.api.graph import HEALTH_COLOURS, graph_data, render, to_dot
 from occo.util import OccoError
-from occo.api.errors import UsageError
-
 from occo.util.testing.debian import ensure_program
-
-from e2e import Setup, write_description
 
 # the CI machine installs Graphviz (as occo-demo's docs test does), so these run there
 DOT = shutil.which("dot") if ensure_program("dot", "graphviz") else None

@@ -8,8 +8,8 @@ import json
 
 import pytest
 import yaml
-
-from e2e import DUMMY, Setup as CliSetup, write_description
+from e2e import DUMMY, write_description
+from e2e import Setup as CliSetup
 from rest_support import Setup as RestSetup
 from test_rest import Running
 

@@ -16,8 +16,8 @@ import textwrap
 import time
 
 import pytest
-
 from e2e import Setup, local_definition, two_tier, wait_for, write_description
+
 from occo.infobroker import SQLiteStore
 
 DRIVER = textwrap.dedent('''

@@ -4,7 +4,6 @@ so by plan and build, before anything is stored), located at the entry."""
 from __future__ import annotations
 
 import pytest
-
 from e2e import Setup, local_definition, write_description
 
 

@@ -8,10 +8,9 @@ import dataclasses
 import json
 
 import pytest
+from e2e import Setup, write_description
 
 from occo.api.errors import AmbiguousInfrastructure, InstanceNotFound, UnknownInfrastructure
-
-from e2e import Setup, write_description
 
 DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.01}}]
 

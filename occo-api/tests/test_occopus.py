@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rest_support import DESCRIPTION, Setup
 
 from occo.api.occopus import PROGRAMS, run
-
-from rest_support import DESCRIPTION, Setup
 
 BIN = Path(sys.executable).parent
 

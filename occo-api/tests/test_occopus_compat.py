@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
+from compat_contract import contract_rows
+from e2e import Setup
 
 from occo.compiler import CompileErrors
 from occo.compiler.model import StaticDescription
-
-from compat_contract import contract_rows
-from e2e import Setup
 
 CASES_DIR = Path(__file__).parent / "compat"
 CASE_KEYS = {"id", "rule", "occopus", "source", "occo", "description", "description_text",

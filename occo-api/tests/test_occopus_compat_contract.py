@@ -7,15 +7,20 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 import pytest
+from compat_contract import CONTRACT, DOCS, contract_rows
 
 from occo.compiler import load_resource_schemas
-from occo.compiler._sections import (CONTEXT_SCHEMAS, DEPENDENCY_SCHEMA, INFRA_SCHEMA,
-                                     MAPPING_SCHEMA, NODE_SCHEMA, SCALING_SCHEMA,
-                                     health_check_schema)
+from occo.compiler._sections import (
+    CONTEXT_SCHEMAS,
+    DEPENDENCY_SCHEMA,
+    INFRA_SCHEMA,
+    MAPPING_SCHEMA,
+    NODE_SCHEMA,
+    SCALING_SCHEMA,
+    health_check_schema,
+)
 from occo.compiler.compiler import _REFUSED_NAMES
 from occo.util.template_names import CONFIG_MANAGER_NAMES, HEALTH_CHECK_NAMES, TEMPLATE_NAMES
-
-from compat_contract import CONTRACT, DOCS, contract_rows
 
 ROWS = contract_rows()
 

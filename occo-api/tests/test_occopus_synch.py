@@ -4,7 +4,6 @@ never becomes ready, so its dependents are never created."""
 from __future__ import annotations
 
 import yaml
-
 from e2e import Setup
 
 DESCRIPTION = """\

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from e2e import Setup, write_description
 
 from occo.api.render import status_table
-
-from e2e import Setup, write_description
 
 
 @pytest.fixture

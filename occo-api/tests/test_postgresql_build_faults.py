@@ -17,8 +17,8 @@ from collections import Counter
 import psycopg
 import pytest
 import yaml
-
 from e2e import Setup, cloud_nodes, write_description
+
 from occo.util import OccoError
 
 APPS = 12

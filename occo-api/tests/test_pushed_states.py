@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from e2e import Setup, local_definition, write_description
+
 from occo.infobroker import SQLiteStore
 
 HEALTH_TIMEOUT = 300   # far longer than the test may take: only the pushed exit can end it

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 import yaml
+from rest_support import DESCRIPTION, Client, Setup, built, wait_for
 
 from occo.api.config import load_config
 from occo.api.rest import RestService
@@ -19,8 +20,6 @@ from occo.api.rest_openapi import openapi_document
 from occo.api.rest_state import import_definitions
 from occo.enactor import lease_name
 from occo.util import ConfigError
-
-from rest_support import DESCRIPTION, Client, Setup, built, wait_for
 
 
 @pytest.fixture
@@ -502,7 +501,7 @@ def test_token_path_is_created_when_missing(tmp_path, monkeypatch):
         service.stop()
 
 
-# ---------------------------------------------------------------------- hostile numbers, methods, bodies
+# ------------------------------------------------------------ hostile numbers, methods, bodies
 
 @pytest.mark.parametrize("raw", ["٣", "²", "1e3", "0x10", "-1", "+2", "1.5", "３",
                                  "9" * 30, str(2 ** 53)])

@@ -7,10 +7,9 @@ import itertools
 import threading
 
 import pytest
+from rest_support import wait_for
 
 from occo.api.rest_coalesce import Coalescer
-
-from rest_support import wait_for
 
 
 def test_callers_arriving_during_a_computation_share_the_next_one():

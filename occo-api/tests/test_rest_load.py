@@ -11,12 +11,11 @@ import threading
 import time
 
 import pytest
+from rest_support import Client, Setup, wait_for
 
 from occo.api.config import load_config
 from occo.api.rest import RestService
 from occo.api.rest_state import import_definitions
-
-from rest_support import Client, Setup, wait_for
 
 CLIENTS = 50
 REQUESTS_PER_CLIENT = 40   # bounded: at most 2,000 requests in all

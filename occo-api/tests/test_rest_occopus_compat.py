@@ -10,6 +10,7 @@ import json
 import logging
 
 import pytest
+from rest_support import DESCRIPTION, Client, Setup, built, wait_for
 
 from occo.api.config import load_config
 from occo.api.occopus import run
@@ -19,8 +20,6 @@ from occo.api.rest_state import import_definitions
 from occo.infobroker import SecretBox, SQLiteStore
 from occo.util.instance_request import RequestBuilder, scaling_secret
 from occo.util.template_names import INSTANCE_NAMES
-
-from rest_support import DESCRIPTION, Client, Setup, built, wait_for
 
 OTHER = DESCRIPTION.replace("infra_name: shop", "infra_name: other")
 MISSING = "00000000-0000-0000-0000-000000000000"

@@ -6,7 +6,6 @@ rollout's events in the event log; /rollback returns to the previous definition,
 from __future__ import annotations
 
 import pytest
-
 from rest_support import DESCRIPTION, Setup, built, wait_for
 from test_rest import Running
 
@@ -59,7 +58,8 @@ def test_plan_rollout_and_rollback_over_rest(rest):
     status, plan, _ = rest.client.post(f"/infrastructures/{infra_id}/plan", CHANGED)
     assert status == 200, plan
     assert plan["replaces"] == 1 and plan["creates"] == 1
-    assert plan["nodes"]["app"]["update"] == {"max_surge": 2, "max_unavailable": 0, "min_ready_seconds": 0}
+    assert plan["nodes"]["app"]["update"] == {"max_surge": 2, "max_unavailable": 0,
+                                             "min_ready_seconds": 0}
     [item] = plan["nodes"]["app"]["replacements"]
     assert item["changes"] == [{"key": "variables.db_password", "old": "***", "new": "***"}]
     assert "hunter" not in str(plan)

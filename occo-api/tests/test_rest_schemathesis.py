@@ -27,13 +27,15 @@ import random
 import secrets
 import shutil
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import configuration as hypothesis_configuration
+from rest_support import DESCRIPTION, Client, Setup, built, wait_for
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -43,8 +45,6 @@ from occo.api.rest import RestService
 from occo.api.rest_openapi import openapi_document
 from occo.api.rest_state import import_definitions
 from occo.api.version import __version__
-
-from rest_support import DESCRIPTION, Client, Setup, built, wait_for
 
 # hypothesis's caches (constants, unicode data), which it writes from the collection of
 # this module on, go to a temporary directory, not into the tree; no example database is

@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from rest_support import Client, Setup, built, wait_for
 
 BIN = Path(sys.executable).parent
@@ -26,7 +25,7 @@ class Service:
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env)
-        self.lines: "queue.Queue[str | None]" = queue.Queue()
+        self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()

@@ -18,17 +18,17 @@ is compared against a queue that is not empty.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from rest_support import DESCRIPTION, Setup, wait_for
 from werkzeug.test import TestResponse
 
 from occo.api.config import load_config
 from occo.api.rest import RestService, create_app
 from occo.api.rest_state import import_definitions
 from occo.enactor import lease_name
-
-from rest_support import DESCRIPTION, Setup, wait_for
 
 MAX_BODY = 4096
 MISSING = "00000000-0000-0000-0000-000000000000"

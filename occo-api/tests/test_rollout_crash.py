@@ -12,10 +12,9 @@ import threading
 from collections import Counter
 
 import pytest
+from e2e import Setup, local_definition, wait_for, write_description
 
 from occo.infobroker import SQLiteStore
-
-from e2e import Setup, local_definition, wait_for, write_description
 
 # a minute of builds and kills: the full run only
 pytestmark = pytest.mark.slow
@@ -70,7 +69,7 @@ class ReadyFloor:
                         for i in self.store.list_instances(record.infra_id, "app"))
             self.lowest = ready if self.lowest is None else min(self.lowest, ready)
 
-    def __enter__(self) -> "ReadyFloor":
+    def __enter__(self) -> ReadyFloor:
         self.thread.start()
         return self
 

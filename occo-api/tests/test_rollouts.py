@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from e2e import Setup, local_definition, write_description
 
 
@@ -196,7 +195,8 @@ def test_plan_shows_the_limits_and_says_build_replaces(setup, tmp_path):
     changed = shop(tmp_path / "b", greeting="hi", update={"max_surge": 2})
     plan = json.loads(setup.cli("plan", str(changed), "--json").stdout)
     assert plan["replaces"] == 3 and plan["creates"] == plan["drops"] == 0
-    assert plan["nodes"]["app"]["update"] == {"max_surge": 2, "max_unavailable": 0, "min_ready_seconds": 0}
+    assert plan["nodes"]["app"]["update"] == {"max_surge": 2, "max_unavailable": 0,
+                                             "min_ready_seconds": 0}
     assert "update" not in plan["nodes"]["db"]
     text = setup.cli("plan", str(changed)).stdout
     assert "`occo build` replaces them in turn" in text

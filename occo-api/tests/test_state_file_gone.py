@@ -10,8 +10,8 @@ import threading
 import time
 
 import pytest
-
 from e2e import Setup, write_description
+
 from occo.util import OccoError
 
 APPS = 8

@@ -17,15 +17,22 @@ import signal
 import time
 
 import pytest
+from e2e import (
+    Setup,
+    cloud_nodes,
+    ec2_auth_data,
+    ec2_definition,
+    local_definition,
+    start_moto,
+    wait_for,
+    write_description,
+)
+from rest_support import Client
 
 from occo.api.config import load_config
 from occo.api.render import status_table
 from occo.api.rest import RestService
 from occo.enactor import lease_name
-
-from e2e import (Setup, cloud_nodes, ec2_auth_data, ec2_definition, local_definition,
-                 start_moto, wait_for, write_description)
-from rest_support import Client
 
 DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.02}}]
 SERVE = "exec \"$OCCO_PYTHON\" -m http.server 8080 --bind \"$OCCO_NODE_IP\""

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from occo.api.cli import main
-from occo.infobroker import (Event, InfraRecord, InstanceRecord, ScalingRequest, open_store)
+from occo.infobroker import Event, InfraRecord, InstanceRecord, ScalingRequest, open_store
 
 SECRET = "pw-store-copy-9z"
 

@@ -23,14 +23,13 @@ from typing import Any
 
 import pytest
 import yaml
+from e2e import Setup, cloud_nodes
 
 from occo.cloudhandler.dummy import DummyCloudHandler
 from occo.compiler.choose import matches_filter
 from occo.infobroker import NotFound
 from occo.util import InputError, InputErrors
 from occo.util.testing import CORPUS, tutorials, tutorials_missing
-
-from e2e import Setup, cloud_nodes
 
 DUMMY = {"type": "dummy", "create_latency": 0.01}
 NETWORK_CHECKS = ("ping", "ports", "urls", "mysqldbs")
@@ -43,7 +42,8 @@ RESOURCE_KEY = re.compile(r"\bresource\.([A-Za-z_]\w*)")
 #:
 #: ``config_management: chef``: OCCO refuses it before a build stores anything
 #: (service-composer/occo/servicecomposer/configmanager.py, ChefConfigManager.unsupported,
-#: asked by Occo.preflight), a deliberate difference: OCCO has no Chef server client. Occopus 1.10 cannot do it
+#: asked by Occo.preflight), a deliberate difference: OCCO has no Chef server client.
+#: Occopus 1.10 cannot do it
 #: without a real Chef server either: occopus/config-manager
 #: occo/plugins/configmanager/chef.py, ChefConfigManager.__init__ raises without the
 #: server's auth_data, RegisterNode saves the node on the server, GetNodeState waits for

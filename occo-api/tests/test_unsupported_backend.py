@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from e2e import Setup
 
 from occo.api.occopus import run as occopus_run
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler.service import installed_types
 from occo.util import InputError, InputErrors
-
-from e2e import Setup
 
 NOVA = {"type": "nova", "endpoint": "https://nova.example.org:5000/v3", "project_id": "p",
         "image_id": "img", "network_id": "net", "flavor_name": "m1.small"}
@@ -147,6 +146,7 @@ def test_occopus_import_is_refused_and_stores_nothing(setup, files):
 def test_rest_post_is_refused_with_400_and_stores_nothing(setup, tmp_path):
     # definitions stored before their backend was checked (or by another version)
     from rest_support import Client
+
     from occo.api.config import load_config
     from occo.api.rest import RestService
 
@@ -178,7 +178,7 @@ def test_validate_and_plan_accept_it_and_plan_says_it_cannot_be_built(setup, fil
     assert proc.returncode == 0, proc.stderr
     proc = setup.cli("plan", str(files / "infra.yaml"))
     assert proc.returncode == 0, proc.stderr
-    assert f"occo: warning: cannot be built here: " in proc.stderr
+    assert "occo: warning: cannot be built here: " in proc.stderr
     assert message() in proc.stderr
     with setup.occo() as occo:
         plan = occo.plan(files / "infra.yaml")

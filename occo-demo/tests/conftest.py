@@ -92,7 +92,7 @@ class NodeProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"{self.proc.args} did not stop on SIGTERM")
+            raise AssertionError(f"{self.proc.args} did not stop on SIGTERM") from None
 
 
 @pytest.fixture

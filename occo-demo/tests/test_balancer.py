@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from conftest import free_port, wait_http
 
 from occo.demo._node import JsonHandler, http_request
-from occo.demo.balancer import BalancerHandler, Backends, RegistryWatcher, parse_backends
+from occo.demo.balancer import Backends, BalancerHandler, RegistryWatcher, parse_backends
 from occo.demo.kvstore import KeyValueStore, KVHandler
-
-from conftest import free_port, wait_http
 
 
 class Named(JsonHandler):

@@ -11,10 +11,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from occo.util.testing.debian import ensure_program, in_ci
-
-from conftest import ROOT
 
 DOCS = ROOT / "docs"
 

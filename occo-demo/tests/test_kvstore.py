@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import free_port, wait_http
 
 from occo.demo._node import MAX_BODY, http_request
 from occo.demo.kvstore import KeyValueStore, KVHandler
-
-from conftest import free_port, wait_http
 
 
 class Clock:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import socket
 
-from occo.demo.ping import PingReport, ProbeResult, icmp_ping, udp_ping
-
 from conftest import free_port, wait_http, wait_until
+
+from occo.demo.ping import PingReport, ProbeResult, icmp_ping, udp_ping
 
 
 def test_icmp_ping_of_loopback_is_answered_or_says_why_not():

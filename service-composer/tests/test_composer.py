@@ -6,11 +6,10 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import INFRA, make_request
 
 from occo.servicecomposer import RequestError, ServiceComposer
 from occo.util import NodeSpec
-
-from conftest import INFRA, make_request
 
 CONTEXT = {"type": "cloudinit",
            "context_template": {"runcmd": ["echo {{ node_id }} {{ getip('db') }}"],

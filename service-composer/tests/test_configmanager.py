@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
-
-from occo.servicecomposer import (ChefConfigManager, ConfigManagementError, ConfigManager,
-                                  NoConfigManager, NotSupportedError, PuppetSoloConfigManager,
-                                  ServiceComposer)
-from occo.util import plugin_names
-
 from conftest import make_request
+
+from occo.servicecomposer import (
+    ChefConfigManager,
+    ConfigManagementError,
+    ConfigManager,
+    NoConfigManager,
+    NotSupportedError,
+    PuppetSoloConfigManager,
+    ServiceComposer,
+)
+from occo.util import plugin_names
 
 PUPPET = {"type": "puppet_solo", "manifests": ["https://x/site.pp", "https://x/db.pp"],
           "modules": ["puppetlabs-mysql"],

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from conftest import make_request
 
 from occo.servicecomposer import ContextError, RenderLimits, ServiceComposer, TemplateLimitError
 from occo.servicecomposer._cloudconfig import CloudConfigTemplate
 from occo.servicecomposer.templates import TemplateRenderer, Where
-
-from conftest import make_request
 
 TRICKY = [
     "plain", "", " leading space", "trailing space ", "it's \"quoted\"", "a: b", "#hash",

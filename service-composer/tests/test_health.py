@@ -13,14 +13,22 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import make_request
 
-from occo.servicecomposer import (CheckStatus, HealthCheck, HealthChecker, HealthCheckError,
-                                  HealthCheckUnavailableError, HealthConfig, HealthPlan,
-                                  HealthReport, ProbeFailed, Where)
+from occo.servicecomposer import (
+    CheckStatus,
+    HealthCheck,
+    HealthChecker,
+    HealthCheckError,
+    HealthCheckUnavailableError,
+    HealthConfig,
+    HealthPlan,
+    HealthReport,
+    ProbeFailed,
+    Where,
+)
 from occo.servicecomposer.health.ping import ping_method
 from occo.util import plugin_names
-
-from conftest import make_request
 
 WHERE = Where("web", "web_node", "infra-h", "health_check")
 FAST = HealthConfig(timeouts={"ping": 2.0, "ports": 1.0, "urls": 1.0, "mysqldbs": 5.0})
@@ -44,7 +52,8 @@ def plan_for(checker, section, address="127.0.0.1", instance_id="web-1"):
 
 
 def test_builtins_are_entry_points():
-    assert {"ping", "ports", "urls", "mysqldbs", "synch_attrs"} <= set(plugin_names("occo.healthcheck"))
+    known = set(plugin_names("occo.healthcheck"))
+    assert {"ping", "ports", "urls", "mysqldbs", "synch_attrs"} <= known
 
 
 def test_ports_open_and_refused(checker):
@@ -225,7 +234,8 @@ def test_many_nodes_are_checked_concurrently():
     ({"urls": ["ftp://x/"]}, "health_check urls: item 0: 'ftp://x/' is not an http"),
     ({"ping": "maybe"}, "health_check ping: must be true or false, got 'maybe'"),
     ({"mysqldbs": [{"name": "x", "user": "u"}]}, "health_check mysqldbs: item 0: missing pass"),
-    ({"pnig": True}, "unknown health check 'pnig'; known: mysqldbs, ping, ports, synch_attrs, urls"),
+    ({"pnig": True},
+     "unknown health check 'pnig'; known: mysqldbs, ping, ports, synch_attrs, urls"),
     ({"synch_attrs": "port"}, "health_check synch_attrs: must be a list of attribute names"),
 ])
 def test_wrong_values_are_located_errors(checker, section, problem):

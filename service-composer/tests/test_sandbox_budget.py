@@ -14,12 +14,17 @@ import os
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
-from occo.servicecomposer import (MemoryLookup, RenderLimits, ServiceComposer, TemplateError,
-                                  TemplateLimitError)
-
 from conftest import make_request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from occo.servicecomposer import (
+    MemoryLookup,
+    RenderLimits,
+    ServiceComposer,
+    TemplateError,
+    TemplateLimitError,
+)
 
 BIG = "z" * 999_999  # just under the default max_output
 HEAD = "{# line 1 #}\n{# line 2 #}\n"  # every hostile template's work is on line 3

@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from occo.servicecomposer import (MemoryLookup, RenderLimits, ServiceComposer, TemplateError,
-                                  TemplateLimitError, TemplateSecurityError)
-from occo.util import InputError
-
 from conftest import make_request
+
+from occo.servicecomposer import (
+    MemoryLookup,
+    RenderLimits,
+    ServiceComposer,
+    TemplateError,
+    TemplateLimitError,
+    TemplateSecurityError,
+)
+from occo.util import InputError
 
 
 def render_resource(composer: ServiceComposer, text: str, **variables):

@@ -3,10 +3,9 @@ its dependents wait for have values."""
 
 from __future__ import annotations
 
-from occo.servicecomposer.health.synch_attrs import (lookup_attribute,
-                                                      synch_attribute_names)
-
 from conftest import make_request
+
+from occo.servicecomposer.health.synch_attrs import lookup_attribute, synch_attribute_names
 
 
 def _outbound(*mappings: dict) -> dict:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
-
-from occo.servicecomposer import (DependencyNotReadyError, RequestError, TemplateError,
-                                  TemplateRenderer, Where)
-from occo.util import load_yaml_text
-
 from conftest import INFRA, make_request
+
+from occo.servicecomposer import (
+    DependencyNotReadyError,
+    RequestError,
+    TemplateError,
+    TemplateRenderer,
+    Where,
+)
+from occo.util import load_yaml_text
 
 
 def value_of(composer, text, **request):

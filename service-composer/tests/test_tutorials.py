@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from occo.servicecomposer import (MemoryLookup, NotSupportedError, ServiceComposer)
+from occo.servicecomposer import MemoryLookup, NotSupportedError, ServiceComposer
 from occo.servicecomposer.contextualisation import deep_merge
 from occo.util import NodeSpec, load_yaml_file
 from occo.util.testing import CORPUS, tutorials, tutorials_missing
@@ -158,8 +158,8 @@ def _check_context(spec: NodeSpec, request: dict) -> None:
         assert marker not in text, marker
     template = str(section)
     for var, value in (request["node"]["variables"] or {}).items():
-        if isinstance(value, str) and ("{{variables.%s}}" % var in template
-                                       or "{{ variables.%s }}" % var in template):
+        if isinstance(value, str) and (f"{{{{variables.{var}}}}}" in template
+                                       or f"{{{{ variables.{var} }}}}" in template):
             assert value.strip().split("\n")[0] in user_data, var
 
 

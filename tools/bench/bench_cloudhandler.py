@@ -30,8 +30,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from occo.cloudhandler import CloudHandlerService
 from occo.util import new_id, parse_credentials
@@ -119,7 +120,7 @@ def start_moto() -> tuple[subprocess.Popen, str]:
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise SystemExit("moto_server did not start")
+                raise SystemExit("moto_server did not start") from None
             time.sleep(0.05)
 
 

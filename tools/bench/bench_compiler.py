@@ -81,7 +81,7 @@ def generate(directory: Path, nodes: int, edges: int, seed: int = 1) -> Path:
         call = "{{ getip('n0') }}" if 1 <= t <= TEMPLATE_TYPES else "{{ variables.region }}"
         defs.append(f"'node_def:t{t}':")
         for zone in ("a", "b"):
-            defs += ["  - resource: {type: dummy, zone: %s, name: cloud-%s}" % (zone, zone),
+            defs += [f"  - resource: {{type: dummy, zone: {zone}, name: cloud-{zone}}}",
                      "    contextualisation:",
                      "      type: cloudinit",
                      "      context_template: |",

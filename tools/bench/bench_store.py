@@ -48,8 +48,15 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from occo.infobroker import (InfraRecord, InstanceRecord, InstanceState, RedisStore, SecretBox,
-                             SQLiteStore, Store)
+from occo.infobroker import (
+    InfraRecord,
+    InstanceRecord,
+    InstanceState,
+    RedisStore,
+    SecretBox,
+    SQLiteStore,
+    Store,
+)
 
 NODES = ("db", "app", "lb")
 TEMPLATE = "#cloud-config\nwrite_files:\n" + "".join(

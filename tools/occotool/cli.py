@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from . import index as index_mod
-from . import layout, pins, pythons, system, testing
+from . import layout, pins, pythons, static, system, testing
 from .devenv import dev_env
 from .envs import env_dir
 from .errors import ToolError
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                         "on this other supported Python too (repeatable; default: "
                         "$OCCO_ALSO_PYTHONS, space-separated)")
     sub.add_parser("check-paths", help="fail on an absolute path of a machine in the tree")
+    sub.add_parser("static", help="the static checks of the test run: ruff and mypy")
     sub.add_parser("pythons", help="the supported Pythons and where each is found here")
     pn = sub.add_parser("pin", help="regenerate requirements.txt and requirements_test.txt")
     pn.add_argument("packages", nargs="*")
@@ -89,6 +90,8 @@ def _run(args: argparse.Namespace) -> int:
         reports.mkdir(parents=True, exist_ok=True)
         others = [pythons.resolve(spec) for spec in dict.fromkeys(args.also_python)]
         outcomes = [testing.check_paths(root)]
+        if not args.packages:
+            outcomes += [static.check_lint(root)]
         outcomes += [testing.test_package(root, packages, pkg, reports, args.pytest)
                      for pkg in chosen]
         if not args.packages and not args.no_tools:
@@ -101,6 +104,8 @@ def _run(args: argparse.Namespace) -> int:
                                               python=python, label=version)
                          for pkg in chosen]
         return testing.summarise(outcomes)
+    elif args.command == "static":
+        return testing.summarise([static.check_lint(root), static.check_types(root, packages)])
     elif args.command == "check-paths":
         found = find_machine_paths(root)
         if found:

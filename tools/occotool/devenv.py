@@ -13,8 +13,8 @@ from __future__ import annotations
 import collections
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .envs import _fresh, _mark, _stamp, base_python, bin_of, env_dir, run, uv, uv_env
 from .errors import ToolError
@@ -37,7 +37,7 @@ def _combined(root: Path, order: list[Package]) -> Path:
                 seen.add(line)
                 lines.append(line)
     # editables first, in build order, then the pinned distributions
-    lines.sort(key=lambda l: 0 if l.startswith("-e ") else 1)
+    lines.sort(key=lambda line: 0 if line.startswith("-e ") else 1)
     combined = env_dir(root) / "dev-requirements.txt"
     combined.parent.mkdir(parents=True, exist_ok=True)
     text = "\n".join(lines) + "\n"

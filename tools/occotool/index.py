@@ -277,7 +277,8 @@ def upload(root: Path, pkg: Package, occo_dists: set[str], *, index: str | None,
     try:
         code, _ = _get(simple)
     except OSError as exc:
-        raise ToolError(f"the index {simple} is unreachable: {getattr(exc, 'reason', exc)}")
+        reason = getattr(exc, "reason", exc)
+        raise ToolError(f"the index {simple} is unreachable: {reason}") from exc
     if code != 200:
         raise ToolError(f"the index {simple} answered HTTP {code}")
     wheels = sorted(wheelhouse.glob("*.whl"))

@@ -63,11 +63,11 @@ def pin(root: Path, packages: dict[str, Package], selected: list[Package]) -> No
         editables = [f"-e {_relative(pkg, dep)}" for dep in needed]
         test_lines = _compile(root, [*editables[:-1], "-e .[test]"], pkg.path, all_pins)
         (pkg.path / "requirements_test.txt").write_text(HEADER + "\n".join(
-            [*editables, *sorted((l for l in test_lines if not l.startswith("-e")),
+            [*editables, *sorted((row for row in test_lines if not row.startswith("-e")),
                                  key=str.lower)]) + "\n")
         run_lines = _compile(root, editables, pkg.path, all_pins)
         occo = [f"{dep.dist}=={dep.version}" for dep in needed if dep is not pkg]
-        external = [l for l in run_lines if not l.startswith("-e")]
+        external = [row for row in run_lines if not row.startswith("-e")]
         (pkg.path / "requirements.txt").write_text(
             HEADER + "\n".join(sorted(occo + external, key=str.lower)) + "\n")
         print(f"pinned {pkg.directory}: {len(occo) + len(external)} runtime, "
@@ -83,8 +83,8 @@ def check(packages: dict[str, Package], pkg: Package) -> list[str]:
         if not path.is_file():
             problems.append(f"{path}: missing (run tools/occo-tool pin {pkg.directory})")
             continue
-        lines = [l.split("#", 1)[0].strip() for l in path.read_text().splitlines()]
-        lines = [l for l in lines if l]
+        lines = [row.split("#", 1)[0].strip() for row in path.read_text().splitlines()]
+        lines = [row for row in lines if row]
         for line in lines:
             if _INDEX_OPTION.match(line):
                 problems.append(f"{path}: {line!r}: the index comes from configuration "
@@ -93,7 +93,7 @@ def check(packages: dict[str, Package], pkg: Package) -> list[str]:
                 problems.append(f"{path}: {line!r} is not pinned with ==")
         if name == "requirements_test.txt":
             want = {f"-e {_relative(pkg, dep)}" for dep in needed}
-            have = {l for l in lines if l.startswith("-e ")}
+            have = {row for row in lines if row.startswith("-e ")}
             for missing in sorted(want - have):
                 problems.append(f"{path}: missing {missing!r}")
             for extra in sorted(have - want):
@@ -102,6 +102,6 @@ def check(packages: dict[str, Package], pkg: Package) -> list[str]:
             for dep in needed[:-1]:
                 if f"{dep.dist}=={dep.version}" not in lines:
                     problems.append(f"{path}: missing {dep.dist}=={dep.version}")
-            if any(l.startswith("-e ") for l in lines):
+            if any(row.startswith("-e ") for row in lines):
                 problems.append(f"{path}: editable lines belong in requirements_test.txt")
     return problems

@@ -36,7 +36,8 @@ _VERSION = re.compile(r"^3\.\d+$")
 def version_of(python: str | Path) -> str | None:
     """``"3.X"`` of an interpreter, or ``None`` if it does not run."""
     try:
-        proc = subprocess.run([str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        proc = subprocess.run([str(python), "-c",
+                               "import sys; print('%d.%d' % sys.version_info[:2])"],
                               capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 
 from . import pythons
-from .envs import bin_of, env_dir, pip_env, run, uv, uv_env, base_python
+from .envs import base_python, bin_of, env_dir, pip_env, run, uv, uv_env
 from .errors import ToolError
 from .packages import Package, closure
 

@@ -123,7 +123,9 @@ def engine() -> tuple[Docker, Daemon | None] | str:
     wanted = os.environ.get("OCCO_TEST_DOCKER_HOST")
     if wanted:
         found = Docker(wanted)
-        return (found, None) if found.answers() else f"OCCO_TEST_DOCKER_HOST={wanted} does not answer"
+        if found.answers():
+            return found, None
+        return f"OCCO_TEST_DOCKER_HOST={wanted} does not answer"
     missing = [pkg for pkg, cmd in (("docker.io", "dockerd"), ("debootstrap", "debootstrap"))
                if not shutil.which(cmd)]
     allowed = os.environ.get("CI") == "true" or os.environ.get("OCCO_TEST_DOCKER") == "start"

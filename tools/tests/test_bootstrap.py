@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT, clean_env
+
 from occotool.devenv import dev_env
 from occotool.packages import build_order, discover
 

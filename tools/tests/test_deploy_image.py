@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from deployenv import ROOT, Docker, apt_install, build_image, engine
 
 NODES = """\
@@ -185,8 +184,9 @@ def test_worker_containers_build_20_nodes_through_rabbitmq_and_redis(image, tmp_
             docker.run("run", "-d", "--name", names[endpoint], "--network", "host", *mount,
                        tag, "worker", endpoint)
         for endpoint in ("infraprocessor", "cloudhandler", "servicecomposer"):
-            until(f"the {endpoint} worker serves", lambda: f"serving {endpoint}" in logs(
-                docker, names[endpoint]), timeout=60)
+            until(f"the {endpoint} worker serves",
+                  lambda endpoint=endpoint: f"serving {endpoint}" in logs(docker, names[endpoint]),
+                  timeout=60)
         import_nodes(docker, names["serve"], tmp_path)
         status, body = request(port, "POST", "/infrastructures/", token, description("twenty", 19))
         assert status == 202, body

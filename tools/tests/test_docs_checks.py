@@ -15,8 +15,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, clean_env
+
 from occotool.envs import bin_of, env_dir, make_env
 
 DOCS = ROOT / "docs"

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 from conftest import ROOT, clean_env
+
 from occotool.packages import build_order, discover
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import fake_package, occo_tool
+
 from occotool.packages import build_order, discover
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import ROOT, occo_tool
-from occotool.paths import find_machine_paths
 
+from occotool.paths import find_machine_paths
 
 # The inputs are put together at run time: written out, this file would hold them itself.
 ALICE = "/" + "home/alice/"

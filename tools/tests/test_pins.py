@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import fake_package, occo_tool
+
 from occotool import pins
 from occotool.packages import discover
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from occotool import pythons, wheels
 from occotool.errors import ToolError
 from occotool.packages import discover
@@ -29,7 +29,7 @@ def test_every_supported_python_is_found_here_and_runs(version):
 
 def test_resolve_takes_a_version_or_a_command_and_refuses_the_rest(tmp_path):
     path, version = pythons.resolve(sys.executable)
-    assert version == "%d.%d" % sys.version_info[:2]
+    assert version == "{}.{}".format(*sys.version_info[:2])
     with pytest.raises(ToolError, match=r"Python 3\.9 is not supported \(supported: 3\.11, "
                                         r"3\.12, 3\.13\)"):
         pythons.resolve("3.9")

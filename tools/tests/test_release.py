@@ -12,8 +12,8 @@ import socket
 import subprocess
 
 import pytest
-
 from conftest import ROOT, clean_env, occo_tool
+
 from occotool import pythons
 from occotool.packages import build_order, discover
 

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, clean_env
+
 from occotool.packages import build_order, discover
 
 ORDER = build_order(discover(ROOT))

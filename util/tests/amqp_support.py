@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 AMQP_URL = os.environ.get("OCCO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")

@@ -11,8 +11,8 @@ from concurrent.futures import Future
 
 import pika
 import pytest
-
 from amqp_support import AMQP_URL, wait_until
+
 from occo.util import CallTimeoutError, TransportError
 from occo.util.comm import AmqpTransport, RemoteError
 

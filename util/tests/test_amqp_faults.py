@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from amqp_support import AMQP_URL, wait_until
+
 from occo.util import TransportError
 from occo.util.comm import AmqpTransport
 from occo.util.ratelimit import Backoff
@@ -164,7 +164,7 @@ class Worker:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.pid = self.proc.pid
 
-    def wait_ready(self) -> "Worker":
+    def wait_ready(self) -> Worker:
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()),
                                   daemon=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from amqp_support import AMQP_URL
 
 from occo.util import CallTimeoutError, InputError, Location, TransportError
 from occo.util.comm import AmqpTransport, InProcessTransport, RemoteError
-
-from amqp_support import AMQP_URL
 
 
 class Calculator:

@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from occo.util import (Credentials, InputError, InputErrors, credentials_from_text,
-                       forget_secrets, load_credentials, load_yaml_file, scrub, setup_logging)
+from occo.util import (
+    Credentials,
+    InputError,
+    InputErrors,
+    credentials_from_text,
+    forget_secrets,
+    load_credentials,
+    load_yaml_file,
+    scrub,
+    setup_logging,
+)
 from occo.util.testing import corpus, tutorials, tutorials_missing
 
 TUTORIALS = tutorials()

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from occo.util import (ConfigError, InputError, InputErrors, Location, OccoError,
-                       PluginNotFoundError, TransportError)
+from occo.util import (
+    ConfigError,
+    InputError,
+    InputErrors,
+    Location,
+    OccoError,
+    PluginNotFoundError,
+    TransportError,
+)
 from occo.util.errors import EXIT_BAD_INPUT, EXIT_FAILED
 
 

@@ -6,8 +6,13 @@ import json
 
 import pytest
 
-from occo.util.instructions import (CreateInfrastructure, CreateNode, DropInfrastructure,
-                                    DropNode, instruction_from_dict)
+from occo.util.instructions import (
+    CreateInfrastructure,
+    CreateNode,
+    DropInfrastructure,
+    DropNode,
+    instruction_from_dict,
+)
 from occo.util.nodespec import endpoint_key
 
 

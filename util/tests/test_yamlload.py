@@ -7,9 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from occo.util import (ForbiddenTagError, IncludeError, InputError, LimitExceededError,
-                       LocatedDict, LocatedList, YAMLSyntaxError, YamlLimits, load_yaml_file,
-                       load_yaml_text, location_of)
+from occo.util import (
+    ForbiddenTagError,
+    IncludeError,
+    InputError,
+    LimitExceededError,
+    LocatedDict,
+    LocatedList,
+    YamlLimits,
+    YAMLSyntaxError,
+    load_yaml_file,
+    load_yaml_text,
+    location_of,
+)
 from occo.util.testing import CORPUS, corpus, tutorials, tutorials_missing
 
 TUTORIALS = tutorials()
@@ -45,7 +55,7 @@ def test_yaml_import_splices_relative_to_the_including_file(tmp_path):
     data = load_yaml_file(f, root=tmp_path)
     assert data["ctx"] == {"runcmd": ["echo hi"]}
     # the spliced values remember their own file
-    assert location_of(data["ctx"], "runcmd").file == str((tmp_path / "nodes" / "ci.yaml"))
+    assert location_of(data["ctx"], "runcmd").file == str(tmp_path / "nodes" / "ci.yaml")
 
 
 def test_text_import_gives_the_file_text(tmp_path):

@@ -17,9 +17,19 @@ contract test suite every backend runs is :mod:`occo.cloudhandler.contract`.
 """
 
 from .base import CloudHandler, NodeAddresses, NodeStatus, ResourceState, ref_resource
-from .errors import (BadResource, CapacityExceeded, CloudError, CloudUnavailable,
-                     CredentialsRejected, ImageNotFound, NoBackend, PermissionDenied,
-                     ResourceConflict, Throttled, UserDataTooLarge)
+from .errors import (
+                     BadResource,
+                     CapacityExceeded,
+                     CloudError,
+                     CloudUnavailable,
+                     CredentialsRejected,
+                     ImageNotFound,
+                     NoBackend,
+                     PermissionDenied,
+                     ResourceConflict,
+                     Throttled,
+                     UserDataTooLarge,
+)
 from .schemas import SCHEMAS
 from .service import HANDLER_GROUP, SCHEMA_GROUP, CloudHandlerService
 from .version import __version__

@@ -15,8 +15,7 @@ from docker import errors as docker_errors
 
 from occo.util import OccoError, scrub
 
-from .errors import BadResource, CloudError, CloudUnavailable, ImageNotFound, \
-    PermissionDenied
+from .errors import BadResource, CloudError, CloudUnavailable, ImageNotFound, PermissionDenied
 
 __all__ = ["CountingClient", "operation", "translate"]
 

@@ -23,17 +23,23 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from docker import errors as docker_errors
 
 from occo.util import scrub
 
-from .errors import BadResource, CloudUnavailable, CredentialsRejected, ImageNotFound, \
-    PermissionDenied
+from .errors import (
+    BadResource,
+    CloudUnavailable,
+    CredentialsRejected,
+    ImageNotFound,
+    PermissionDenied,
+)
 
 if TYPE_CHECKING:
     from .dockerengine import DockerCloudHandler
@@ -105,7 +111,7 @@ def _image_id(config: str) -> str:
 class ImageStore:
     """Makes sure each ``image:tag`` is on the handler's engine, once."""
 
-    def __init__(self, handler: "DockerCloudHandler", *, download_timeout: float = 300.0,
+    def __init__(self, handler: DockerCloudHandler, *, download_timeout: float = 300.0,
                  max_download_bytes: int = 8 << 30) -> None:
         self.handler = handler
         self.download_timeout = download_timeout

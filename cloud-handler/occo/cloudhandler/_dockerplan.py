@@ -6,8 +6,8 @@ any engine call: the name, the image and its origin, the network, the contextual
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from occo.util import InputError, NodeSpec
 

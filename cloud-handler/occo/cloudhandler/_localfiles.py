@@ -4,8 +4,9 @@ refuses what the backend could not write, and again by the backend before it wri
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import PurePosixPath
-from typing import Any, Mapping
+from typing import Any
 
 from occo.util import is_template
 

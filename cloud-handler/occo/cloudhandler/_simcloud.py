@@ -17,9 +17,10 @@ import heapq
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from .errors import CapacityExceeded, CloudUnavailable
 

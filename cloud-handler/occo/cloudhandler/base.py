@@ -29,11 +29,20 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
-from occo.util import (CloudLimits, CredentialEntry, InputError, InputErrors, NodeSpec,
-                       OccoError, Schema, scrub)
+from occo.util import (
+    CloudLimits,
+    CredentialEntry,
+    InputError,
+    InputErrors,
+    NodeSpec,
+    OccoError,
+    Schema,
+    scrub,
+)
 from occo.util.secrets import is_secret_key
 
 __all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler", "ref_resource",
@@ -204,7 +213,7 @@ class CloudHandler(ABC):
         try:
             ref = self._create_node(spec)
         except OccoError as exc:
-            raise about_node(exc, spec.node_name, spec.infra_id, spec.instance_id)
+            raise about_node(exc, spec.node_name, spec.infra_id, spec.instance_id) from exc
         log.debug("created %s for node %s (%s)", ref.get("resource_id"), spec.node_name,
                   spec.instance_id)
         return ref

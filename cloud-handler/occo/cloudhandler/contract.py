@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, ClassVar, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
 
 import pytest
 

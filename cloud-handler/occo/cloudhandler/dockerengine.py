@@ -32,24 +32,39 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import docker
 import requests
 from docker import errors as docker_errors
 
-from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CloudLimits, CredentialEntry,
-                       NodeSpec, OccoError, scrub)
+from occo.util import (
+    TAG_INFRA,
+    TAG_INSTANCE,
+    TAG_NODE,
+    CloudLimits,
+    CredentialEntry,
+    NodeSpec,
+    OccoError,
+    scrub,
+)
 
 from ._dockerapi import CountingClient, translate
 from ._dockerimages import ImageStore
 from ._dockerplan import NAME_PREFIX, OCCO_ENV, Plan, container_name, plan_container
-from .base import (AddressCache, Clock, CloudHandler, NodeAddresses, NodeStatus,
-                   ResourceState, about_node)
-from .errors import (BadResource, CloudError, CloudUnavailable, ImageNotFound,
-                     ResourceConflict)
+from .base import (
+    AddressCache,
+    Clock,
+    CloudHandler,
+    NodeAddresses,
+    NodeStatus,
+    ResourceState,
+    about_node,
+)
+from .errors import BadResource, CloudError, CloudUnavailable, ImageNotFound, ResourceConflict
 from .schemas import DOCKER
 
 __all__ = ["DockerCloudHandler", "NAME_PREFIX", "container_name", "OCCO_ENV"]

@@ -27,7 +27,8 @@ import hashlib
 import ipaddress
 import logging
 import random
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from occo.util import CloudLimits, CredentialEntry, NodeSpec, OccoError
 

@@ -26,22 +26,53 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError,
-                                 ConnectTimeoutError, EndpointConnectionError,
-                                 ParamValidationError, ReadTimeoutError)
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ParamValidationError,
+    ReadTimeoutError,
+)
 
-from occo.util import (TAG_INFRA, TAG_INSTANCE, TAG_NODE, CloudLimits, CredentialEntry,
-                       InputError, NodeSpec, OccoError, scrub)
+from occo.util import (
+    TAG_INFRA,
+    TAG_INSTANCE,
+    TAG_NODE,
+    CloudLimits,
+    CredentialEntry,
+    InputError,
+    NodeSpec,
+    OccoError,
+    scrub,
+)
 
-from .base import (AddressCache, Clock, CloudHandler, NodeAddresses, NodeStatus,
-                   ResourceState, about_node)
-from .errors import (BadResource, CapacityExceeded, CloudError, CloudUnavailable,
-                     CredentialsRejected, ImageNotFound, PermissionDenied, Throttled,
-                     UserDataTooLarge)
+from .base import (
+    AddressCache,
+    Clock,
+    CloudHandler,
+    NodeAddresses,
+    NodeStatus,
+    ResourceState,
+    about_node,
+)
+from .errors import (
+    BadResource,
+    CapacityExceeded,
+    CloudError,
+    CloudUnavailable,
+    CredentialsRejected,
+    ImageNotFound,
+    PermissionDenied,
+    Throttled,
+    UserDataTooLarge,
+)
 from .schemas import EC2
 
 __all__ = ["EC2CloudHandler", "USER_DATA_LIMIT"]

@@ -27,12 +27,13 @@ keys (``resource[0] (type=ec2, endpoint=...)``), never a secret.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from occo.util import InputError, OccoError
 
 __all__ = ["CloudError", "Throttled", "CloudUnavailable", "ImageNotFound", "CapacityExceeded",
-           "PermissionDenied", "ResourceConflict", "NoBackend", "CredentialsRejected", "UserDataTooLarge",
+           "PermissionDenied", "ResourceConflict", "NoBackend", "CredentialsRejected",
+           "UserDataTooLarge",
            "BadResource"]
 
 

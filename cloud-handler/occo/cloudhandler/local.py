@@ -50,8 +50,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from occo.util import CloudLimits, ConfigError, CredentialEntry, NodeSpec, OccoError, scrub
 
@@ -110,7 +111,7 @@ class _InstanceLock:
         self.fd = os.open(workdir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
 
-    def __enter__(self) -> "_InstanceLock":
+    def __enter__(self) -> _InstanceLock:
         return self
 
     def __exit__(self, *exc: object) -> None:

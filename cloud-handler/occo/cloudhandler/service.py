@@ -18,10 +18,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from occo.util import (Credentials, InputError, NodeSpec, OccoError, PluginNotFoundError,
-                       load_plugin, plugin_names)
+from occo.util import (
+    Credentials,
+    InputError,
+    NodeSpec,
+    OccoError,
+    PluginNotFoundError,
+    load_plugin,
+    plugin_names,
+)
 from occo.util.cloudlimits import LIMIT_SETTINGS, configured_limits
 from occo.util.comm import encode_error
 

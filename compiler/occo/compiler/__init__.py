@@ -14,17 +14,44 @@ See docs/compiler.rst for the formats accepted, the checks made and the dict for
 from __future__ import annotations
 
 from .choose import ChoiceStrategy, ImplementationChooser, matches_filter
-from .compiler import (DEFINITION_FILES, TemplateDependencies, compile_infrastructure,
-                       load_node_definitions)
-from .errors import (CompileError, CompileErrors, DependencyCycleError, InvalidModelError,
-                     InstanceLimitError, NoMatchingImplementationError, PluginLoadError,
-                     TemplateReferenceError, UnknownNodeTypeError)
+from .compiler import (
+                       DEFINITION_FILES,
+                       TemplateDependencies,
+                       compile_infrastructure,
+                       load_node_definitions,
+)
+from .errors import (
+                       CompileError,
+                       CompileErrors,
+                       DependencyCycleError,
+                       InstanceLimitError,
+                       InvalidModelError,
+                       NoMatchingImplementationError,
+                       PluginLoadError,
+                       TemplateReferenceError,
+                       UnknownNodeTypeError,
+)
 from .frozen import FrozenDict, freeze, thaw
 from .limits import DEFAULT_INSTANCE_LIMITS, InstanceLimits
-from .model import (FORMAT_VERSION, AttributeMapping, Edge, Implementation, Node, NodeDefinition,
-                    Scaling, StaticDescription, Update, summary_line)
-from .registry import (CONFIG_MANAGER_GROUP, HEALTH_CHECK_GROUP, RESOURCE_SCHEMA_GROUP, Registry,
-                       load_resource_schemas)
+from .model import (
+                       FORMAT_VERSION,
+                       AttributeMapping,
+                       Edge,
+                       Implementation,
+                       Node,
+                       NodeDefinition,
+                       Scaling,
+                       StaticDescription,
+                       Update,
+                       summary_line,
+)
+from .registry import (
+                       CONFIG_MANAGER_GROUP,
+                       HEALTH_CHECK_GROUP,
+                       RESOURCE_SCHEMA_GROUP,
+                       Registry,
+                       load_resource_schemas,
+)
 from .version import __version__
 
 __all__ = [

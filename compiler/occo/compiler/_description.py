@@ -7,8 +7,8 @@ reference), and a string is a node name. Both give the same node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from occo.util import InputError, LimitExceededError, YamlLimits, describe_value, location_of
@@ -16,9 +16,18 @@ from occo.util.errors import Location
 from occo.util.located import join_path
 
 from ._collect import ErrorCollector
-from ._sections import (DEPENDENCY_SCHEMA, INFRA_SCHEMA, MAPPING_SCHEMA, NODE_SCHEMA,
-                        SCALING_SCHEMA, UPDATE_SCHEMA, check_section, closest, suggestion)
 from ._names import check_name
+from ._sections import (
+    DEPENDENCY_SCHEMA,
+    INFRA_SCHEMA,
+    MAPPING_SCHEMA,
+    NODE_SCHEMA,
+    SCALING_SCHEMA,
+    UPDATE_SCHEMA,
+    check_section,
+    closest,
+    suggestion,
+)
 from .frozen import EMPTY, freeze
 from .limits import DEFAULT_INSTANCE_LIMITS, InstanceLimits
 from .model import DEFAULT_UPDATE, AttributeMapping, Scaling, Update

@@ -7,8 +7,8 @@ linear times a machine-word factor) in the number of nodes and edges, so a descr
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from graphlib import CycleError, TopologicalSorter
-from typing import Mapping, Sequence
 
 __all__ = ["CycleError", "topological_levels", "find_cycles", "ancestor_sets"]
 

@@ -7,19 +7,27 @@ management and health check types, and the syntax of its templates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from occo.util import InputError, describe_value, location_of
 from occo.util.errors import Location
 
 from ._collect import ErrorCollector
-from ._sections import (CONFIG_SCHEMA, CONTEXT_SCHEMAS, IMPLEMENTATION_SCHEMA, MYSQLDB_SCHEMA,
-                        NODE_DEF_PREFIX, check_section, health_check_schema, suggestion)
+from ._sections import (
+    CONFIG_SCHEMA,
+    CONTEXT_SCHEMAS,
+    IMPLEMENTATION_SCHEMA,
+    MYSQLDB_SCHEMA,
+    NODE_DEF_PREFIX,
+    check_section,
+    health_check_schema,
+    suggestion,
+)
 from ._templates import TemplateRef, TemplateScanner
 from .frozen import freeze
-from .model import DEFAULT_CONFIG_MANAGEMENT, Implementation, NodeDefinition, \
-    normalize_health_check
+from .model import DEFAULT_CONFIG_MANAGEMENT, Implementation, NodeDefinition, normalize_health_check
 from .registry import Registry
 
 __all__ = ["TypeDef", "DefinitionParser"]

@@ -7,7 +7,8 @@ say (name rules, a template where no template is rendered) is checked here.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from occo.util import Field, InputError, Schema, describe_value, is_template, location_of
 from occo.util.located import join_path

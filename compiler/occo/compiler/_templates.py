@@ -15,11 +15,13 @@ name or path the template tests with ``is defined`` / ``is undefined`` or gives 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta, nodes, pass_context
 from jinja2.sandbox import SandboxedEnvironment
+
 from occo.util import InputError, location_of
 from occo.util.errors import Location
 from occo.util.located import join_path

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .model import Implementation, Node
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from collections.abc import Mapping
-from typing import Any, Iterable, Sequence
+from typing import Any
+
+from jinja2.sandbox import SandboxedEnvironment
 
 from occo.util import InputError, Schema, YamlLimits, load_yaml_file
-from jinja2.sandbox import SandboxedEnvironment
 from occo.util.errors import Location
 from occo.util.template_names import CONFIG_MANAGER_NAMES, HEALTH_CHECK_NAMES, TEMPLATE_NAMES
 
@@ -27,8 +28,13 @@ from ._nodedefs import DefinitionParser, TypeDef
 from ._sections import NODE_DEF_PREFIX, suggestion
 from ._templates import NAME, VARIABLE, TemplateRef, TemplateScanner
 from .choose import matches_filter
-from .errors import (CompileErrors, DependencyCycleError, NoMatchingImplementationError,
-                     TemplateReferenceError, UnknownNodeTypeError)
+from .errors import (
+    CompileErrors,
+    DependencyCycleError,
+    NoMatchingImplementationError,
+    TemplateReferenceError,
+    UnknownNodeTypeError,
+)
 from .frozen import EMPTY, freeze
 from .limits import DEFAULT_INSTANCE_LIMITS, InstanceLimits
 from .model import Edge, Node, NodeDefinition, StaticDescription
@@ -498,7 +504,8 @@ class _NameCheck:
         if ref.target in HEALTH_CHECK_NAMES:
             why = f"{ref.target!r} is defined only in health_check sections"
         else:
-            why = f"there is no template name {ref.target!r}{suggestion(ref.target, TEMPLATE_NAMES)}"
+            why = (f"there is no template name {ref.target!r}"
+                   f"{suggestion(ref.target, TEMPLATE_NAMES)}")
         return TemplateReferenceError(
             f"a template uses {ref.target!r}{_at_line(ref)}, but {why} (an undefined name "
             f"fails the build; test it with 'is defined' or give it a '| default(...)')",

@@ -22,7 +22,7 @@ Errors of the YAML loader (``YAMLSyntaxError``, ``ForbiddenTagError``, ``Include
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from occo.util.errors import InputError, InputErrors, Location, OccoError
 

@@ -10,7 +10,8 @@ mutable copies for the store.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["FrozenDict", "freeze", "thaw", "EMPTY"]
 

@@ -13,8 +13,8 @@ section of ``occo.yaml`` changes them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from occo.util import InputError, location_of
 from occo.util.errors import Location

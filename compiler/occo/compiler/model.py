@@ -8,15 +8,17 @@ kept as read-only :class:`~occo.compiler.frozen.FrozenDict` s.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ._graph import CycleError, topological_levels
 from .errors import InvalidModelError
 from .frozen import EMPTY, FrozenDict, freeze, thaw
 
 __all__ = ["FORMAT_VERSION", "Scaling", "Update", "DEFAULT_UPDATE", "Implementation",
-           "NodeDefinition", "AttributeMapping", "Edge", "Node", "StaticDescription", "summary_line"]
+           "NodeDefinition", "AttributeMapping", "Edge", "Node", "StaticDescription",
+           "summary_line"]
 
 #: Version of the dict form; ``from_dict`` refuses other versions.
 FORMAT_VERSION = 1
@@ -59,7 +61,7 @@ class Update:
                 "min_ready_seconds": self.min_ready_seconds}
 
     @classmethod
-    def from_dict(cls, d: Any) -> "Update":
+    def from_dict(cls, d: Any) -> Update:
         if not isinstance(d, Mapping):
             return DEFAULT_UPDATE
         try:

@@ -16,9 +16,9 @@ Callers and tests may give any of them explicitly instead (:class:`Registry`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Iterable, Mapping
 
 from occo.util import Schema
 

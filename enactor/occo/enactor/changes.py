@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from occo.compiler import StaticDescription
 from occo.infobroker import InstanceRecord, InstanceState, Intent

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from occo.util import ConfigError
 
@@ -23,7 +24,7 @@ class MaintenanceConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None,
-                     path: str = "maintenance") -> "MaintenanceConfig":
+                     path: str = "maintenance") -> MaintenanceConfig:
         config = cls()
         if not data:
             return config

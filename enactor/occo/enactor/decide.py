@@ -17,8 +17,9 @@ what ``build`` or ``maintain`` would do, and tests can check every rule directly
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from occo.compiler import StaticDescription
 from occo.infobroker import InstanceRecord, InstanceState, Intent, ScalingRequest
@@ -155,7 +156,7 @@ def decide(description: StaticDescription, instances: Iterable[InstanceRecord], 
 
     failed: dict[str, tuple[InstanceRecord, str]] = {}
     total = 0
-    for name, recs in by_node.items():
+    for recs in by_node.values():
         for rec in recs:
             total += 1
             reason = _failed(rec, timers, now,

@@ -2,7 +2,7 @@
 
     OccoError (occo.util)
     └── EnactorError
-    
+
     StoreError (occo.infobroker)
     └── LeaseHeld        another maintainer holds this infrastructure's lease
 """

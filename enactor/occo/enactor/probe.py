@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from occo.infobroker import Event, InstanceRecord, InstanceState, Intent, Store
 from occo.util import CallTimeoutError, OccoError

@@ -10,15 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from occo.compiler import ImplementationChooser, StaticDescription
-from occo.infobroker import (Event, InstanceRecord, Intent, Store, held_lease,
-                             holder_name)
+from occo.infobroker import Event, InstanceRecord, Intent, Store, held_lease, holder_name
 from occo.util import is_template, new_id, scrub
-from occo.util.instructions import DropNode
 from occo.util.comm import Client
+from occo.util.instructions import DropNode
 
 from .config import MaintenanceConfig
 from .decide import Decision, decide
@@ -229,8 +229,8 @@ class Enactor:
                     return
             stop.wait(self.config.wake_check)
 
-    def _failing(self, infra_id: str, reason: str, trouble: "_Failing | None",
-                 now: float) -> "_Failing":
+    def _failing(self, infra_id: str, reason: str, trouble: _Failing | None,
+                 now: float) -> _Failing:
         """The backoff after a failed pass; a failure unlike the last one is told."""
         attempts = 1 if trouble is None else trouble.attempts + 1
         delay = min(self.config.interval * 2 ** (attempts - 1),

@@ -13,23 +13,43 @@
 See docs/infobroker.rst.
 """
 
-from .errors import (AlreadyExists, BadStateLocation, DamagedRecord, InfoArgumentError,
-                     InfoKeyError, InvalidRecord, LeaseHeld, NotFound, SchemaTooNew,
-                     SecretKeyError, StoreCorrupt, StoreError, StoreGone, StoreUnavailable,
-                     VersionConflict)
+from ._codec import SCHEMA_VERSION
+from .errors import (
+    AlreadyExists,
+    BadStateLocation,
+    DamagedRecord,
+    InfoArgumentError,
+    InfoKeyError,
+    InvalidRecord,
+    LeaseHeld,
+    NotFound,
+    SchemaTooNew,
+    SecretKeyError,
+    StoreCorrupt,
+    StoreError,
+    StoreGone,
+    StoreUnavailable,
+    VersionConflict,
+)
 from .events import follow_events
 from .lease import held_lease, holder_name
 from .locate import STATE_FORMS, default_state_path, open_store
 from .memory_store import MemoryStore
-from .model import (SCALING_KINDS, Event, InfraRecord, InstanceRecord, InstanceState, Intent,
-                    ScalingRequest)
+from .model import (
+    SCALING_KINDS,
+    Event,
+    InfraRecord,
+    InstanceRecord,
+    InstanceState,
+    Intent,
+    ScalingRequest,
+)
 from .redis_url import redact_url
 from .router import InfoProvider, InfoRouter, provides
 from .secretbox import SecretBox, default_key_path
 from .sqlite_store import SQLiteStore
 from .store import Store
 from .store_provider import StoreProvider
-from ._codec import SCHEMA_VERSION
 from .version import __version__
 
 __all__ = [
@@ -42,7 +62,8 @@ __all__ = [
     "InfoRouter", "InfoProvider", "provides", "StoreProvider", "follow_events",
     "held_lease", "holder_name", "LeaseHeld",
     "StoreError", "NotFound", "AlreadyExists", "VersionConflict", "InvalidRecord",
-    "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "DamagedRecord", "StoreGone", "SecretKeyError",
+    "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "DamagedRecord", "StoreGone",
+    "SecretKeyError",
     "BadStateLocation",
     "InfoKeyError", "InfoArgumentError",
 ]

@@ -21,16 +21,25 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import orjson
 
 from occo.util.secrets import redact
 
 from .errors import DamagedRecord, InvalidRecord
-from .model import (INSTANCE_FIELDS, SCALING_KINDS, Event, InfraRecord, InstanceRecord,
-                    InstanceState, Intent, ScalingRequest)
+from .model import (
+    INSTANCE_FIELDS,
+    SCALING_KINDS,
+    Event,
+    InfraRecord,
+    InstanceRecord,
+    InstanceState,
+    Intent,
+    ScalingRequest,
+)
 from .secretbox import SECRET_MARK, SecretBox
 
 __all__ = ["SCHEMA_VERSION", "Codec", "InfraRow", "InstanceRow", "dumps", "loads"]

@@ -29,13 +29,14 @@ Messages never contain a password: URLs are shown with the password replaced by 
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from occo.util.errors import InputError, Location, OccoError
 
 __all__ = [
     "StoreError", "NotFound", "AlreadyExists", "VersionConflict", "InvalidRecord",
-    "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "StoreGone", "DamagedRecord", "SecretKeyError",
+    "StoreUnavailable", "StoreCorrupt", "SchemaTooNew", "StoreGone", "DamagedRecord",
+    "SecretKeyError",
     "BadStateLocation", "InfoKeyError", "InfoArgumentError",
 ]
 

@@ -8,7 +8,7 @@ any number of readers on any machines can follow one log.
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from .model import Event
 from .store import Store

@@ -154,7 +154,7 @@ def _postgresql_parts(value: str, shown: str, location: Location | None) -> None
 
 
 def _postgresql(value: str, shown: str, box: SecretBox | None,
-                location: Location | None) -> "PostgreSQLStore":
+                location: Location | None) -> PostgreSQLStore:
     _postgresql_parts(value, shown, location)     # checked before psycopg is imported
     from .postgresql_store import PostgreSQLStore  # imports psycopg only when needed
     try:
@@ -164,7 +164,7 @@ def _postgresql(value: str, shown: str, box: SecretBox | None,
 
 
 def _redis(value: str, shown: str, box: SecretBox | None,
-           location: Location | None) -> "RedisStore":
+           location: Location | None) -> RedisStore:
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ._codec import InfraRow, InstanceRow
 from .errors import AlreadyExists, NotFound, VersionConflict

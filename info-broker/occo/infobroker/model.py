@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
     "Intent", "InstanceState", "InfraRecord", "InstanceRecord", "ScalingRequest", "Event",
@@ -67,7 +68,7 @@ class InfraRecord:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "InfraRecord":
+    def from_dict(cls, data: Mapping[str, Any]) -> InfraRecord:
         return cls(**{k: data[k] for k in INFRA_FIELDS if k in data})
 
 
@@ -115,7 +116,7 @@ class InstanceRecord:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "InstanceRecord":
+    def from_dict(cls, data: Mapping[str, Any]) -> InstanceRecord:
         values = {k: data[k] for k in INSTANCE_FIELDS if k in data}
         if "state" in values:
             values["state"] = InstanceState(values["state"])
@@ -145,7 +146,7 @@ class ScalingRequest:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ScalingRequest":
+    def from_dict(cls, data: Mapping[str, Any]) -> ScalingRequest:
         return cls(**{k: data[k] for k in SCALING_FIELDS if k in data})
 
 
@@ -170,7 +171,7 @@ class Event:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Event":
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
         return cls(**{k: data[k] for k in EVENT_FIELDS if k in data})
 
 

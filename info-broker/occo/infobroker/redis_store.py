@@ -34,7 +34,8 @@ import logging
 import random
 import re
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -45,8 +46,15 @@ from occo.util import new_id, register_secret
 
 from ._codec import SCHEMA_VERSION, InfraRow, InstanceRow
 from ._redis_scripts import SCRIPTS
-from .errors import (AlreadyExists, BadStateLocation, NotFound, SchemaTooNew, StoreError,
-                     StoreUnavailable, VersionConflict)
+from .errors import (
+    AlreadyExists,
+    BadStateLocation,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+    VersionConflict,
+)
 from .redis_url import redact_url
 from .secretbox import SecretBox
 from .store import InfraApply, InstanceApply, Store

@@ -23,7 +23,8 @@ from __future__ import annotations
 import difflib
 import inspect
 import threading
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from .errors import InfoArgumentError, InfoKeyError
 

@@ -65,7 +65,7 @@ class SecretBox:
         self._lock = threading.Lock()
 
     @classmethod
-    def ephemeral(cls) -> "SecretBox":
+    def ephemeral(cls) -> SecretBox:
         return cls(key=Fernet.generate_key())
 
     def describe(self) -> str:

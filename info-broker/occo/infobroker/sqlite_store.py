@@ -21,13 +21,21 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ._codec import SCHEMA_VERSION, InfraRow, InstanceRow
-from .errors import (AlreadyExists, BadStateLocation, NotFound, SchemaTooNew, StoreCorrupt,
-                     StoreError, StoreGone, VersionConflict)
+from .errors import (
+    AlreadyExists,
+    BadStateLocation,
+    NotFound,
+    SchemaTooNew,
+    StoreCorrupt,
+    StoreError,
+    StoreGone,
+    VersionConflict,
+)
 from .secretbox import SecretBox
 from .store import InfraApply, InstanceApply, Store
 

@@ -23,12 +23,13 @@ Rules every backend keeps (the shared contract tests check them):
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from occo.util import collection_paused
 
-from .errors import AlreadyExists, DamagedRecord, InvalidRecord, NotFound
 from ._codec import Codec, InfraRow, InstanceRow, dumps
+from .errors import AlreadyExists, DamagedRecord, InvalidRecord, NotFound
 from .model import Event, InfraRecord, InstanceRecord, ScalingRequest
 from .secretbox import SecretBox
 
@@ -62,7 +63,7 @@ class Store(abc.ABC):
         Every process that serves or builds the infrastructure derives the same one."""
         return self.codec.box.derive(f"rest-scaling:{infra_id}", create=create)
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 __all__ = ["BUILT_FROM", "SECTIONS", "built_from", "digest", "used_variables",
            "with_built_from", "without"]

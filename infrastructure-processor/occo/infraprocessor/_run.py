@@ -21,15 +21,21 @@ import random
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from occo.infobroker import InstanceRecord, InstanceState, Intent, Store, StoreGone
 from occo.util import CloudLimits, new_id
 from occo.util.comm import Client, encode_error
 from occo.util.instance_request import RequestBuilder, scaling_secret, waits_on_attributes
-from occo.util.instructions import (CreateInfrastructure, CreateNode, DropInfrastructure,
-                                    DropNode, Instruction)
+from occo.util.instructions import (
+    CreateInfrastructure,
+    CreateNode,
+    DropInfrastructure,
+    DropNode,
+    Instruction,
+)
 from occo.util.nodespec import endpoint_key
 from occo.util.ratelimit import TokenBucket
 
@@ -69,7 +75,7 @@ class Run:
         self.slots: dict[str, Slot] = {}                     # every slot of this run
         self.phases: dict[Phase, dict[str, Slot]] = defaultdict(dict)  # index by phase
         self.active = 0                                      # slots not in a final phase
-        self.reports: "queue.SimpleQueue[tuple[Callable, Future]]" = queue.SimpleQueue()
+        self.reports: queue.SimpleQueue[tuple[Callable, Future]] = queue.SimpleQueue()
         self.outstanding = 0                                 # calls not yet reported back
         self.inflight: dict[str, int] = defaultdict(int)     # cloud calls per endpoint
         self.polling: set[str] = set()                       # endpoints with a state call out

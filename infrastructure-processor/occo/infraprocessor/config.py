@@ -9,8 +9,9 @@ bears (:class:`occo.util.CloudLimits`). Set here, a limit overrides every cloud'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from occo.util import LIMIT_KEYS, CloudLimits, ConfigError, Location, check_limits
 from occo.util.ratelimit import Backoff
@@ -49,7 +50,7 @@ class ProcessingConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, *, path: str = "processing",
-                     location: Location | None = None) -> "ProcessingConfig":
+                     location: Location | None = None) -> ProcessingConfig:
         """Build from a configuration section; unknown keys and bad values are errors."""
         config = cls()
         if not data:

@@ -12,7 +12,8 @@ import logging
 import random
 import threading
 from collections import OrderedDict
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from occo.infobroker import Store, held_lease, holder_name
 from occo.util import CloudLimits
@@ -45,7 +46,8 @@ class Processor:
 
     ``execute`` blocks until every instruction is done (or given up on and rolled back),
     and returns a JSON-able summary. A second ``execute`` of an infrastructure already
-    running here waits for the first (at most ``wait`` seconds; None: as long as it runs). Token buckets and limits are kept per cloud endpoint
+    running here waits for the first (at most ``wait`` seconds; None: as long as it runs).
+    Token buckets and limits are kept per cloud endpoint
     across calls, so the rate limit holds for the whole process, not per build.
     """
 

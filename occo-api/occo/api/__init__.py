@@ -3,8 +3,14 @@ and the REST service; the only package that wires OCCO's parts together."""
 
 from .config import Config, load_config
 from .core import Occo
-from .errors import (BuildFailed, Busy, InstanceNotFound, NodeNotFound, UnknownInfrastructure,
-                     UsageError)
+from .errors import (
+                     BuildFailed,
+                     Busy,
+                     InstanceNotFound,
+                     NodeNotFound,
+                     UnknownInfrastructure,
+                     UsageError,
+)
 from .system import System
 from .version import __version__
 

@@ -4,8 +4,8 @@ command that runs it."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 __all__ = ["BuildGate"]
 

@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 import textwrap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from occo.util import OccoError, setup_logging
 from occo.util.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED

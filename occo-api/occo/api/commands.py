@@ -6,19 +6,20 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 from occo.util.errors import EXIT_INTERRUPTED
 
-from .config import load_config
+from .about import version_text
 from .build_gate import BuildGate
+from .config import load_config
 from .core import Occo
 from .errors import UsageError
 from .notices import notice
 from .render import Progress, plan_text, print_json, status_table, table
-from .about import version_text
 
 
 def _open(args: argparse.Namespace) -> Occo:
@@ -320,8 +321,10 @@ def cmd_status(args, out, err) -> int:
 
 def cmd_graph(args, out, err) -> int:
     import json
+
     from occo.compiler import StaticDescription
     from occo.util import OccoError
+
     from .graph import graph_data, output_format, render, to_dot
     if args.json and args.format in ("svg", "png"):
         raise UsageError(f"--json writes the graph as JSON; it cannot be --format {args.format}")

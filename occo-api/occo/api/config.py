@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from occo.compiler import InstanceLimits
-from occo.util import (ConfigError, Field, InputErrors, Schema, load_yaml_file, location_of,
-                       redact)
+from occo.util import ConfigError, Field, InputErrors, Schema, load_yaml_file, location_of, redact
 from occo.util.cloudlimits import configured_limits
 
 __all__ = ["Config", "load_config", "data_home", "config_home", "CONFIG_SCHEMA"]

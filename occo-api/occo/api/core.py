@@ -10,25 +10,54 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from occo.compiler import DEFINITION_FILES, StaticDescription, compile_infrastructure
-from occo.compiler import InstanceLimitError, NodeDefinition, load_node_definitions
+from occo.compiler import (
+    DEFINITION_FILES,
+    InstanceLimitError,
+    NodeDefinition,
+    StaticDescription,
+    compile_infrastructure,
+    load_node_definitions,
+)
 from occo.enactor import Decision, LeaseHeld, Observation
 from occo.enactor.changes import outdated as outdated_instances
-from occo.infobroker import (DamagedRecord, Event, InfraRecord, InstanceRecord, InstanceState,
-                             Intent, NotFound, ScalingRequest)
-from occo.util import (InputError, InputErrors, OccoError, collection_paused, is_template,
-                       load_yaml_file, location_of, new_id, scrub)
+from occo.infobroker import (
+    DamagedRecord,
+    Event,
+    InfraRecord,
+    InstanceRecord,
+    InstanceState,
+    Intent,
+    NotFound,
+    ScalingRequest,
+)
+from occo.util import (
+    InputError,
+    InputErrors,
+    OccoError,
+    collection_paused,
+    is_template,
+    load_yaml_file,
+    location_of,
+    new_id,
+    scrub,
+)
 from occo.util.errors import Location
-from occo.util.suggest import suggestion
 from occo.util.instructions import DropInfrastructure
+from occo.util.suggest import suggestion
 
 from .build_gate import BuildGate
 from .config import Config, load_config
-from .errors import (AmbiguousInfrastructure, BuildFailed, InstanceNotFound, NodeNotFound,
-                     UnknownInfrastructure)
+from .errors import (
+    AmbiguousInfrastructure,
+    BuildFailed,
+    InstanceNotFound,
+    NodeNotFound,
+    UnknownInfrastructure,
+)
 from .rollout import Rollout, previous_of, with_previous
 from .system import System
 
@@ -56,7 +85,7 @@ class Occo:
     def close(self) -> None:
         self.system.close()
 
-    def __enter__(self) -> "Occo":
+    def __enter__(self) -> Occo:
         return self
 
     def __exit__(self, kind: object, exc: object, tb: object) -> None:

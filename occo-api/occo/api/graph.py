@@ -12,8 +12,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import PurePath
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from occo.util import OccoError
 

@@ -19,9 +19,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, TextIO
 
 import yaml
 
@@ -32,8 +33,13 @@ from .core import Occo
 from .errors import UsageError
 from .occopus_config import load_cfg
 from .render import Progress
-from .rest_state import check_node, description_of, import_definitions, occopus_status, \
-    queue_scaling
+from .rest_state import (
+    check_node,
+    description_of,
+    import_definitions,
+    occopus_status,
+    queue_scaling,
+)
 
 __all__ = ["build_main", "destroy_main", "maintain_main", "scale_main", "import_main",
            "rest_service_main", "PROGRAMS"]

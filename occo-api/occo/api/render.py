@@ -6,7 +6,8 @@ import json
 import sys
 import threading
 import time
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from occo.enactor.changes import render_change
 from occo.infobroker import Store

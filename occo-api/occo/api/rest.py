@@ -28,8 +28,9 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import orjson
 from flask import Flask, Response, jsonify, request
@@ -37,16 +38,30 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from occo.enactor import LeaseHeld
-from occo.infobroker import (InfoArgumentError, InfoKeyError, InfoRouter, NotFound,
-                             SecretKeyError, StoreProvider, StoreUnavailable)
+from occo.infobroker import (
+    InfoArgumentError,
+    InfoKeyError,
+    InfoRouter,
+    NotFound,
+    SecretKeyError,
+    StoreProvider,
+    StoreUnavailable,
+)
 from occo.util import InputError, Location, OccoError, load_yaml_text, redact
 from occo.util.comm import RemoteError
 
 from .config import Config
 from .core import Occo
 from .errors import Busy, UnknownInfrastructure, UnsupportedBody
-from .rest_auth import (SCALING_RATE, SCALING_SECRET_HEADER, SCALING_SECRET_PARAM,
-                        RateLimiter, ensure_token, secret_matches, token_matches)
+from .rest_auth import (
+    SCALING_RATE,
+    SCALING_SECRET_HEADER,
+    SCALING_SECRET_PARAM,
+    RateLimiter,
+    ensure_token,
+    secret_matches,
+    token_matches,
+)
 from .rest_coalesce import Coalescer
 from .rest_jobs import Work
 from .rest_openapi import MAX_NUMBER, openapi_document
@@ -542,24 +557,24 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
             return _error(404, exc.to_dict())
         return jsonify(redact({"result": result}))
 
-    I = "/infrastructures/<infra_id>"
+    INFRA = "/infrastructures/<infra_id>"
     route("/health", "health", health, ["GET"])
     route("/openapi.json", "openapi", openapi, ["GET"])
     route("/infrastructures/", "list", list_infrastructures, ["GET"])
     route("/infrastructures/", "create", create, ["POST"])
-    route(I, "show", show, ["GET"])
-    route(I, "delete", delete, ["DELETE"])
-    route(f"{I}/attach", "attach", attach, ["POST"])
-    route(f"{I}/detach", "detach", detach, ["POST"])
-    route(f"{I}/scaleup/<node>", "scaleup", scaleup, ["POST"])
-    route(f"{I}/scaleup/<node>/<count>", "scaleup_n", scaleup, ["POST"])
-    route(f"{I}/scaledown/<node>", "scaledown", scaledown, ["POST"])
-    route(f"{I}/scaledown/<node>/<nodeid>", "scaledown_one", scaledown, ["POST"])
-    route(f"{I}/scaleto/<node>/<count>", "scaleto", scaleto, ["POST"])
-    route(f"{I}/plan", "plan", plan, ["GET", "POST"])
-    route(f"{I}/rollback", "rollback", rollback, ["POST"])
-    route(f"{I}/events", "events", events, ["GET"])
-    route(f"{I}/notify", "notify", notify, ["POST"])
+    route(INFRA, "show", show, ["GET"])
+    route(INFRA, "delete", delete, ["DELETE"])
+    route(f"{INFRA}/attach", "attach", attach, ["POST"])
+    route(f"{INFRA}/detach", "detach", detach, ["POST"])
+    route(f"{INFRA}/scaleup/<node>", "scaleup", scaleup, ["POST"])
+    route(f"{INFRA}/scaleup/<node>/<count>", "scaleup_n", scaleup, ["POST"])
+    route(f"{INFRA}/scaledown/<node>", "scaledown", scaledown, ["POST"])
+    route(f"{INFRA}/scaledown/<node>/<nodeid>", "scaledown_one", scaledown, ["POST"])
+    route(f"{INFRA}/scaleto/<node>/<count>", "scaleto", scaleto, ["POST"])
+    route(f"{INFRA}/plan", "plan", plan, ["GET", "POST"])
+    route(f"{INFRA}/rollback", "rollback", rollback, ["POST"])
+    route(f"{INFRA}/events", "events", events, ["GET"])
+    route(f"{INFRA}/notify", "notify", notify, ["POST"])
     route("/info/<key>", "info", info, ["GET"])
     return app
 

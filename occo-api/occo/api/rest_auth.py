@@ -24,8 +24,8 @@ import stat
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from occo.util import ConfigError, Location, register_secret
 

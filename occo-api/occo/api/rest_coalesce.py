@@ -11,7 +11,8 @@ computation instead of one per client.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 __all__ = ["Coalescer"]
 

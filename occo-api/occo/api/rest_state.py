@@ -15,9 +15,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from occo.compiler import Node, StaticDescription
 from occo.enactor import Decision, apply_requests

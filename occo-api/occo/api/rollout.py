@@ -12,7 +12,8 @@ next build. The definition a build replaced is kept in the stored description (u
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from occo.infobroker import Event, Store
 

@@ -252,9 +252,10 @@ def _copied_counts(store: Store, infras: list, damaged: list[DamagedRecord] | No
     for rec in infras:
         infra_id = rec.infra_id
         found["infrastructures"] += 1
-        count("instances", lambda: _verified(store, store.list_instances(infra_id), damaged))
+        count("instances", lambda infra_id=infra_id: _verified(
+            store, store.list_instances(infra_id), damaged))
         found["scaling_targets"] += len(store.get_scaling_targets(infra_id))
-        count("scaling_requests", lambda: store.peek_scaling_requests(infra_id))
+        count("scaling_requests", lambda infra_id=infra_id: store.peek_scaling_requests(infra_id))
         found["failure_timers"] += len(store.get_failure_timers(infra_id))
         found["events"] += len(_events(store, infra_id, damaged))
     return found

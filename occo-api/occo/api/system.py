@@ -9,8 +9,8 @@ enactor that the Python API, the CLI and the REST service use.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from occo.cloudhandler import CloudHandlerService
 from occo.enactor import Enactor, MaintenanceConfig
@@ -115,7 +115,7 @@ class System:
             self.cloud_service.close()
         self.store.close()
 
-    def __enter__(self) -> "System":
+    def __enter__(self) -> System:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,9 +16,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["node_ip", "env", "HttpAnswer", "http_request", "JsonHandler", "serve",

@@ -30,7 +30,8 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from ._node import JsonHandler, env, http_request, node_ip, serve, setup_node_logging

@@ -18,9 +18,10 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from occo.api import Occo, load_config
 from occo.api.cli import main as occo_main
@@ -308,7 +309,7 @@ class Demo:
         try:
             child = json.loads((workdir / "child.json").read_text())
         except (OSError, ValueError) as exc:
-            raise StepFailed("find the node's process", f"{workdir / 'child.json'}: {exc}")
+            raise StepFailed("find the node's process", f"{workdir / 'child.json'}: {exc}") from exc
         if _proc_start_time(int(child["pid"])) != child.get("start_time"):
             raise StepFailed("find the node's process",
                              f"process {child['pid']} of node {instance_id[:8]} is not running")

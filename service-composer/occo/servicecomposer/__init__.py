@@ -9,15 +9,39 @@ See docs/servicecomposer.rst.
 
 from ._sandbox import RenderLimits
 from .composer import ServiceComposer
-from .configmanager import (CONFIG_MANAGER_GROUP, ChefConfigManager, ConfigManager,
-                            NoConfigManager, PuppetSoloConfigManager)
+from .configmanager import (
+                            CONFIG_MANAGER_GROUP,
+                            ChefConfigManager,
+                            ConfigManager,
+                            NoConfigManager,
+                            PuppetSoloConfigManager,
+)
 from .contextualisation import CONTEXT_TYPES
-from .errors import (ConfigManagementError, ContextError, DependencyNotReadyError,
-                     HealthCheckError, HealthCheckUnavailableError, NotSupportedError,
-                     RequestError, ServiceComposerError, TemplateError, TemplateLimitError,
-                     TemplateSecurityError)
-from .health import (HEALTH_CHECK_GROUP, CheckResult, CheckStatus, HealthCheck, HealthChecker,
-                     HealthConfig, HealthPlan, HealthReport, PlannedCheck, ProbeFailed)
+from .errors import (
+                            ConfigManagementError,
+                            ContextError,
+                            DependencyNotReadyError,
+                            HealthCheckError,
+                            HealthCheckUnavailableError,
+                            NotSupportedError,
+                            RequestError,
+                            ServiceComposerError,
+                            TemplateError,
+                            TemplateLimitError,
+                            TemplateSecurityError,
+)
+from .health import (
+                            HEALTH_CHECK_GROUP,
+                            CheckResult,
+                            CheckStatus,
+                            HealthCheck,
+                            HealthChecker,
+                            HealthConfig,
+                            HealthPlan,
+                            HealthReport,
+                            PlannedCheck,
+                            ProbeFailed,
+)
 from .lookup import MemoryLookup, NodeLookup, instance_record
 from .request import InstanceRequest
 from .templates import TemplateRenderer, Where

@@ -10,11 +10,12 @@ undefined value stays an error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from jinja2 import Undefined
 from jinja2.utils import missing
+
 from occo.util import describe_value
 
 from .errors import DependencyNotReadyError, ServiceComposerError, TemplateError

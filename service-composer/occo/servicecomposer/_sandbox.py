@@ -33,17 +33,32 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from jinja2 import StrictUndefined, nodes, pass_context, pass_eval_context
 from jinja2.runtime import markup_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from ._budget import (LimitExceeded, RenderLimits, _account, _check_int, _current,
-                      _refuse_as_text, _refuse_items, _refuse_shown, _refuse_size,
-                      _refuse_text, _refuse_work, _tick, budget, check_value, count_output)
+from ._budget import (
+    LimitExceeded,
+    RenderLimits,
+    _account,
+    _check_int,
+    _current,
+    _refuse_as_text,
+    _refuse_items,
+    _refuse_shown,
+    _refuse_size,
+    _refuse_text,
+    _refuse_work,
+    _tick,
+    budget,
+    check_value,
+    count_output,
+)
 from ._estimate import brace_size, long_word_cost, nested_units, percent_size, text_size
 
 __all__ = ["RenderLimits", "LimitExceeded", "ForbiddenTemplate", "GuardedEnvironment",

@@ -15,8 +15,8 @@ limits (time, size). ``health_check`` is rendered per health round, with ``ip`` 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from occo.util import NodeSpec
 

@@ -53,7 +53,7 @@ def merge_attributes(section_attrs: Any, node_attrs: Any, where: Where) -> dict[
         if source is None:
             continue
         items = source if isinstance(source, (list, tuple)) else [source]
-        for i, item in enumerate(items):
+        for item in items:
             if not isinstance(item, Mapping):
                 raise ContextError(f"node {where.node!r}: {label} must be a mapping or a list "
                                    f"of mappings, got {describe_value(item)}",

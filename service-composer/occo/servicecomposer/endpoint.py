@@ -7,9 +7,10 @@ does not fail the other nodes of the batch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from occo.util.comm import encode_error
 

@@ -15,7 +15,8 @@ An instance record is a mapping::
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["NodeLookup", "MemoryLookup", "instance_record"]
 

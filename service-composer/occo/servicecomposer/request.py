@@ -20,9 +20,9 @@ itself); see docs/servicecomposer.rst. Callers build it with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from collections.abc import Mapping
 from typing import Any
 
 from occo.util import describe_value

@@ -8,8 +8,9 @@ store query per node it reads, not one per template call.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from occo.infobroker import InstanceState, Intent, Store
 

@@ -18,20 +18,27 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.environment import Template, TemplateExpression
 from jinja2.sandbox import SecurityError
+
 from occo.util import Location, location_of
 from occo.util.located import join_path
 
-from ._sandbox import (ForbiddenTemplate, GuardedEnvironment, LimitExceeded, RenderLimits,
-                       budget, check_value, count_output)
-from .errors import (ServiceComposerError, TemplateError, TemplateLimitError,
-                     TemplateSecurityError)
+from ._sandbox import (
+    ForbiddenTemplate,
+    GuardedEnvironment,
+    LimitExceeded,
+    RenderLimits,
+    budget,
+    check_value,
+    count_output,
+)
+from .errors import ServiceComposerError, TemplateError, TemplateLimitError, TemplateSecurityError
 
 __all__ = ["TemplateRenderer", "Where", "is_template_text"]
 

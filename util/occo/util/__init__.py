@@ -5,14 +5,30 @@ secret redaction. Packages import the names below from ``occo.util`` directly.
 """
 
 from .cloudlimits import LIMIT_KEYS, CloudLimits, check_limits
-from .credentials import (CredentialEntry, Credentials, credentials_from_text,
-                          load_credentials, parse_credentials)
-from .errors import (CallTimeoutError, ConfigError, ForbiddenTagError, IncludeError, InputError,
-                     InputErrors, LimitExceededError, Location, OccoError, PluginNotFoundError,
-                     TransportError, YAMLSyntaxError)
-from .located import LocatedDict, LocatedList, join_path, location_of
+from .credentials import (
+                          CredentialEntry,
+                          Credentials,
+                          credentials_from_text,
+                          load_credentials,
+                          parse_credentials,
+)
+from .errors import (
+                          CallTimeoutError,
+                          ConfigError,
+                          ForbiddenTagError,
+                          IncludeError,
+                          InputError,
+                          InputErrors,
+                          LimitExceededError,
+                          Location,
+                          OccoError,
+                          PluginNotFoundError,
+                          TransportError,
+                          YAMLSyntaxError,
+)
 from .gcpause import collection_paused
 from .ids import new_id
+from .located import LocatedDict, LocatedList, join_path, location_of
 from .logs import RedactionFilter, setup_logging
 from .nodespec import TAG_INFRA, TAG_INSTANCE, TAG_NODE, NodeSpec
 from .plugins import find_entry_point, load_plugin, plugin_names

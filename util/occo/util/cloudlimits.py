@@ -15,8 +15,9 @@ service answers. ``occo config show`` prints the result per cloud.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import ConfigError, Location
 from .suggest import closest
@@ -41,7 +42,7 @@ class CloudLimits:
     poll_interval: float = 2.0      # seconds between state polls of a node (upper bound)
     first_poll: float = 0.25        # first look at a new node, growing to poll_interval
 
-    def over(self, changes: Mapping[str, Any]) -> "CloudLimits":
+    def over(self, changes: Mapping[str, Any]) -> CloudLimits:
         """These limits with ``changes`` (checked keys, see :func:`check_limits`) applied."""
         return replace(self, **{k: int(v) if k in _WHOLE else float(v)
                                 for k, v in changes.items()})

@@ -25,9 +25,10 @@ Shared by the cloud handlers (``resource``) and config management (``config_mana
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import InputError, InputErrors, Location
 from .located import join_path, location_of
@@ -102,7 +103,7 @@ class Credentials:
         self._entries = {k: tuple(v) for k, v in grouped.items()}
 
     @classmethod
-    def empty(cls) -> "Credentials":
+    def empty(cls) -> Credentials:
         """No credentials at all (no file given): fine for clouds that need none."""
         return cls()
 

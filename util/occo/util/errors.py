@@ -21,8 +21,8 @@ the REST API and the logs can present them without parsing messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 __all__ = [
     "Location",
@@ -69,7 +69,7 @@ class Location:
             parts.append(self.path)
         return ": ".join(parts)
 
-    def with_path(self, path: str) -> "Location":
+    def with_path(self, path: str) -> Location:
         return Location(self.file, self.line, self.column, path)
 
 
@@ -101,8 +101,9 @@ class OccoError(Exception):
         out: dict = {"error": type(self).__name__, "message": self.message}
         if self.location:
             loc = self.location
-            out.update({k: v for k, v in (("file", loc.file), ("line", loc.line),
-                                          ("column", loc.column), ("path", loc.path)) if v is not None})
+            fields = (("file", loc.file), ("line", loc.line), ("column", loc.column),
+                      ("path", loc.path))
+            out.update({k: v for k, v in fields if v is not None})
         if self.node:
             out["node"] = self.node
         if self.infra_id:

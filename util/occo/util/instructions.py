@@ -8,8 +8,9 @@ instance, and the node types it waits for.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["CreateInfrastructure", "CreateNode", "DropNode", "DropInfrastructure",
            "Instruction", "instruction_from_dict"]

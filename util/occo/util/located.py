@@ -9,7 +9,8 @@ code that does not care about locations (and ``json.dumps``) treats them as usua
 from __future__ import annotations
 
 from array import array
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from .errors import Location
 
@@ -40,7 +41,7 @@ class _KeyLocations(Mapping):
 
     __slots__ = ("_owner", "_values")
 
-    def __init__(self, owner: "LocatedDict", values: bool) -> None:
+    def __init__(self, owner: LocatedDict, values: bool) -> None:
         self._owner, self._values = owner, values
 
     def __getitem__(self, key: Any) -> Location:
@@ -83,7 +84,7 @@ class LocatedDict(dict):
         return _unpack(self.source, both >> (2 * _SHIFT) if of_key
                        else both & ((1 << 2 * _SHIFT) - 1))
 
-    def merge_under(self, sources: list["LocatedDict"]) -> None:
+    def merge_under(self, sources: list[LocatedDict]) -> None:
         """YAML's merge key: the keys of ``sources`` (a later one winning over an earlier
         one) go first, under this mapping's own keys, which win over all of them."""
         own = [(k, v, self._places.get(k)) for k, v in self.items()]

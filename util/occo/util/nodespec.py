@@ -9,8 +9,9 @@ travel in messages or land in the store.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["NodeSpec", "TAG_INFRA", "TAG_NODE", "TAG_INSTANCE", "endpoint_key"]
 
@@ -57,7 +58,7 @@ class NodeSpec:
                 "resource": self.resource, "context": self.context, "tags": self.tags}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NodeSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> NodeSpec:
         return cls(**{k: data[k] for k in ("instance_id", "infra_id", "node_name",
                                            "node_type", "resource") },
                    context=data.get("context"), tags=dict(data.get("tags") or {}))

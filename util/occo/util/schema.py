@@ -19,8 +19,10 @@ of field, since its value is only known once rendered.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field as _field
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from dataclasses import field as _field
+from typing import Any
 
 from .errors import InputError
 from .located import join_path, location_of

@@ -40,8 +40,14 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 from yaml.nodes import Node, ScalarNode
 
-from .errors import (ForbiddenTagError, IncludeError, InputError, LimitExceededError,
-                     Location, YAMLSyntaxError)
+from .errors import (
+    ForbiddenTagError,
+    IncludeError,
+    InputError,
+    LimitExceededError,
+    Location,
+    YAMLSyntaxError,
+)
 from .located import LocatedDict, LocatedList, pack
 
 __all__ = ["YamlLimits", "load_yaml_file", "load_yaml_text", "INCLUDE_TAGS"]

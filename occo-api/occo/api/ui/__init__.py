@@ -14,9 +14,10 @@ import functools
 import hmac
 import threading
 import time
+from collections.abc import Callable, Iterator
 from html import escape
 from importlib import resources
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import orjson
 from flask import Flask, Response, jsonify, redirect, request

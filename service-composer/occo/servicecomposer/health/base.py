@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import enum
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 __all__ = ["CheckStatus", "CheckResult", "HealthReport", "PlannedCheck", "HealthPlan",
            "HealthCheck", "ProbeFailed", "HealthConfig", "HEALTH_CHECK_GROUP", "RESERVED_KEYS"]

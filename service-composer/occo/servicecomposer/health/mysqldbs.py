@@ -10,7 +10,8 @@ never appears in results.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from occo.util import register_secret, scrub
 

@@ -13,16 +13,27 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from occo.util import describe_value, load_plugin, plugin_names, scrub
 from occo.util.errors import PluginNotFoundError
 
 from ..errors import HealthCheckError, HealthCheckUnavailableError
 from ..templates import Where
-from .base import (HEALTH_CHECK_GROUP, RESERVED_KEYS, CheckResult, CheckStatus, HealthCheck,
-                   HealthConfig, HealthPlan, HealthReport, PlannedCheck, ProbeFailed)
+from .base import (
+    HEALTH_CHECK_GROUP,
+    RESERVED_KEYS,
+    CheckResult,
+    CheckStatus,
+    HealthCheck,
+    HealthConfig,
+    HealthPlan,
+    HealthReport,
+    PlannedCheck,
+    ProbeFailed,
+)
 
 __all__ = ["HealthChecker"]
 

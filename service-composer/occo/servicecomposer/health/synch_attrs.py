@@ -17,7 +17,8 @@ timeout fails it, with this check's detail saying which attribute is missing.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from occo.util.instance_request import synch_attribute_names
 

@@ -6,12 +6,20 @@ transport (and pika with it) is imported only when it is used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..located import location_of
-from .base import (ENDPOINTS, MESSAGE_SCHEMA, Client, RemoteError, Transport, encode_error,
-                   rpc_methods)
+from .base import (
+    ENDPOINTS,
+    MESSAGE_SCHEMA,
+    Client,
+    RemoteError,
+    Transport,
+    encode_error,
+    rpc_methods,
+)
 from .inprocess import InProcessTransport
 
 if TYPE_CHECKING:

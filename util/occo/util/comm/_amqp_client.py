@@ -42,9 +42,9 @@ from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 
 from ..errors import CallTimeoutError, TransportError
-from .base import Client, RemoteError, check_schema, request_message
 from ._amqp_config import AmqpSettings
 from ._link import Link, describe, guarded
+from .base import Client, RemoteError, check_schema, request_message
 
 __all__ = ["RpcClient", "AmqpClient"]
 

@@ -38,9 +38,9 @@ from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 
 from ..errors import TransportError
-from .base import MESSAGE_SCHEMA, check_schema, encode_error
 from ._amqp_config import AmqpSettings
 from ._link import Link, describe, guarded
+from .base import MESSAGE_SCHEMA, check_schema, encode_error
 
 __all__ = ["RpcServer"]
 

@@ -21,7 +21,8 @@ import os
 import random
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import pika.exceptions
 from pika.adapters.select_connection import IOLoop, SelectConnection

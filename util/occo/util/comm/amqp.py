@@ -17,7 +17,8 @@ dies before it acknowledged the request (which it does only after the work is do
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..errors import TransportError
 from ..ratelimit import Backoff
@@ -56,7 +57,7 @@ class AmqpTransport(Transport):
         self._init(settings_from(values, **extra))
 
     @classmethod
-    def from_config(cls, mapping: Mapping[str, Any], **overrides: Any) -> "AmqpTransport":
+    def from_config(cls, mapping: Mapping[str, Any], **overrides: Any) -> AmqpTransport:
         """A transport from a ``transport:`` mapping as in occo.yaml (``backend`` ignored)."""
         transport = cls.__new__(cls)
         transport._init(settings_from(mapping, **overrides))

@@ -23,9 +23,10 @@ transport carries the call.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import CallTimeoutError, OccoError, TransportError
 from ..secrets import redact, scrub
@@ -126,7 +127,7 @@ class Transport(ABC):
     def close(self) -> None:
         """Stop serving and release connections."""
 
-    def __enter__(self) -> "Transport":
+    def __enter__(self) -> Transport:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import TransportError
 from .base import Client, RemoteError, Transport, encode_error, rpc_methods
@@ -29,7 +30,7 @@ class _Served:
 
 
 class _InProcessClient(Client):
-    def __init__(self, transport: "InProcessTransport", endpoint: str) -> None:
+    def __init__(self, transport: InProcessTransport, endpoint: str) -> None:
         self.transport = transport
         self.endpoint = endpoint
 
