@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from occo.cloudhandler import CloudHandlerService
+from occo.cloudhandler.contract import infra_id_fixture
 from occo.util import forget_secrets
 
 
@@ -21,6 +22,10 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+#: the cloud contract's fresh infrastructure id (occo.cloudhandler.contract)
+infra_id = pytest.fixture(infra_id_fixture)
 
 
 @pytest.fixture

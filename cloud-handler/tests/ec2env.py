@@ -13,27 +13,18 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
 import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import boto3
 
+from occo.util import testing
+
 REGION = "us-east-1"
 IMAGE = "ami-04681a1dbd79675a5"   # one of the images moto lists
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -64,22 +55,8 @@ class Moto:
 
 def start_moto(timeout: float = 60.0) -> Moto:
     """Start moto_server on a free loopback port and make the admin user."""
-    binary = Path(sys.executable).parent / "moto_server"
-    port = free_port()
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
-    proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"moto_server did not start on port {port}") from None
-            time.sleep(0.05)   # polling a starting server, with a deadline
-    url = f"http://127.0.0.1:{port}"
+    server = testing.start_moto(timeout=timeout, env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
+    proc, url = server.process, server.url
     iam = boto3.client("iam", endpoint_url=url, region_name=REGION,
                        aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
     iam.create_user(UserName="occo-admin")

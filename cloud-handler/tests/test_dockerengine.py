@@ -10,14 +10,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from ec2env import free_port
 
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler._dockerapi import operation
 from occo.cloudhandler._dockerimages import Origin, parse_origin
-from occo.cloudhandler.contract import CloudHandlerContract, make_spec, wait_until
+from occo.cloudhandler.contract import CloudHandlerContract, make_spec
 from occo.cloudhandler.dockerengine import DockerCloudHandler
 from occo.util import InputError, new_id, parse_credentials
+from occo.util.testing import free_port, wait_until
 
 TIMEOUT = 30.0
 

@@ -11,8 +11,9 @@ import dockerenv
 import pytest
 
 from occo.cloudhandler import CloudHandlerService
-from occo.cloudhandler.contract import make_spec, wait_until
+from occo.cloudhandler.contract import make_spec
 from occo.util import new_id, parse_credentials
+from occo.util.testing import wait_until
 
 
 @pytest.fixture(scope="module")

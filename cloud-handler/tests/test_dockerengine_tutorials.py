@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from occo.cloudhandler import CloudHandlerService
-from occo.cloudhandler.contract import make_spec, wait_until
+from occo.cloudhandler.contract import make_spec
 from occo.util import load_yaml_file, new_id
-from occo.util.testing import CORPUS, tutorials, tutorials_missing
+from occo.util.testing import CORPUS, tutorials, tutorials_missing, wait_until
 
 TUTORIALS = tutorials()
 TIMEOUT = 30.0

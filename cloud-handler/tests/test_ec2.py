@@ -8,12 +8,13 @@ import base64
 import json
 
 import pytest
-from ec2env import BROKEN, IMAGE, REGION, THROTTLED, FaultProxy, free_port, start_moto
+from ec2env import BROKEN, IMAGE, REGION, THROTTLED, FaultProxy, start_moto
 
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler.contract import CloudHandlerContract, make_spec
 from occo.cloudhandler.ec2 import USER_DATA_LIMIT, EC2CloudHandler
 from occo.util import InputError, new_id, parse_credentials
+from occo.util.testing import free_port
 
 
 @pytest.fixture(scope="module")

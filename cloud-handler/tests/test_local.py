@@ -19,9 +19,10 @@ from conftest import drop_everything
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler._loopback import LoopbackPool
 from occo.cloudhandler._procs import boot_id, is_alive, proc_info
-from occo.cloudhandler.contract import CloudHandlerContract, make_spec, wait_until
+from occo.cloudhandler.contract import CloudHandlerContract, make_spec
 from occo.cloudhandler.local import ENV_NAMES, LocalCloudHandler, default_root
 from occo.util import InputError
+from occo.util.testing import wait_until
 
 TIMEOUT = 30.0
 LONG = "exec sleep 300"

@@ -4,7 +4,6 @@ answering through an occo.util.comm endpoint with JSON only."""
 from __future__ import annotations
 
 import pytest
-from ec2env import free_port
 
 from occo.cloudhandler import CloudHandlerService, NoBackend
 from occo.cloudhandler.contract import make_spec
@@ -12,6 +11,7 @@ from occo.cloudhandler.dummy import DummyCloudHandler
 from occo.cloudhandler.ec2 import EC2CloudHandler
 from occo.util import InputError, new_id, parse_credentials, scrub
 from occo.util.comm import InProcessTransport, RemoteError
+from occo.util.testing import free_port
 
 
 @pytest.mark.parametrize("kind", ["nova", "cloudsigma"])

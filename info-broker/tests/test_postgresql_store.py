@@ -9,7 +9,6 @@ import threading
 import psycopg
 import pytest
 from conftest import PG_HOST, PG_PORT
-from proxy import Proxy
 
 from occo.infobroker import (
     Event,
@@ -25,6 +24,7 @@ from occo.infobroker import (
     StoreUnavailable,
 )
 from occo.infobroker._pg_schema import LATEST
+from occo.util.testing import FaultProxy
 
 
 def schema_of(url: str) -> str:
@@ -45,7 +45,7 @@ def direct(pg_url, key_path):
 
 @pytest.fixture
 def proxy(pg_url):
-    proxy = Proxy((PG_HOST, PG_PORT))
+    proxy = FaultProxy((PG_HOST, PG_PORT))
     yield proxy
     proxy.close()
 

@@ -7,7 +7,6 @@ import socket
 
 import pytest
 from conftest import REDIS_HOST, REDIS_PORT, REDIS_URL
-from proxy import Proxy
 
 from occo.infobroker import (
     BadStateLocation,
@@ -22,11 +21,12 @@ from occo.infobroker import (
     StoreUnavailable,
 )
 from occo.util.secrets import forget_secrets
+from occo.util.testing import FaultProxy
 
 
 @pytest.fixture
 def proxy(redis_prefix):
-    proxy = Proxy((REDIS_HOST, REDIS_PORT))
+    proxy = FaultProxy((REDIS_HOST, REDIS_PORT))
     yield proxy
     proxy.close()
 

@@ -8,79 +8,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2e import Setup, wait_for
+from e2e import Setup
 
 from occo.util import new_id
 
 REDIS = "redis://127.0.0.1:6379/0"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
-
-
-class CuttableProxy:
-    """A TCP relay to a broker whose connections a test can cut, all at once."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.lock = threading.Lock()
-        self.pairs: list[tuple[socket.socket, socket.socket]] = []
-        self.cuts = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.pairs.append((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-    def cut(self) -> int:
-        """Reset every connection now; returns how many there were."""
-        with self.lock:
-            pairs, self.pairs = self.pairs, []
-        for pair in pairs:
-            for s in pair:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-        self.cuts += 1
-        return len(pairs)
-
-    def close(self) -> None:
-        self.server.close()
-        self.cut()
 
 
 @dataclass
@@ -162,4 +99,4 @@ class Cluster:
             client.close()
 
 
-__all__ = ["Cluster", "CuttableProxy", "wait_for"]
+__all__ = ["Cluster"]

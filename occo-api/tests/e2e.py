@@ -7,11 +7,8 @@ so nothing touches the user's real state and tests never see each other's nodes.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,8 @@ import yaml
 
 from occo.api import Occo, load_config
 from occo.cloudhandler import CloudHandlerService
+from occo.util import testing
+from occo.util.testing import MotoServer
 
 REGION = "us-east-1"
 IMAGE = "ami-04681a1dbd79675a5"   # one of the images moto lists
@@ -123,18 +122,9 @@ def write_description(directory: Path, name: str, nodes: dict[str, dict],
     return infra
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Moto:
-    """moto's EC2 API server on a loopback port."""
-
-    url: str
-    process: subprocess.Popen
+class Moto(MotoServer):
+    """moto's EC2 API server (:func:`occo.util.testing.start_moto`) and what these tests ask
+    of it."""
 
     def ec2(self):
         import boto3
@@ -153,30 +143,10 @@ class Moto:
                         found.append(inst)
         return found
 
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
-
-def start_moto(deadline: float = 60.0) -> Moto:
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
-                             "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return Moto(f"http://127.0.0.1:{port}", proc)
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > end:
-                proc.kill()
-                raise RuntimeError(f"moto_server did not start on 127.0.0.1:{port}") from None
-            time.sleep(0.05)
+def start_moto(timeout: float = 60.0) -> Moto:
+    server = testing.start_moto(timeout=timeout)
+    return Moto(server.url, server.port, server.process)
 
 
 def ec2_definition(moto: Moto) -> dict:
@@ -207,18 +177,6 @@ def local_definition(command: str, **extra: Any) -> dict:
     resource = {"type": "local", "command": command, "grace_period": 2}
     resource.update(extra.pop("resource", {}))
     return {"resource": resource, **extra}
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until it returns a true value or ``timeout`` passes."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 def cloud_nodes(setup: Setup, description: dict, infra_id: str) -> list[dict]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,19 +39,6 @@ nodes:
 dependencies:
   - [*APP, *DB]
 """
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.02,
-             what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)  # polling with a deadline, not waiting for a fixed time
-    raise AssertionError(f"{what} not reached within {timeout:g} s (last: {last!r})")
 
 
 @dataclass

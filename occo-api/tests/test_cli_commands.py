@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e import Setup, local_definition, wait_for, write_description
+from e2e import Setup, local_definition, write_description
 
 from occo.infobroker import SQLiteStore
-from occo.util.testing import CORPUS, tutorials, tutorials_missing
+from occo.util.testing import CORPUS, tutorials, tutorials_missing, wait_until
 
 TUTORIALS = tutorials()
 DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.02}}]
@@ -197,7 +197,7 @@ def test_interrupting_a_build_rolls_it_back_and_exits_130(setup, tmp_path):
             infras = store.list_infrastructures()
             return infras and any(e.type == "node.creating" for e in
                                   store.read_events(infras[0].infra_id, after=0))
-        wait_for(started, timeout=60, what="the build to start")
+        wait_until(started, timeout=60, what="the build to start")
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err

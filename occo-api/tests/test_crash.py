@@ -25,11 +25,11 @@ from e2e import (
     ec2_definition,
     local_definition,
     start_moto,
-    wait_for,
     write_description,
 )
 
 from occo.infobroker import SQLiteStore
+from occo.util.testing import wait_until
 
 # minutes of kills and rebuilds: the full run only, not the fast run on other Pythons
 pytestmark = pytest.mark.slow
@@ -71,7 +71,7 @@ def kill_at_random_moment(setup: Setup, infra, rng: random.Random, events_in_a_b
             if record is None:
                 return False
             return len(store.read_events(record.infra_id, after=0, limit=100_000)) >= target
-        wait_for(reached, timeout=120, interval=0.005, what=f"{target} events")
+        wait_until(reached, timeout=120, interval=0.005, what=f"{target} events")
         threading.Event().wait(rng.uniform(0, 0.03))  # land between events too
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e import free_port
-from rest_support import DESCRIPTION, Client, Setup, built, wait_for
+from rest_support import DESCRIPTION, Client, Setup, built
 
 from occo.api.config import load_config
 from occo.api.rest import RestService
 from occo.api.rest_state import import_definitions
+from occo.util.testing import free_port, wait_until
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -163,7 +163,7 @@ def test_nothing_is_served_without_a_session_but_the_login_page(service):
 
 def test_a_wrong_token_is_refused_and_a_write_needs_the_csrf_token(service, browser):
     infra_id = service.build()
-    wait_for(lambda: built(service.client, infra_id), what="built")
+    wait_until(lambda: built(service.client, infra_id), what="built")
     status, _, body = raw("POST", service.base + "/ui/login",
                           {"Content-Type": "application/x-www-form-urlencoded"},
                           b"token=not-the-token-at-all")
@@ -264,7 +264,7 @@ def test_watch_a_30_node_build_scale_drop_and_destroy_from_the_page(service, bro
     # destroy, after the confirmation
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#destroy")
-    wait_for(lambda: service.client.get("/infrastructures/")[1]["infrastructures"] == [],
+    wait_until(lambda: service.client.get("/infrastructures/")[1]["infrastructures"] == [],
              timeout=60, what="destroyed")
     only_local(page, service)
     context.close()
@@ -272,7 +272,7 @@ def test_watch_a_30_node_build_scale_drop_and_destroy_from_the_page(service, bro
 
 def test_the_page_is_readable_at_a_phone_width(service, browser, shots):
     infra_id = service.build()
-    wait_for(lambda: built(service.client, infra_id), what="built")
+    wait_until(lambda: built(service.client, infra_id), what="built")
     context, page = log_in(browser, service)
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{service.base}/ui/infra/{infra_id}")
@@ -301,7 +301,7 @@ def test_the_event_stream_resumes_after_the_service_restarts(setup, browser):
 
 def resumed(service, browser):
     infra_id = service.build()
-    wait_for(lambda: built(service.client, infra_id), what="built")
+    wait_until(lambda: built(service.client, infra_id), what="built")
     context, page = log_in(browser, service)
     page.goto(f"{service.base}/ui/infra/{infra_id}")
     until(page, "document.body.dataset.stream === 'open'")
@@ -338,7 +338,7 @@ def test_a_killed_local_node_goes_failed_and_is_replaced_live(tmp_path, monkeypa
     try:
         infra_id = service.build("infra_name: heal\nnodes:\n"
                                  "  - {name: worker, type: sleeper, scaling: {min: 2}}\n")
-        wait_for(lambda: built(service.client, infra_id), timeout=60, what="built")
+        wait_until(lambda: built(service.client, infra_id), timeout=60, what="built")
         context, page = log_in(browser, service)
         page.goto(f"{service.base}/ui/infra/{infra_id}")
         until(page, "document.body.dataset.stream === 'open'")
@@ -359,7 +359,7 @@ def test_a_killed_local_node_goes_failed_and_is_replaced_live(tmp_path, monkeypa
         context.close()
         status, _, _ = service.client.request("DELETE", f"/infrastructures/{infra_id}")
         assert status == 202
-        wait_for(lambda: service.client.get("/infrastructures/")[1]["infrastructures"] == [],
+        wait_until(lambda: service.client.get("/infrastructures/")[1]["infrastructures"] == [],
                  timeout=60, what="destroyed")
     finally:
         service.stop()

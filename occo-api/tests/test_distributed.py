@@ -13,10 +13,11 @@ import signal
 from collections import Counter
 
 import pytest
-from distributed import AMQP, Cluster, CuttableProxy
-from e2e import local_definition, wait_for, write_description
+from distributed import AMQP, Cluster
+from e2e import local_definition, write_description
 
 from occo.infobroker import open_store
+from occo.util.testing import FaultProxy, wait_until
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def wait_for_creates(store, count: int) -> None:
         infras = store.list_infrastructures()
         return infras and sum(e.type == "node.creating" for e in store.read_events(
             infras[0].infra_id, after=0, limit=100_000)) >= count
-    wait_for(under_way, timeout=120, what=f"{count} creates under way")
+    wait_until(under_way, timeout=120, what=f"{count} creates under way")
 
 
 def build(cluster: Cluster, infra) -> dict:
@@ -125,7 +126,7 @@ def test_a_cloud_handler_worker_killed_mid_creates(cluster, tmp_path):
 
 @pytest.mark.slow
 def test_clients_reconnect_when_the_broker_connection_drops(cluster, tmp_path):
-    proxy = CuttableProxy(("127.0.0.1", 5672))
+    proxy = FaultProxy(("127.0.0.1", 5672))
     try:
         c = cluster(amqp_url=AMQP.replace("127.0.0.1:5672", f"127.0.0.1:{proxy.port}"),
                     processing={"max_parallel": 8, "batch_size": 4})
@@ -175,20 +176,20 @@ def test_two_maintainers_only_the_lease_holder_acts(cluster, tmp_path):
             held = store.lease_holder(f"maintain:{infra_id}")
             return held and int(held[0].rsplit(":", 2)[1])
         # the pass that applies the request holds the lease while its 3 new nodes start
-        acting = wait_for(lambda: (lambda p: p if p in pids else None)(holder_pid()),
+        acting = wait_until(lambda: (lambda p: p if p in pids else None)(holder_pid()),
                           timeout=60, interval=0.01, what="a maintainer to take the lease")
         assert holder_pid() == acting
         victim = next(p for p in maintainers if p.pid == acting)
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(10)
         survivor = next(p for p in maintainers if p.pid != acting)
-        wait_for(lambda: holder_pid() == survivor.pid, timeout=30, interval=0.02,
+        wait_until(lambda: holder_pid() == survivor.pid, timeout=30, interval=0.02,
                  what="the other maintainer to take over")
 
         def scaled():
             instances = store.list_instances(infra_id)
             return len(instances) == 5 and all(str(i.state) == "ready" for i in instances)
-        wait_for(scaled, timeout=60, interval=0.2, what="the scale-up to be finished")
+        wait_until(scaled, timeout=60, interval=0.2, what="the scale-up to be finished")
         assert_cloud_matches_store(c, infra_id, 5)
     finally:
         store.close()

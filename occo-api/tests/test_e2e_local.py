@@ -8,7 +8,9 @@ import signal
 import urllib.request
 
 import pytest
-from e2e import Setup, cloud_nodes, local_definition, wait_for, write_description
+from e2e import Setup, cloud_nodes, local_definition, write_description
+
+from occo.util.testing import wait_until
 
 SERVE = "exec \"$OCCO_PYTHON\" -m http.server {port} --bind \"$OCCO_NODE_IP\""
 
@@ -73,7 +75,7 @@ def test_webapp_on_local_processes(setup, tmp_path):
         # heal: kill one web node's process; maintenance replaces it
         victim = webs[0]
         os.kill(node_pid(setup, infra_id, victim.instance_id), signal.SIGKILL)
-        outcome = wait_for(lambda: (lambda o: o if o["created"] else None)(
+        outcome = wait_until(lambda: (lambda o: o if o["created"] else None)(
             occo.maintain_once(infra_id)), timeout=60, interval=0.2, what="the replacement")
         assert outcome["status"] == "ready" and outcome["created"] == 1
         now = occo.store.list_instances(infra_id, "web")

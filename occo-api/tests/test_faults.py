@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from e2e import Setup, local_definition, wait_for, write_description
+from e2e import Setup, local_definition, write_description
+
+from occo.util.testing import wait_until
 
 SERVE = "exec \"$OCCO_PYTHON\" -m http.server 8080 --bind \"$OCCO_NODE_IP\""
 
@@ -66,7 +68,7 @@ def test_an_unhealthy_node_is_replaced_after_its_timeout(local_setup, tmp_path):
         first = occo.maintain_once(infra_id)
         assert first["status"] == "unchanged"  # unhealthy, but not for long enough yet
         assert str(occo.store.get_instance(sick.instance_id).state) == "unhealthy"
-        outcome = wait_for(lambda: (lambda o: o if o["created"] else None)(
+        outcome = wait_until(lambda: (lambda o: o if o["created"] else None)(
             occo.maintain_once(infra_id)), timeout=30, interval=0.3,
             what="the replacement of the unhealthy node")
         assert outcome["created"] == 1 and outcome["dropped"] == 1
@@ -88,7 +90,7 @@ def test_the_brake_stops_a_replacement_storm(local_setup, tmp_path):
             occo.maintain_once(infra_id)
             return any(e["type"] == "healing.braked" for e in occo.events(infra_id))
 
-        wait_for(braked, timeout=30, interval=0.3, what="the brake")
+        wait_until(braked, timeout=30, interval=0.3, what="the brake")
         assert {i.instance_id for i in occo.store.list_instances(infra_id)} == before
         brake = [e for e in occo.events(infra_id) if e["type"] == "healing.braked"][-1]
         assert "not replacing any" in brake["details"]["message"]

@@ -16,9 +16,10 @@ import textwrap
 import time
 
 import pytest
-from e2e import Setup, local_definition, two_tier, wait_for, write_description
+from e2e import Setup, local_definition, two_tier, write_description
 
 from occo.infobroker import SQLiteStore
+from occo.util.testing import wait_until
 
 DRIVER = textwrap.dedent('''
     import sys, time
@@ -134,7 +135,7 @@ def test_ctrl_c_twice_leaves_at_once_and_says_so_in_the_store(setup, tmp_path):
         def running():
             found = infrastructures(setup)
             return found and any(i.state == "starting" or i.addresses for i in found[0][1])
-        wait_for(running, timeout=60, what="the node to start")
+        wait_until(running, timeout=60, what="the node to start")
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(1.0)
         assert proc.poll() is None   # rolling back: waiting for the node to stop

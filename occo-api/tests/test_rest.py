@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from rest_support import DESCRIPTION, Client, Setup, built, wait_for
+from rest_support import DESCRIPTION, Client, Setup, built
 
 from occo.api.config import load_config
 from occo.api.rest import RestService
@@ -20,6 +20,7 @@ from occo.api.rest_openapi import openapi_document
 from occo.api.rest_state import import_definitions
 from occo.enactor import lease_name
 from occo.util import ConfigError
+from occo.util.testing import wait_until
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ class Running:
         status, body, _ = self.client.post("/infrastructures/", text)
         assert status == 202, body
         infra_id = body["infraid"]
-        wait_for(lambda: built(self.client, infra_id), what="build finished")
+        wait_until(lambda: built(self.client, infra_id), what="build finished")
         return infra_id
 
     def stop(self) -> None:
@@ -148,7 +149,7 @@ def test_post_builds_in_the_background_and_get_has_occopus_shape(rest):
     assert status == 202
     infra_id = body["infraid"]
     assert body["maintained"] is True and headers["location"] == f"/infrastructures/{infra_id}"
-    wait_for(lambda: built(rest.client, infra_id), what="build finished")
+    wait_until(lambda: built(rest.client, infra_id), what="build finished")
 
     status, shape, _ = rest.client.get(f"/infrastructures/{infra_id}")
     assert status == 200
@@ -178,7 +179,7 @@ def test_json_body_is_accepted(rest):
     status, body, _ = rest.client.post("/infrastructures/", json.dumps(data, indent="\t"),
                                        headers={"Content-Type": "application/json"})
     assert status == 202, body
-    wait_for(lambda: built(rest.client, body["infraid"]), what="build finished")
+    wait_until(lambda: built(rest.client, body["infraid"]), what="build finished")
 
 
 def test_events_after_a_position(rest):
@@ -208,7 +209,7 @@ def test_delete_destroys_in_the_background(rest):
     assert len(rest.service.occo.system.cloud_service.list_nodes(infra_id)) == 2
     status, body, _ = rest.client.delete(f"/infrastructures/{infra_id}")
     assert (status, body) == (202, {"infraid": infra_id, "status": "destroying"})
-    wait_for(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
+    wait_until(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
              what="infrastructure forgotten")
     cloud = rest.service.occo.system.cloud_service
     assert cloud is not None and cloud.list_nodes(infra_id) == []
@@ -225,7 +226,7 @@ def test_scaling_is_queued_clamped_with_a_warning_and_applied(rest):
     assert body["requested"] == 6 and body["target"] == 3
     assert body["warnings"] == ["app: 6 instances requested, clamped to 3 (min 1, max 3)"]
     assert body["queued"] is True and body["maintained"] is True
-    wait_for(lambda: _ready(rest, infra_id, "app") == 3, what="scaled up to 3")
+    wait_until(lambda: _ready(rest, infra_id, "app") == 3, what="scaled up to 3")
 
     _, shape, _ = rest.client.get(f"/infrastructures/{infra_id}")
     victim_id, victim = sorted(shape["app"]["instances"].items(),
@@ -233,13 +234,13 @@ def test_scaling_is_queued_clamped_with_a_warning_and_applied(rest):
     status, body, _ = rest.client.post(
         f"/infrastructures/{infra_id}/scaledown/app/{victim['resource_address']}")
     assert status == 202 and body["warnings"] == [] and body["target"] == 2
-    wait_for(lambda: victim_id not in rest.client.get(
+    wait_until(lambda: victim_id not in rest.client.get(
         f"/infrastructures/{infra_id}")[1]["app"]["instances"], what="named instance gone")
 
     status, body, _ = rest.client.post(f"/infrastructures/{infra_id}/scaleto/app/0")
     assert body["target"] == 1
     assert body["warnings"] == ["app: 0 instances requested, clamped to 1 (min 1, max 3)"]
-    wait_for(lambda: len(rest.client.get(
+    wait_until(lambda: len(rest.client.get(
         f"/infrastructures/{infra_id}")[1]["app"]["instances"]) == 1, what="scaled to 1")
     status, body, _ = rest.client.post(f"/infrastructures/{infra_id}/scaledown/app")
     assert status == 202 and body["target"] == 1 and body["warnings"]
@@ -387,16 +388,16 @@ def test_a_busy_infrastructure_is_409(rest):
     # cancel says True once the processor is carrying the build out; its first call also
     # writes the cancel to the store, which the processor may act on before the call
     # arrives (then the build ends cancelled and cancel says False: nothing runs)
-    wait_for(lambda: rest.service.occo.cancel(infra_id)
+    wait_until(lambda: rest.service.occo.cancel(infra_id)
              or rest.service.work.busy(infra_id) is None, what="build cancelled")
-    wait_for(lambda: rest.service.work.busy(infra_id) is None, what="build ended")
+    wait_until(lambda: rest.service.work.busy(infra_id) is None, what="build ended")
     assert rest.service.occo.system.cloud_service.list_nodes(infra_id) == []
     assert len(rest.client.get("/infrastructures/")[1]["infrastructures"]) == 1
 
     # another process's maintainer holds the lease: both are refused, nothing changes
     store = rest.service.occo.store
     # (this service's own maintainer may be between two passes of it: wait for its lease)
-    wait_for(lambda: store.acquire_lease(lease_name(infra_id), "other-host:4242:abc", 60),
+    wait_until(lambda: store.acquire_lease(lease_name(infra_id), "other-host:4242:abc", 60),
              what="the lease taken by another host")
     before = store.get_infrastructure(infra_id)
     try:
@@ -410,7 +411,7 @@ def test_a_busy_infrastructure_is_409(rest):
     after = store.get_infrastructure(infra_id)
     assert (after.status, after.maintained) == (before.status, before.maintained)
     assert rest.client.delete(f"/infrastructures/{infra_id}")[0] == 202
-    wait_for(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
+    wait_until(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
              what="infrastructure forgotten")
 
 
@@ -426,7 +427,7 @@ def test_a_request_waits_for_this_services_own_maintenance_pass(rest):
         assert rest.service.occo.system.cloud_service.list_nodes(infra_id)
     finally:
         store.release_lease(lease_name(infra_id), maintainer)
-    wait_for(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
+    wait_until(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
              what="destroyed once the pass ended")
     assert rest.service.occo.system.cloud_service.list_nodes(infra_id) == []
 
@@ -550,7 +551,7 @@ def test_curls_default_body_type_is_read_as_occopus_users_send_it(rest):
         "/infrastructures/", DESCRIPTION,
         headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 202, body
-    wait_for(lambda: built(rest.client, body["infraid"]), what="build finished")
+    wait_until(lambda: built(rest.client, body["infraid"]), what="build finished")
 
 
 def test_a_rest_build_that_breaks_is_failed_and_detached(rest):
@@ -561,9 +562,9 @@ def test_a_rest_build_that_breaks_is_failed_and_detached(rest):
     assert status == 202, body
     infra_id = body["infraid"]
     store = rest.service.occo.store
-    wait_for(lambda: store.get_infrastructure(infra_id).status == "failed",
+    wait_until(lambda: store.get_infrastructure(infra_id).status == "failed",
              what="the build to be recorded failed")
-    wait_for(lambda: not store.get_infrastructure(infra_id).maintained,
+    wait_until(lambda: not store.get_infrastructure(infra_id).maintained,
              what="the infrastructure to be detached")
     [event] = [e for e in store.read_events(infra_id, after=0) if e.type == "build.failed"]
     assert "transport went away" in event.details["reason"]

@@ -7,9 +7,9 @@ import itertools
 import threading
 
 import pytest
-from rest_support import wait_for
 
 from occo.api.rest_coalesce import Coalescer
+from occo.util.testing import wait_until
 
 
 def test_callers_arriving_during_a_computation_share_the_next_one():
@@ -36,7 +36,7 @@ def test_callers_arriving_during_a_computation_share_the_next_one():
                  for _ in range(20)]
     for thread in followers:
         thread.start()
-    wait_for(lambda: reads.served == 21, what="every follower arrived")
+    wait_until(lambda: reads.served == 21, what="every follower arrived")
     gate.set()
     leader.join(timeout=30)
     for thread in followers:

@@ -11,11 +11,12 @@ import threading
 import time
 
 import pytest
-from rest_support import Client, Setup, wait_for
+from rest_support import Client, Setup
 
 from occo.api.config import load_config
 from occo.api.rest import RestService
 from occo.api.rest_state import import_definitions
+from occo.util.testing import wait_until
 
 CLIENTS = 50
 REQUESTS_PER_CLIENT = 40   # bounded: at most 2,000 requests in all
@@ -91,7 +92,7 @@ def test_fifty_clients_read_status_while_a_build_runs(service, record_testsuite_
         thread.join(timeout=300)
     assert not any(t.is_alive() for t in threads)
     assert problems == []
-    wait_for(lambda: admin.get(f"/infrastructures/{infra_id}?format=occo")[1]["status"]
+    wait_until(lambda: admin.get(f"/infrastructures/{infra_id}?format=occo")[1]["status"]
              == "ready", timeout=120, what="build finished")
     _, final, _ = admin.get(f"/infrastructures/{infra_id}?format=occo")
     assert final["ready"] == APPS + 1 and final["busy"] is None

@@ -10,7 +10,7 @@ import json
 import logging
 
 import pytest
-from rest_support import DESCRIPTION, Client, Setup, built, wait_for
+from rest_support import DESCRIPTION, Client, Setup, built
 
 from occo.api.config import load_config
 from occo.api.occopus import run
@@ -20,6 +20,7 @@ from occo.api.rest_state import import_definitions
 from occo.infobroker import SecretBox, SQLiteStore
 from occo.util.instance_request import RequestBuilder, scaling_secret
 from occo.util.template_names import INSTANCE_NAMES
+from occo.util.testing import wait_until
 
 OTHER = DESCRIPTION.replace("infra_name: shop", "infra_name: other")
 MISSING = "00000000-0000-0000-0000-000000000000"
@@ -45,7 +46,7 @@ class Running:
     def build(self, text: str = DESCRIPTION) -> str:
         status, body, _ = self.client.post("/infrastructures/", text)
         assert status == 202, body
-        wait_for(lambda: built(self.client, body["infraid"]), what="build finished")
+        wait_until(lambda: built(self.client, body["infraid"]), what="build finished")
         return body["infraid"]
 
     def secret(self, infra_id: str) -> str:
@@ -80,7 +81,7 @@ def test_create_list_show_delete_have_occopus_keys(rest):
     status, body, _ = rest.client.post("/infrastructures/", DESCRIPTION)
     assert status == 202 and isinstance(body["infraid"], str)
     infra_id = body["infraid"]
-    wait_for(lambda: built(rest.client, infra_id), what="build finished")
+    wait_until(lambda: built(rest.client, infra_id), what="build finished")
 
     status, listing, _ = rest.client.get("/infrastructures/")
     assert status == 200 and listing["infrastructures"] == [infra_id]
@@ -100,7 +101,7 @@ def test_create_list_show_delete_have_occopus_keys(rest):
 
     status, body, _ = rest.client.delete(f"/infrastructures/{infra_id}")
     assert status == 202 and body["infraid"] == infra_id
-    wait_for(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
+    wait_until(lambda: rest.client.get(f"/infrastructures/{infra_id}")[0] == 404,
              what="destroyed")
 
 
@@ -175,7 +176,7 @@ def test_the_secret_authorises_the_scale_paths_of_its_infrastructure(rest):
     status, body, _ = rest.anonymous.post(f"{base}/scaledown/app",
                                           headers={SCALING_SECRET_HEADER: secret})
     assert status == 202 and body["target"] == 2
-    wait_for(lambda: sum(i["state"] == "ready" for i in rest.client.get(base)[1]["app"][
+    wait_until(lambda: sum(i["state"] == "ready" for i in rest.client.get(base)[1]["app"][
         "instances"].values()) == 2, what="scaled by the node's requests")
 
 
@@ -307,7 +308,7 @@ def test_a_rebuild_keeps_the_secret_and_each_infrastructure_has_its_own(rest):
     secret = rest.secret(infra_id)
     status, body, _ = rest.client.post("/infrastructures/", DESCRIPTION)
     assert status == 202 and body["infraid"] == infra_id
-    wait_for(lambda: built(rest.client, infra_id), what="rebuilt")
+    wait_until(lambda: built(rest.client, infra_id), what="rebuilt")
     assert rest.secret(infra_id) == secret
 
 

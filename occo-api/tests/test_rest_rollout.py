@@ -6,8 +6,10 @@ rollout's events in the event log; /rollback returns to the previous definition,
 from __future__ import annotations
 
 import pytest
-from rest_support import DESCRIPTION, Setup, built, wait_for
+from rest_support import DESCRIPTION, Setup, built
 from test_rest import Running
+
+from occo.util.testing import wait_until
 
 CHANGED = DESCRIPTION.replace("hunter2-secret", "hunter3-secret").replace(
     "{name: app, type: app_t, scaling: {min: 1, max: 3}}",
@@ -68,7 +70,7 @@ def test_plan_rollout_and_rollback_over_rest(rest):
 
     status, body, _ = rest.client.post("/infrastructures/", CHANGED)
     assert status == 202 and body["infraid"] == infra_id, body
-    wait_for(lambda: built(rest.client, infra_id), what="the rollout finished")
+    wait_until(lambda: built(rest.client, infra_id), what="the rollout finished")
     new_app = instance_ids(rest, infra_id, "app")
     assert len(new_app) == 2 and not set(new_app) & set(old_app)
     status, log, _ = rest.client.get(f"/infrastructures/{infra_id}/events?limit=10000")
@@ -79,7 +81,7 @@ def test_plan_rollout_and_rollback_over_rest(rest):
 
     status, body, _ = rest.client.post(f"/infrastructures/{infra_id}/rollback")
     assert status == 202 and body["rollback"] is True, body
-    wait_for(lambda: built(rest.client, infra_id), what="rolled back")
+    wait_until(lambda: built(rest.client, infra_id), what="rolled back")
     # built from the first password again; the scaling target (2) is within the previous
     # definition's limits (1..3), so it stays
     status, plan, _ = rest.client.post(f"/infrastructures/{infra_id}/plan", DESCRIPTION)
@@ -108,6 +110,6 @@ def test_infraid_of_a_post_takes_a_name_or_an_id_prefix_like_the_paths(rest, ref
     given = "shop" if ref == "name" else infra_id[:8]
     status, body, _ = rest.client.post(f"/infrastructures/?infraid={given}", CHANGED)
     assert status == 202 and body["infraid"] == infra_id, body
-    wait_for(lambda: built(rest.client, infra_id), what="the rollout finished")
+    wait_until(lambda: built(rest.client, infra_id), what="the rollout finished")
     status, listed, _ = rest.client.get("/infrastructures/")
     assert listed["infrastructures"] == [infra_id]

@@ -35,7 +35,7 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import configuration as hypothesis_configuration
-from rest_support import DESCRIPTION, Client, Setup, built, wait_for
+from rest_support import DESCRIPTION, Client, Setup, built
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -45,6 +45,7 @@ from occo.api.rest import RestService
 from occo.api.rest_openapi import openapi_document
 from occo.api.rest_state import import_definitions
 from occo.api.version import __version__
+from occo.util.testing import wait_until
 
 # hypothesis's caches (constants, unicode data), which it writes from the collection of
 # this module on, go to a temporary directory, not into the tree; no example database is
@@ -119,7 +120,7 @@ class Service:
         status, body, _ = self.client.post("/infrastructures/", DESCRIPTION)
         assert status == 202, body
         self.infra_id = body["infraid"]
-        wait_for(lambda: built(self.client, self.infra_id), what="build finished")
+        wait_until(lambda: built(self.client, self.infra_id), what="build finished")
         shape = self.client.get(f"/infrastructures/{self.infra_id}")[1]
         #: node name -> its instances' ids and addresses
         self.nodes = {name: [*node["instances"],

@@ -13,7 +13,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from rest_support import Client, Setup, built, wait_for
+from rest_support import Client, Setup, built
+
+from occo.util.testing import wait_until
 
 BIN = Path(sys.executable).parent
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
@@ -93,7 +95,7 @@ def test_attached_infrastructure_is_maintained_after_a_restart(setup):
         status, body, _ = client.post("/infrastructures/", (setup.root / "infra.yaml").read_text())
         assert status == 202, body
         infra_id = body["infraid"]
-        wait_for(lambda: built(client, infra_id), timeout=60, what="build finished")
+        wait_until(lambda: built(client, infra_id), timeout=60, what="build finished")
         assert client.post(f"/infrastructures/{infra_id}/detach")[1]["maintained"] is False
         assert client.post(f"/infrastructures/{infra_id}/attach")[1]["maintained"] is True
         client.close()
@@ -115,7 +117,7 @@ def test_attached_infrastructure_is_maintained_after_a_restart(setup):
             return app["scaling"]["actual"] == 2 and all(
                 i["state"] == "ready" for i in app["instances"].values())
 
-        wait_for(app_ready, timeout=60, what="scale-up carried out by the restarted service")
+        wait_until(app_ready, timeout=60, what="scale-up carried out by the restarted service")
         _, events, _ = client.get(f"/infrastructures/{infra_id}/events")
         assert any(e["type"] == "scaling" and e["details"].get("target") == 2
                    for e in events["events"])

@@ -22,13 +22,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rest_support import DESCRIPTION, Setup, wait_for
+from rest_support import DESCRIPTION, Setup
 from werkzeug.test import TestResponse
 
 from occo.api.config import load_config
 from occo.api.rest import RestService, create_app
 from occo.api.rest_state import import_definitions
 from occo.enactor import lease_name
+from occo.util.testing import wait_until
 
 MAX_BODY = 4096
 MISSING = "00000000-0000-0000-0000-000000000000"
@@ -55,7 +56,7 @@ class Service:
         answer = self.request("POST", "/infrastructures/", DESCRIPTION)
         assert answer.status_code == 202, answer.get_json()
         self.infra_id = answer.get_json()["infraid"]
-        wait_for(lambda: self.service.work.busy(self.infra_id) is None, what="build ended")
+        wait_until(lambda: self.service.work.busy(self.infra_id) is None, what="build ended")
         assert self.store.get_infrastructure(self.infra_id).status == "ready"
         self.instances = {r.node_name: r for r in self.store.list_instances(self.infra_id)}
         self.secret = self.store.scaling_secret(self.infra_id, create=False)

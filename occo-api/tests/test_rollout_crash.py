@@ -12,9 +12,10 @@ import threading
 from collections import Counter
 
 import pytest
-from e2e import Setup, local_definition, wait_for, write_description
+from e2e import Setup, local_definition, write_description
 
 from occo.infobroker import SQLiteStore
+from occo.util.testing import wait_until
 
 # a minute of builds and kills: the full run only
 pytestmark = pytest.mark.slow
@@ -45,7 +46,7 @@ def kill_after(setup: Setup, infra, events: int, rng: random.Random) -> None:
     """Start `occo build infra` and SIGKILL it once the event log has ``events``."""
     proc = setup.spawn("build", str(infra))
     try:
-        wait_for(lambda: proc.poll() is not None or event_count(setup) >= events,
+        wait_until(lambda: proc.poll() is not None or event_count(setup) >= events,
                  timeout=120, interval=0.005, what=f"{events} events")
         threading.Event().wait(rng.uniform(0, 0.03))
     finally:

@@ -24,7 +24,6 @@ from e2e import (
     ec2_definition,
     local_definition,
     start_moto,
-    wait_for,
     write_description,
 )
 from rest_support import Client
@@ -33,6 +32,7 @@ from occo.api.config import load_config
 from occo.api.render import status_table
 from occo.api.rest import RestService
 from occo.enactor import lease_name
+from occo.util.testing import wait_until
 
 DUMMY = [{"resource": {"type": "dummy", "create_latency": 0.02}}]
 SERVE = "exec \"$OCCO_PYTHON\" -m http.server 8080 --bind \"$OCCO_NODE_IP\""
@@ -212,7 +212,7 @@ def test_local_killed_and_unhealthy_nodes_are_seen_by_refresh_only(tmp_path):
             def refreshed():
                 seen = instances_of(occo.status(infra_id, refresh=True))
                 return seen if seen[killed.instance_id]["state"] == "failed" else None
-            seen = wait_for(refreshed, timeout=30, what="the killed node seen failed")
+            seen = wait_until(refreshed, timeout=30, what="the killed node seen failed")
             assert snapshot(occo, infra_id) == before
             assert sorted(p.name for p in (setup.local_root / infra_id).iterdir()) == dirs
             assert seen[killed.instance_id]["failure"].startswith(

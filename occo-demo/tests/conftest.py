@@ -5,38 +5,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from occo.demo._node import _Server, http_request
 from occo.demo.workspace import leftover_processes
+from occo.util.testing import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]   # the monorepo (docs/ is there)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(check, timeout: float = 10.0, interval: float = 0.05):
-    """Poll ``check`` until it returns a true value; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {check}")
-        pause.wait(interval)
 
 
 class ThreadServer:
@@ -120,7 +100,7 @@ def wait_http(url: str, status: int = 200, timeout: float = 15.0):
         except OSError:
             return None
         return answer if answer.status == status else None
-    return wait_until(answered, timeout)
+    return wait_until(answered, timeout=timeout, what=f"an answer from {url}")
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from conftest import free_port, wait_http
+from conftest import wait_http
 
 from occo.demo._node import JsonHandler, http_request
 from occo.demo.balancer import Backends, BalancerHandler, RegistryWatcher, parse_backends
 from occo.demo.kvstore import KeyValueStore, KVHandler
+from occo.util.testing import free_port
 
 
 class Named(JsonHandler):

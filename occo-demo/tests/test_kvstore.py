@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import free_port, wait_http
+from conftest import wait_http
 
 from occo.demo._node import MAX_BODY, http_request
 from occo.demo.kvstore import KeyValueStore, KVHandler
+from occo.util.testing import free_port
 
 
 class Clock:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import socket
 
-from conftest import free_port, wait_http, wait_until
+from conftest import wait_http
 
 from occo.demo.ping import PingReport, ProbeResult, icmp_ping, udp_ping
+from occo.util.testing import free_port, wait_until
 
 
 def test_icmp_ping_of_loopback_is_answered_or_says_why_not():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import free_port, wait_http, wait_until
+from conftest import wait_http
 
 from occo.demo._node import http_request
 from occo.demo.kvstore import KeyValueStore, KVHandler
 from occo.demo.web import Registration, WebHandler, render_page
+from occo.util.testing import free_port, wait_until
 
 SITE = {"site/title": "Shop <1>", "site/message": "hello", "site/items": ["a", "b & c"]}
 WHO = {"instance_id": "0123456789abcdef", "address": "127.0.0.9", "url": "http://127.0.0.9:1"}

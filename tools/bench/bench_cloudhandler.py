@@ -26,16 +26,14 @@ import argparse
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from occo.cloudhandler import CloudHandlerService
 from occo.util import new_id, parse_credentials
+from occo.util.testing import start_moto
 
 IMAGE = "ami-04681a1dbd79675a5"
 
@@ -105,27 +103,9 @@ def bench_dummy(nodes: int, batch: int) -> dict[str, Any]:
             "goal_ms_per_node": 0.2, "met": total_cpu / nodes * 1000 < 0.2}
 
 
-def start_moto() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    binary = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit("moto_server did not start") from None
-            time.sleep(0.05)
-
-
 def bench_ec2(nodes: int, batch: int) -> dict[str, Any]:
-    proc, url = start_moto()
+    moto = start_moto()
+    url = moto.url
     try:
         creds = parse_credentials({"resource": [{"type": "ec2", "auth_data": {
             "accesskey": "AKIABENCHMARK0000001", "secretkey": "bench-secret"}}]},
@@ -165,8 +145,7 @@ def bench_ec2(nodes: int, batch: int) -> dict[str, Any]:
                 "api_calls": calls, "api_calls_per_node": round(sum(calls.values()) / nodes, 3),
                 "http_attempts_per_node": round(sum(attempts.values()) / nodes, 3)}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        moto.stop()
 
 
 def main() -> int:

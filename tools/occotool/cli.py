@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         others = [pythons.resolve(spec) for spec in dict.fromkeys(args.also_python)]
         outcomes = [testing.check_paths(root)]
         if not args.packages:
-            outcomes += [static.check_lint(root)]
+            outcomes += [static.check_lint(root), static.check_types(root, packages)]
         outcomes += [testing.test_package(root, packages, pkg, reports, args.pytest)
                      for pkg in chosen]
         if not args.packages and not args.no_tools:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from amqp_support import BROKER, Broker, Queues, TcpProxy, broker_reachable
+from amqp_support import BROKER, Broker, Queues, broker_reachable
+
+from occo.util.testing import FaultProxy
 
 
 @pytest.fixture
@@ -25,7 +27,6 @@ def queues(broker: Broker) -> Iterator[Queues]:
 
 
 @pytest.fixture
-def proxy() -> Iterator[TcpProxy]:
-    p = TcpProxy()
-    yield p
-    p.close()
+def proxy() -> Iterator[FaultProxy]:
+    with FaultProxy(BROKER) as p:
+        yield p

@@ -11,10 +11,11 @@ from concurrent.futures import Future
 
 import pika
 import pytest
-from amqp_support import AMQP_URL, wait_until
+from amqp_support import AMQP_URL
 
 from occo.util import CallTimeoutError, TransportError
 from occo.util.comm import AmqpTransport, RemoteError
+from occo.util.testing import wait_until
 
 
 def amqp(queues, **kw) -> AmqpTransport:

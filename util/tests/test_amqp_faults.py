@@ -13,11 +13,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from amqp_support import AMQP_URL, wait_until
+from amqp_support import AMQP_URL
 
 from occo.util import TransportError
 from occo.util.comm import AmqpTransport
 from occo.util.ratelimit import Backoff
+from occo.util.testing import wait_until
 
 FAST = Backoff(base=0.05, factor=2.0, cap=0.5)
 WORKER = Path(__file__).with_name("amqp_worker.py")
@@ -60,8 +61,8 @@ def transports(queues):
 
 def test_a_dropped_connection_is_reopened_and_work_carries_on(transports, queues, proxy):
     queues.names("calc")
-    transports(proxy.url()).serve("calc", Held())
-    client = transports(proxy.url()).client("calc")
+    transports(proxy.url(AMQP_URL)).serve("calc", Held())
+    client = transports(proxy.url(AMQP_URL)).client("calc")
     assert client.call("add", a=1, b=2, timeout=10) == 3
     assert proxy.cut() == 2  # the server's and the client's connections
     futures = [client.submit("add", a=i, b=1) for i in range(20)]
@@ -73,8 +74,8 @@ def test_a_call_in_flight_when_the_connection_drops_is_answered_once(transports,
                                                                      proxy):
     queues.names("calc")
     held = Held()
-    transports(proxy.url()).serve("calc", held, concurrency=2)
-    client = transports(proxy.url()).client("calc")
+    transports(proxy.url(AMQP_URL)).serve("calc", held, concurrency=2)
+    client = transports(proxy.url(AMQP_URL)).client("calc")
     future = client.submit("hold")
     assert held.entered.acquire(timeout=10)
     wait_until(lambda: client._rpc.unconfirmed == 0, what="the broker's confirm")
@@ -94,7 +95,7 @@ def test_a_reply_waits_for_a_client_whose_connection_is_down(transports, queues,
     queues.names("calc")
     held = Held()
     transports().serve("calc", held)  # the worker stays connected directly
-    client = transports(proxy.url()).client("calc")
+    client = transports(proxy.url(AMQP_URL)).client("calc")
     future = client.submit("hold")
     assert held.entered.acquire(timeout=10)
     wait_until(lambda: client._rpc.unconfirmed == 0, what="the broker's confirm")
@@ -114,7 +115,7 @@ def test_a_request_unconfirmed_when_the_connection_drops_is_sent_again(transport
     queues.names("calc")
     held = Held()
     transports().serve("calc", held, concurrency=2)  # the worker stays connected directly
-    client = transports(proxy.url()).client("calc")
+    client = transports(proxy.url(AMQP_URL)).client("calc")
     assert client.call("add", a=1, b=1, timeout=10) == 2
     proxy.hold()  # the broker's confirm (and anything else) no longer reaches the client
     future = client.submit("hold")
@@ -134,7 +135,7 @@ def test_a_broker_away_too_long_fails_calls_clearly_then_recovers(transports, qu
     queues.names("calc")
     held = Held()
     transports().serve("calc", held)
-    client = transports(proxy.url(), reconnect_timeout=0.5).client("calc")
+    client = transports(proxy.url(AMQP_URL), reconnect_timeout=0.5).client("calc")
     assert client.call("add", a=1, b=1, timeout=10) == 2
     waiting = client.submit("hold")
     assert held.entered.acquire(timeout=10)

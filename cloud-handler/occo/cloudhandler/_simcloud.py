@@ -232,6 +232,7 @@ class SqliteCloud:
             "ready_at, fails, drop_latency) VALUES (?,?,?,?,?,?,?,?,?)",
             (self.name, node.instance_id, node.infra_id, node.node_name, json.dumps(node.tags),
              node.created_at, node.ready_at, int(node.fails), node.drop_latency))
+        assert cur.lastrowid is not None   # set by the INSERT just run
         node.seq = int(cur.lastrowid)
         return node, True
 

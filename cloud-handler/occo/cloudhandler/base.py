@@ -302,12 +302,14 @@ class CloudHandler(ABC):
         if not problems:
             kept = checked.value
             return spec if kept == spec.resource else replace(spec, resource=kept)
-        if problems:
-            errors = [InputError(f"node {spec.node_name!r}: "
-                                 f"{err.location.path + ': ' if err.location else ''}"
-                                 f"{err.message}", node=spec.node_name, infra_id=spec.infra_id)
-                      for err in problems]
-            raise errors[0] if len(errors) == 1 else InputErrors(errors)
+        errors = []
+        for err in problems:
+            # the schema gives every error a location with its path (``validate`` has one)
+            path = err.location.path if err.location else None
+            errors.append(InputError(f"node {spec.node_name!r}: {path + ': ' if path else ''}"
+                                     f"{err.message}", node=spec.node_name,
+                                     infra_id=spec.infra_id))
+        raise errors[0] if len(errors) == 1 else InputErrors(errors)
 
     def make_ref(self, spec: NodeSpec, resource_id: str, **fields: Any) -> dict[str, Any]:
         """The ref every backend returns: ids, type, endpoint, resource, backend fields."""

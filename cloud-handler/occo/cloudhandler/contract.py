@@ -1,7 +1,7 @@
 """The contract test suite every cloud handler backend runs, so all are judged alike.
 
 A backend's test module subclasses :class:`CloudHandlerContract` and provides three
-fixtures (and may override the hooks)::
+pytest fixtures (and may override the hooks)::
 
     class TestDummyContract(CloudHandlerContract):
         @pytest.fixture
@@ -17,7 +17,10 @@ fixtures (and may override the hooks)::
 Every test goes through :class:`~occo.cloudhandler.CloudHandlerService` with JSON-able
 dicts, as the rest of OCCO does, and checks what the issue asks of every backend:
 idempotent create and drop, batched states and addresses, OCCO's tags, ``list_nodes``,
-lookup refs, errors that say whether to retry. It needs pytest (a test dependency).
+lookup refs, errors that say whether to retry. The tests run under pytest, but this module
+does not import it: the fixtures are the backend's, and ``infra_id`` is a fixture of
+:func:`infra_id_fixture`, which a test package's conftest.py makes once
+(``infra_id = pytest.fixture(infra_id_fixture)``).
 Polling for a state uses a deadline (``timeout``), never a fixed sleep; a backend with a
 simulated clock overrides :meth:`CloudHandlerContract.advance` instead.
 """
@@ -26,16 +29,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
-import pytest
-
 from occo.util import TAG_INFRA, TAG_INSTANCE, TAG_NODE, new_id
+from occo.util.testing import wait_until
 
 from .service import CloudHandlerService
 
-__all__ = ["CloudHandlerContract", "make_spec", "wait_until"]
+__all__ = ["CloudHandlerContract", "infra_id_fixture", "make_spec"]
 
 SECRET_MARKERS = ("secretkey", "accesskey", "password", "auth_data")
 
@@ -49,20 +51,15 @@ def make_spec(resource: Mapping[str, Any], *, infra_id: str, node: str = "web",
             "tags": dict(tags or {})}
 
 
-def wait_until(check: Callable[[], Any], *, timeout: float, interval: float = 0.02,
-               advance: Callable[[float], None] | None = None, what: str = "condition") -> Any:
-    """Call ``check`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        if advance is not None:
-            advance(interval)
-        else:
-            time.sleep(interval)   # polling with a deadline, not waiting for a fixed time
+def infra_id_fixture(service: CloudHandlerService,
+                     resource: dict[str, Any]) -> Iterator[str]:
+    """A fresh infrastructure id; whatever it still has afterwards is dropped. (The body of
+    the contract's ``infra_id`` fixture: see the module's docstring.)"""
+    infra = new_id()
+    yield infra
+    left = service.list_nodes(infra, [resource])
+    if left:
+        service.drop_nodes(left)
 
 
 class CloudHandlerContract:
@@ -74,28 +71,6 @@ class CloudHandlerContract:
     gone_states: ClassVar[frozenset[str]] = frozenset({"terminated", "missing", "stopping"})
 
     # ------------------------------------------------------------ hooks and fixtures
-
-    @pytest.fixture
-    def service(self) -> CloudHandlerService:
-        raise NotImplementedError("a backend's contract tests provide a service fixture")
-
-    @pytest.fixture
-    def resource(self) -> dict[str, Any]:
-        raise NotImplementedError("a backend's contract tests provide a resource fixture")
-
-    @pytest.fixture
-    def bad_image_resource(self) -> dict[str, Any]:
-        raise NotImplementedError("a backend's contract tests provide bad_image_resource")
-
-    @pytest.fixture
-    def infra_id(self, service: CloudHandlerService,
-                 resource: dict[str, Any]) -> Iterable[str]:
-        """A fresh infrastructure id; whatever it still has afterwards is dropped."""
-        infra = new_id()
-        yield infra
-        left = service.list_nodes(infra, [resource])
-        if left:
-            service.drop_nodes(left)
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass (a simulated clock moves; a real one is waited for)."""

@@ -454,7 +454,7 @@ class LocalCloudHandler(CloudHandler):
     def _list_nodes(self, infra_id: str) -> list[dict[str, Any]]:
         base = self.root / infra_id
         self.workdir(infra_id, "x")   # validates infra_id
-        out = []
+        out: list[dict[str, Any]] = []
         if not base.is_dir():
             return out
         for entry in sorted(base.iterdir()):

@@ -206,9 +206,9 @@ class CloudHandlerService:
             results = handler.drop_nodes([ref for _, ref in items])
             for (j, _), error in zip(items, results):
                 out[routed[j][0]] = {} if error is None else {"error": encode_error(error)}
-        for (i, _), error in zip(routed, errors):
-            if error:
-                out[i] = error
+        for (i, _), failure in zip(routed, errors):
+            if failure:
+                out[i] = failure
         return out
 
     # ---------------------------------------------------------------- watching

@@ -61,8 +61,8 @@ class _ScanEnvironment(SandboxedEnvironment):
 
     def __init__(self) -> None:
         super().__init__()
-        self.filters = {name: _unfoldable(f) for name, f in self.filters.items()}
-        self.tests = {name: _unfoldable(f) for name, f in self.tests.items()}
+        self.filters: dict[str, Any] = {name: _unfoldable(f) for name, f in self.filters.items()}
+        self.tests: dict[str, Any] = {name: _unfoldable(f) for name, f in self.tests.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,16 @@ def compile_infrastructure(
     return _Compilation(raw, defs, scanner, errors, mode).run()
 
 
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A node whose type was found: the type, its definition and the indices of the
+    implementations the node's filter keeps."""
+
+    typedef: TypeDef
+    definition: NodeDefinition
+    kept: list[int]
+
+
 class _Compilation:
     """The steps after parsing: types, filters, graph, template references, model."""
 
@@ -222,13 +233,12 @@ class _Compilation:
         self.scanner = scanner
         self.errors = errors
         self.mode = mode
-        self.impls: dict[str, list[int]] = {}  # node -> indices of kept implementations
+        self.impls: dict[str, _Resolved] = {}  # node -> its type and kept implementations
 
     def run(self) -> StaticDescription:
         raw = self.raw
         for node in raw.nodes:
-            if node.name is not None and node.type is not None:
-                self._resolve_type(node)
+            self._resolve_type(node)
         names = [n.name for n in raw.nodes if n.name is not None]
         deps: dict[str, list[str]] = {name: [] for name in names}
         for (dependent, dependency) in raw.edges:
@@ -245,16 +255,20 @@ class _Compilation:
     # -- node types and filters ------------------------------------------------------
 
     def _resolve_type(self, node: RawNode) -> None:
-        typedef = self.defs.types.get(node.type)
+        name, node_type = node.name, node.type
+        if name is None or node_type is None:
+            return  # an invalid entry, reported already
+        typedef = self.defs.types.get(node_type)
         if typedef is None:
             if self.defs.complete:
-                self.errors.add(self._unknown_type(node))
+                self.errors.add(self._unknown_type(node, node_type))
             return
         definition = typedef.definition
         if definition is None:
             return  # its implementations are reported already
         if not node.filter:
-            self.impls[node.name] = list(range(len(definition.implementations)))
+            self.impls[name] = _Resolved(typedef, definition,
+                                         list(range(len(definition.implementations))))
             return
         kept = [i for i, impl in enumerate(definition.implementations)
                 if matches_filter(impl.resource, node.filter)]
@@ -267,9 +281,9 @@ class _Compilation:
                 f"implementation's resource section", location=node.location("filter"),
                 node=node.name))
             return
-        self.impls[node.name] = kept
+        self.impls[name] = _Resolved(typedef, definition, kept)
 
-    def _unknown_type(self, node: RawNode) -> UnknownNodeTypeError:
+    def _unknown_type(self, node: RawNode, node_type: str) -> UnknownNodeTypeError:
         searched = self.defs.searched
         if searched:
             where = f"none of {', '.join(searched)} defines '{NODE_DEF_PREFIX}{node.type}'"
@@ -280,7 +294,7 @@ class _Compilation:
         hint = hint if hint.startswith("; did") else ""
         return UnknownNodeTypeError(
             f"node {node.name!r} has type {node.type!r}, which has no definition: "
-            f"{where}{hint}", node_type=node.type, searched=searched,
+            f"{where}{hint}", node_type=node_type, searched=searched,
             location=node.location("type"), node=node.name)
 
     # -- graph -----------------------------------------------------------------------
@@ -302,9 +316,8 @@ class _Compilation:
 
     # -- templates -------------------------------------------------------------------
 
-    def _node_refs(self, node: RawNode) -> list[TemplateRef]:
-        typedef = self.defs.types[node.type]
-        refs = [ref for i in self.impls[node.name] for ref in typedef.refs[i]]
+    def _node_refs(self, node: RawNode, resolved: _Resolved) -> list[TemplateRef]:
+        refs = [ref for i in resolved.kept for ref in resolved.typedef.refs[i]]
         for key in ("variables", "attributes"):
             value = node.data.get(key)
             if isinstance(value, dict):
@@ -316,12 +329,12 @@ class _Compilation:
 
     def _check_templates(self, names: list[str], deps: Mapping[str, list[str]],
                          check_ancestry: bool) -> list[Edge]:
-        pending: list[tuple[RawNode, TemplateRef]] = []
+        pending: list[tuple[RawNode, str, TemplateRef]] = []  # the node, its name, the call
         name_check = _NameCheck(self.defs)
         for node in self.raw.nodes:
             if node.name not in self.impls:
                 continue
-            for ref in self._node_refs(node):
+            for ref in self._node_refs(node, self.impls[node.name]):
                 if ref.function in (NAME, VARIABLE):
                     problem = name_check.check(node, ref)
                     if problem is not None:
@@ -341,7 +354,7 @@ class _Compilation:
                         target=ref.target, function=ref.function,
                         location=ref.location, node=node.name))
                 else:
-                    pending.append((node, ref))
+                    pending.append((node, node.name, ref))
         if not pending or not check_ancestry:
             return []
         index = {name: i for i, name in enumerate(names)}
@@ -349,25 +362,25 @@ class _Compilation:
         ancestors = ancestor_sets(order, deps, index)
         inferred: dict[tuple[str, str], Edge] = {}
         reported: set[tuple[str, str, str]] = set()
-        for node, ref in pending:
-            if ancestors[node.name] >> index[ref.target] & 1:
+        for node, name, ref in pending:
+            if ancestors[name] >> index[ref.target] & 1:
                 continue
-            key = (node.name, ref.target)
+            key = (name, ref.target)
             if self.mode is TemplateDependencies.ERROR:
-                place = (node.name, ref.target, str(ref.location))
+                place = (name, ref.target, str(ref.location))
                 if place in reported:  # the same call twice in one string
                     continue
                 reported.add(place)
                 self.errors.add(TemplateReferenceError(
-                    f"node {node.name!r} (type {node.type!r}) calls "
+                    f"node {name!r} (type {node.type!r}) calls "
                     f"{ref.function}({ref.target!r}) in a template{_at_line(ref)}, but "
                     f"{ref.target!r} is not "
-                    f"a dependency of {node.name!r}; add the dependency "
-                    f"[{node.name}, {ref.target}]", target=ref.target, function=ref.function,
-                    location=ref.location, node=node.name))
+                    f"a dependency of {name!r}; add the dependency "
+                    f"[{name}, {ref.target}]", target=ref.target, function=ref.function,
+                    location=ref.location, node=name))
             elif key not in inferred:
                 origin = f"{ref.function}({ref.target!r}) at {ref.describe()}"
-                inferred[key] = Edge(dependent=node.name, dependency=ref.target,
+                inferred[key] = Edge(dependent=name, dependency=ref.target,
                                      inferred_from=origin)
         for edge in inferred.values():
             message = (f"node {edge.dependent!r} does not depend on {edge.dependency!r} but "
@@ -382,17 +395,20 @@ class _Compilation:
 
     def _build(self, inferred: list[Edge]) -> StaticDescription:
         raw = self.raw
+        # no problem was found (raise_if_any passed): every entry was valid, its type resolved
+        assert raw.infra_name is not None
         frozen_infra_vars = freeze(raw.variables)
         nodes = []
         for node in raw.nodes:
-            definition = self.defs.types[node.type].definition
-            kept = self.impls[node.name]
+            assert node.name is not None and node.type is not None and node.scaling is not None
+            resolved = self.impls[node.name]
             variables = frozen_infra_vars if node.variables is raw.variables \
                 else freeze(node.variables)
             nodes.append(Node(
                 name=node.name, type=node.type, scaling=node.scaling,
                 filter=freeze(node.filter), variables=variables,
-                implementations=tuple(definition.implementations[i] for i in kept),
+                implementations=tuple(resolved.definition.implementations[i]
+                                      for i in resolved.kept),
                 create_timeout=node.create_timeout,
                 attributes=freeze(node.attributes) if node.attributes is not None else None,
                 update=node.update))
@@ -432,7 +448,7 @@ def _knows_attribute(node: Node, name: str) -> bool:
     head = name.split(".", 1)[0]
     if name in RUNTIME_ATTRIBUTES or head in RUNTIME_ATTRIBUTES:
         return True
-    pools = [node.attributes or {}]
+    pools: list[Mapping[str, Any]] = [node.attributes or {}]
     for impl in node.implementations:
         context = impl.contextualisation
         if isinstance(context, Mapping) and isinstance(context.get("attributes"), Mapping):
@@ -473,9 +489,10 @@ class _NameCheck:
         """The names the config manager of the implementation at ``path`` adds to its
         contextualisation (``puppet`` for puppet_solo)."""
         match = _IMPL_PATH.match(path)
-        typedef = self.defs.types.get(node.type) if match else None
+        typedef = self.defs.types.get(node.type) if match and node.type is not None else None
         definition = typedef.definition if typedef is not None else None
-        if definition is None or int(match.group(1)) >= len(definition.implementations):
+        if match is None or definition is None \
+                or int(match.group(1)) >= len(definition.implementations):
             return frozenset()
         impl = definition.implementations[int(match.group(1))]
         return CONFIG_MANAGER_NAMES.get(impl.config_management.get("type", "none"),

@@ -170,8 +170,10 @@ def _reasons(rec: InstanceRecord, node: Any, answers: _Answers) -> list[Change]:
     best: list[Change] | None = None
     for choice in node.implementations or ():
         now, forced = _now(node, choice, answers, lookups, was.get("variables"))
-        changes = diff(was, now) + [Change(f"lookups.{k}", lookups[k], MISSING, forced_by=by)
-                                    for k, by in forced.items()]
+        changes = diff(was, now)
+        if lookups is not None:   # forced lookups are only looked for then
+            changes += [Change(f"lookups.{k}", lookups[k], MISSING, forced_by=by)
+                        for k, by in forced.items()]
         if best is None or len(changes) < len(best):
             best = sorted(changes, key=lambda c: c.key)
     return best or []

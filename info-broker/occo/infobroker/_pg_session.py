@@ -136,7 +136,7 @@ class PgSession:
                 # a retry, or any attempt while the server is known down, connects on its
                 # own: the pool may be backing off, or hand out a connection already dead
                 with (self._own_connection() if down or attempt else
-                      self.pool.connection()) as conn:
+                      self._pooled_connection()) as conn:
                     if op is None:
                         return body(conn.cursor())
                     result = self._attempt(conn, op, body, done)
@@ -175,6 +175,11 @@ class PgSession:
             f"{attempts} attempt{'s' if attempts > 1 else ''}"
             f"{' (it was unreachable moments before)' if down else ''}. The operation was "
             f"either done completely or not at all", url=self.url) from None
+
+    def _pooled_connection(self) -> contextlib.AbstractContextManager[psycopg.Connection]:
+        """A connection of the pool (PostgreSQLStore opens it before any operation)."""
+        assert self.pool is not None, "open_pool() comes before any operation"
+        return self.pool.connection()
 
     @contextlib.contextmanager
     def _own_connection(self) -> Iterator[psycopg.Connection]:

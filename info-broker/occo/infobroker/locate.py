@@ -133,7 +133,9 @@ def state_backend(value: str, *, location: Location | None = None) -> str:
     if scheme in ("postgresql", "postgres"):
         _postgresql_parts(value, shown, location)
         return "postgresql"
-    return {None: "sqlite", "rediss": "redis"}.get(scheme, scheme)  # type: ignore[arg-type]
+    if scheme is None:
+        return "sqlite"
+    return {"rediss": "redis"}.get(scheme, scheme)
 
 
 def _is_drive(value: str) -> bool:

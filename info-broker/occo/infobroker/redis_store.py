@@ -35,6 +35,7 @@ import random
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -168,14 +169,15 @@ class RedisStore(Store):
                 self._redis.scan_iter(match=pattern, count=1000))):
             batch.append(key)
             if len(batch) >= 1000:
-                deleted += self._do("deleting keys", lambda b=batch: self._redis.delete(*b))
+                deleted += self._do("deleting keys", partial(self._redis.delete, *batch))
                 batch = []
         if batch:
             deleted += self._do("deleting keys", lambda: self._redis.delete(*batch))
         return deleted
 
-    def _pipeline(self, what: str, build: Callable[[Any], None]) -> list[Any]:
-        """Run several reads as one MULTI/EXEC (a consistent snapshot)."""
+    def _pipeline(self, what: str, build: Callable[[Any], object]) -> list[Any]:
+        """Run several reads as one MULTI/EXEC (a consistent snapshot); what ``build``
+        returns is ignored (the pipeline's commands queue up)."""
         def run() -> list[Any]:
             pipe = self._redis.pipeline(transaction=True)
             build(pipe)
@@ -344,8 +346,11 @@ class RedisStore(Store):
                     raise NotFound("instance", instance_id)
                 groups.setdefault(infra_id, []).append(instance_id)
             order = list(groups.items())
-            found = self._pipeline("reading instances", lambda pipe, order=order: [
-                pipe.hmget(self._k("inst", infra_id), group) for infra_id, group in order])
+
+            def read(pipe: Any, order: list[tuple[str, list[str]]] = order) -> list[Any]:
+                return [pipe.hmget(self._k("inst", infra_id), group) for infra_id, group in order]
+
+            found = self._pipeline("reading instances", read)
             new: dict[str, InstanceRow] = {}
             keys: list[str] = []
             args: list[Any] = [len(order)]
@@ -381,9 +386,8 @@ class RedisStore(Store):
             if with_impl:
                 for row in new.values():
                     key = self._k("impl", row.infra_id)
-                    row.impl_json = self._do(
-                        "reading an implementation",
-                        lambda key=key, digest=row.impl: self._redis.hget(key, digest)) or "{}"
+                    row.impl_json = self._do("reading an implementation",
+                                             partial(self._redis.hget, key, row.impl)) or "{}"
             return new
         raise StoreError(f"instances kept changing under {_CAS_ATTEMPTS} attempts to update "
                          f"them")

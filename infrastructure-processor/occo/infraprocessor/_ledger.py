@@ -7,6 +7,7 @@ batch holding its record (or its ``dropping`` intent) has been flushed.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from occo.infobroker import Event, InstanceRecord, InstanceState, Intent, Store
@@ -25,7 +26,7 @@ class Ledger:
     def dirty(self) -> bool:
         return bool(self._new or self._changes or self._deleted or self._events)
 
-    def record(self, *, instance_id: str, node_name: str, implementation: dict,
+    def record(self, *, instance_id: str, node_name: str, implementation: Mapping[str, Any],
                attempt: int) -> None:
         now = time.time()
         self._new.append(InstanceRecord(

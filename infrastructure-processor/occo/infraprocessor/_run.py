@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
+from functools import partial
 from typing import Any
 
 from occo.infobroker import InstanceRecord, InstanceState, Intent, Store, StoreGone
@@ -75,7 +76,8 @@ class Run:
         self.slots: dict[str, Slot] = {}                     # every slot of this run
         self.phases: dict[Phase, dict[str, Slot]] = defaultdict(dict)  # index by phase
         self.active = 0                                      # slots not in a final phase
-        self.reports: queue.SimpleQueue[tuple[Callable, Future]] = queue.SimpleQueue()
+        self.reports: queue.SimpleQueue[tuple[Callable[..., Any], Future[Any]]] = (
+            queue.SimpleQueue())
         self.outstanding = 0                                 # calls not yet reported back
         self.inflight: dict[str, int] = defaultdict(int)     # cloud calls per endpoint
         self.polling: set[str] = set()                       # endpoints with a state call out
@@ -92,8 +94,8 @@ class Run:
         self.next_cancel_check = 0.0
         self.started = time.time()
         self.stopping: str | None = None                     # "failed" / "cancelled"
-        self.failures: list[dict] = []
-        self.drop_failures: list[dict] = []
+        self.failures: list[dict[str, Any]] = []
+        self.drop_failures: list[dict[str, Any]] = []
         self.counts = {"created": 0, "ready": 0, "dropped": 0, "replaced": 0}
         self.drop_infra = False
         self.description: Mapping[str, Any] = {}
@@ -168,7 +170,8 @@ class Run:
     def _node(self, name: str) -> Mapping[str, Any]:
         for node in self.description.get("nodes", ()):
             if node.get("name") == name:
-                return node
+                found: Mapping[str, Any] = node
+                return found
         return {"name": name}
 
     def _waits_for(self, name: str) -> tuple[str, ...]:
@@ -227,7 +230,7 @@ class Run:
 
     # ----------------------------------------------------------------- the loop
 
-    def run(self, instructions: Iterable[Instruction]) -> dict:
+    def run(self, instructions: Iterable[Instruction]) -> dict[str, Any]:
         try:
             return self._run(instructions)
         except StoreGone as exc:
@@ -266,7 +269,7 @@ class Run:
                      f"(instances {', '.join(kept)}): drop them there by their tags")
         return said
 
-    def _run(self, instructions: Iterable[Instruction]) -> dict:
+    def _run(self, instructions: Iterable[Instruction]) -> dict[str, Any]:
         self.start(instructions)
         while True:
             self._take_reports(self._next_wake())
@@ -328,7 +331,7 @@ class Run:
             except queue.Empty:
                 return
 
-    def _submit(self, client: Client, method: str, handler: Callable[[Future], None],
+    def _submit(self, client: Client, method: str, handler: Callable[[Future[Any]], None],
                 **params: Any) -> None:
         self.outstanding += 1
         try:
@@ -447,7 +450,7 @@ class Run:
             if slot.phase == Phase.WAITING and not slot.recorded:
                 self._record(slot)
 
-    def _request(self, slot: Slot) -> dict:
+    def _request(self, slot: Slot) -> dict[str, Any]:
         """What the service composer needs to render this instance."""
         return self.requests.request(slot.node_name, slot.instance_id, slot.implementation)
 
@@ -466,25 +469,25 @@ class Run:
             self._move(slot, Phase.CREATING)
         for chunk in self._chunks(creating):
             self._submit(self.composer, "resolve_many",
-                         lambda f, c=chunk: self._resolved(c, f),
+                         partial(self._resolved, chunk),
                          requests=[self._request(s) for s in chunk])
         dropping = list(self.phases[Phase.DROP_RECORDING].values())
         for slot in dropping:
             self._move(slot, Phase.DROPPING)
         for chunk in self._chunks(dropping):
-            self._submit(self.cloud, "drop_nodes", lambda f, c=chunk: self._dropped(c, f),
+            self._submit(self.cloud, "drop_nodes", partial(self._dropped, chunk),
                          refs=[self._drop_ref(s) for s in chunk])
 
     @staticmethod
-    def _results(future: Future, count: int) -> list[dict]:
+    def _results(future: Future[Any], count: int) -> list[dict[str, Any]]:
         """Per-item results of a batch call; a failed call fails every item alike."""
         try:
             return list(future.result())
         except Exception as exc:
             return [{"error": encode_error(exc)}] * count
 
-    def _resolved(self, chunk: list[Slot], future: Future) -> None:
-        to_create: list[tuple[Slot, dict]] = []
+    def _resolved(self, chunk: list[Slot], future: Future[Any]) -> None:
+        to_create: list[tuple[Slot, dict[str, Any]]] = []
         for slot, result in zip(chunk, self._results(future, len(chunk))):
             if "error" in result:
                 self.inflight[slot.endpoint] -= 1
@@ -498,10 +501,10 @@ class Run:
                 to_create.append((slot, result["spec"]))
         if to_create:
             slots = [s for s, _ in to_create]
-            self._submit(self.cloud, "create_nodes", lambda f, c=slots: self._created(c, f),
+            self._submit(self.cloud, "create_nodes", partial(self._created, slots),
                          specs=[spec for _, spec in to_create])
 
-    def _created(self, chunk: list[Slot], future: Future) -> None:
+    def _created(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self._now()
         for slot, result in zip(chunk, self._results(future, len(chunk))):
             self.inflight[slot.endpoint] -= 1
@@ -533,7 +536,7 @@ class Run:
                 first = max(first_poll, 0.8 * learned) if learned else first_poll
             self._poll_at(slot, now + min(first, self.config.create_timeout))
 
-    def _call_failed(self, slot: Slot, error: dict, doing: str) -> None:
+    def _call_failed(self, slot: Slot, error: dict[str, Any], doing: str) -> None:
         """A create-side call failed: retry it, or give up on this instance."""
         message = f"{doing} failed: {error.get('text') or error.get('message')}"
         if error.get("retryable") and slot.retries < self.config.call_retries \
@@ -572,10 +575,10 @@ class Run:
                 continue
             self.polling.add(endpoint)
             self._submit(self.cloud, "get_states",
-                         lambda f, e=endpoint, c=slots: self._states(e, c, f),
+                         partial(self._states, endpoint, slots),
                          refs=[s.ref for s in slots])
         for chunk in self._chunks(checks, factor=4):
-            self._submit(self.composer, "check_health", lambda f, c=chunk: self._checked(c, f),
+            self._submit(self.composer, "check_health", partial(self._checked, chunk),
                          targets=[{"instance_id": s.instance_id, "request": self._request(s),
                                    "addresses": (s.ref or {}).get("addresses", []),
                                    "private_addresses":
@@ -599,7 +602,7 @@ class Run:
             slot.poll_gap = min(limits.poll_interval, max(slot.poll_gap, 0.02) * 1.5)
         self._poll_at(slot, now + slot.poll_gap)
 
-    def _states(self, endpoint: str, chunk: list[Slot], future: Future) -> None:
+    def _states(self, endpoint: str, chunk: list[Slot], future: Future[Any]) -> None:
         self.polling.discard(endpoint)
         now = self._now()
         for slot in self.parked.pop(endpoint, ()):
@@ -644,7 +647,7 @@ class Run:
 
     def _read_addresses(self, running: list[Slot]) -> None:
         if running:
-            self._submit(self.cloud, "get_addresses", lambda f, c=running: self._addressed(c, f),
+            self._submit(self.cloud, "get_addresses", partial(self._addressed, running),
                          refs=[s.ref for s in running])
 
     # ----------------------------------------------------------------- watching
@@ -670,11 +673,11 @@ class Run:
         for endpoint, slots in chunks.items():
             self.watching.add(endpoint)
             self._submit(self.cloud, "watch_states",
-                         lambda f, e=endpoint, c=slots, t=now: self._watched(e, c, t, f),
+                         partial(self._watched, endpoint, slots, now),
                          refs=[s.ref for s in slots], timeout=WATCH_TIMEOUT,
                          known={s.instance_id: s.cloud_state for s in slots})
 
-    def _watched(self, endpoint: str, chunk: list[Slot], began: float, future: Future) -> None:
+    def _watched(self, endpoint: str, chunk: list[Slot], began: float, future: Future[Any]) -> None:
         self.watching.discard(endpoint)
         now = self._now()
         try:
@@ -696,7 +699,7 @@ class Run:
         old = self.start_latency.get(endpoint)
         self.start_latency[endpoint] = latency if old is None else 0.8 * old + 0.2 * latency
 
-    def _addressed(self, chunk: list[Slot], future: Future) -> None:
+    def _addressed(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self._now()
         try:
             found = future.result()
@@ -727,7 +730,7 @@ class Run:
             else:
                 self._ready(slot)
 
-    def _checked(self, chunk: list[Slot], future: Future) -> None:
+    def _checked(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self._now()
         try:
             results = future.result()
@@ -846,13 +849,13 @@ class Run:
                 self.ledger.event("node.dropping", node_name=slot.node_name,
                                   instance_id=slot.instance_id, reason=slot.reason)
 
-    def _drop_ref(self, slot: Slot) -> dict:
+    def _drop_ref(self, slot: Slot) -> dict[str, Any]:
         """What the cloud handler needs to drop it, even when no reference came back."""
         return slot.ref or {"instance_id": slot.instance_id, "infra_id": self.infra_id,
                             "resource": dict(slot.implementation.get("resource", {})),
                             "lookup": True}
 
-    def _dropped(self, chunk: list[Slot], future: Future) -> None:
+    def _dropped(self, chunk: list[Slot], future: Future[Any]) -> None:
         for slot, result in zip(chunk, self._results(future, len(chunk))):
             self.inflight[slot.endpoint] -= 1
             if "error" not in result:
@@ -882,7 +885,7 @@ class Run:
 
     # ----------------------------------------------------------------- the end
 
-    def _finish(self) -> dict:
+    def _finish(self) -> dict[str, Any]:
         if self.drop_infra:
             status = "destroyed" if not self.drop_failures else "destroy_failed"
         elif self.stopping:
@@ -890,7 +893,9 @@ class Run:
         else:
             status = "degraded" if self.drop_failures else "ready"
         self.ledger.event(f"infra.{status}", failures=self.failures,
-                          drop_failures=self.drop_failures, **self.counts)
+                          drop_failures=self.drop_failures, created=self.counts["created"],
+                          ready=self.counts["ready"], dropped=self.counts["dropped"],
+                          replaced=self.counts["replaced"])
         self.ledger.flush()
         return {"infra_id": self.infra_id, "status": status, "failures": self.failures,
                 "drop_failures": self.drop_failures, **self.counts}

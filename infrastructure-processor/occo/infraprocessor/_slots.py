@@ -49,7 +49,7 @@ class Slot:
     since: float = 0.0          # when the current phase began
     next_poll: float = 0.0
     poll_gap: float = 0.0
-    ref: dict | None = None     # the cloud handler's reference, once known
+    ref: dict[str, Any] | None = None     # the cloud handler's reference, once known
     recorded: bool = False      # its instance record exists in the store
     announced: bool = False     # its node.creating event is written
     touched: bool = False       # a create call was made (the cloud may hold a resource)
@@ -57,7 +57,7 @@ class Slot:
     checkable: bool = True      # its address is a real one (health checks make sense)
     cloud_state: str = "pending"  # the state the cloud last gave (what a watch waits to change)
     failure: str = ""
-    used: dict | None = None    # what its templates read of other nodes (resolve_many)
+    used: dict[str, Any] | None = None    # what its templates read of other nodes (resolve_many)
 
     @property
     def creating(self) -> bool:

@@ -33,7 +33,7 @@ _ANSWERS_KEPT = 256   # outcomes of recent requests, for a request that arrives 
 _COUNTS = ("created", "ready", "dropped", "replaced")
 
 
-def _whole(earlier: dict, later: dict) -> dict:
+def _whole(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
     """The outcome of one request run twice: the later status, the work of both."""
     return {**later, **{k: earlier.get(k, 0) + later.get(k, 0) for k in _COUNTS},
             "failures": earlier.get("failures", []) + later.get("failures", []),
@@ -66,14 +66,14 @@ class Processor:
         self._rng = random.Random(seed)
         self._cancels: dict[str, threading.Event] = {}
         self._busy: set[str] = set()
-        self._answered: OrderedDict[str, dict] = OrderedDict()  # request id -> outcome
+        self._answered: OrderedDict[str, dict[str, Any]] = OrderedDict()  # request id -> outcome
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self.wait = wait
         self.holder = holder_name()
 
     def execute(self, infra_id: str, instructions: Iterable[Mapping[str, Any] | Instruction],
-                keep_on_failure: bool = False, request_id: str | None = None) -> dict:
+                keep_on_failure: bool = False, request_id: str | None = None) -> dict[str, Any]:
         """Carry out ``instructions`` for one infrastructure; return what happened.
 
         ``request_id`` names the request: the same request again (a message redelivered

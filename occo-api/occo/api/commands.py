@@ -349,6 +349,7 @@ def cmd_graph(args, out, err) -> int:
             raise OccoError(f"cannot write the graph to {args.output}: "
                             f"{exc.strerror or exc}") from exc
     elif fmt == "png":
+        assert binary_out is not None  # refused above: a PNG to an out without a buffer
         out.flush()
         binary_out.write(payload)
         binary_out.flush()

@@ -298,7 +298,9 @@ def load_config(path: str | Path | None = None, *, state: str | None = None) -> 
 
 def _check_backends(data: dict, errors: list) -> None:
     store = data.get("store")
-    backend = store.get("backend") if isinstance(store, dict) else None
+    if not isinstance(store, dict):
+        return
+    backend = store.get("backend")
     if backend in ("redis", "postgresql") and not store.get("url"):
         errors.append(ConfigError(f"the {backend} store needs url: "
                                   + ("redis://host:port/db" if backend == "redis" else

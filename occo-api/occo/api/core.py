@@ -8,6 +8,7 @@ second copy that costs money), and creates a new one otherwise.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,7 +47,7 @@ from occo.util import (
     scrub,
 )
 from occo.util.errors import Location
-from occo.util.instructions import DropInfrastructure
+from occo.util.instructions import CreateNode, DropInfrastructure, DropNode
 from occo.util.suggest import suggestion
 
 from .build_gate import BuildGate
@@ -598,6 +599,7 @@ class Occo:
                 raise InputError(f"a node count must be >= 0, got {to}", infra_id=infra_id,
                                  node=node)
             return ScalingRequest(infra_id=infra_id, node_name=node, kind="set", count=to)
+        assert change is not None  # exactly one of the three is given: not remove, not to
         kind = "create" if change >= 0 else "destroy"
         return ScalingRequest(infra_id=infra_id, node_name=node, kind=kind, count=abs(change))
 
@@ -785,7 +787,8 @@ class Occo:
                 "ready": sum(v["state"] == InstanceState.READY for v in views.values()),
                 "instances": len(instances), **_confirmation(list(views.values()), seen)}
 
-    def events(self, infra_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    def events(self, infra_id: str, after: int = 0,
+               limit: int = 1000) -> builtins.list[dict[str, Any]]:  # `list`: Occo.list here
         self._find(infra_id)
         return [e.to_dict() for e in self.store.read_events(infra_id, after=after, limit=limit)]
 
@@ -917,7 +920,9 @@ def _plan_dict(infra_id: str | None, name: str, decision: Decision,
         if items and node in description:
             entry["update"] = description.node(node).update.to_dict()
     for ins in decision.instructions:
-        node = getattr(ins, "node_name", None)
+        # a pass decides node instructions only (the enactor's decide)
+        assert isinstance(ins, (CreateNode, DropNode))
+        node = ins.node_name
         entry = entry_of(node)
         kind = "create" if ins.kind == "create_node" else "drop"
         entry[kind] += 1

@@ -108,8 +108,9 @@ def _freshness(status: dict[str, Any], now: float) -> str:
         return text
     if status.get("confirmed_at") is None:
         return "no instances stored; `occo status --refresh` asks the clouds now"
-    by = {"maintenance": "by maintenance",
-          "processor": "when it was built or last changed"}.get(status.get("confirmed_by"), "")
+    labels: dict[str | None, str] = {"maintenance": "by maintenance",
+                                     "processor": "when it was built or last changed"}
+    by = labels.get(status.get("confirmed_by"), "")
     return (f"state as stored, last confirmed {_age(now - status['confirmed_at'])} ago"
             + (f" ({by})" if by else "") + "; `occo status --refresh` asks the clouds now")
 

@@ -376,9 +376,15 @@ def create_app(occo: Occo, work: Work, *, token: str, max_body: int,
                                                f"scaling secret: send the header "
                                                f"'{SCALING_SECRET_HEADER}: <secret>' or "
                                                f"?{SCALING_SECRET_PARAM}=<secret>"})
-            return secret_guard(given) or _check_query(request.endpoint)
+            refused = secret_guard(given)
+            if refused is None:
+                _check_query(request.endpoint)
+            return refused
         if given is not None and not token_matches(request.headers.get("Authorization"), token):
-            return secret_guard(given) or _check_query(request.endpoint)
+            refused = secret_guard(given)
+            if refused is None:
+                _check_query(request.endpoint)
+            return refused
         session = by_session() if given is None else False
         if isinstance(session, Response):
             return session
@@ -729,7 +735,7 @@ def serve(config: Config, *, auth_data: str | Path | None = None, host: str | No
     service = RestService(config, auth_data=auth_data, host=host, port=port,
                           scaling_host=scaling_host, scaling_port=scaling_port)
     stop = stop or threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())

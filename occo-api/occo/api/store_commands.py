@@ -93,6 +93,8 @@ def _migrate(location: str, args: argparse.Namespace, out: TextIO) -> int:
                                   "note": "this backend lays its schema out when opened"}
         text = f"{shown}: up to date (this backend lays its schema out when it is opened)"
     else:
+        # a PostgreSQL store (``before`` is its version) always has a schema version
+        assert version is not None
         applied = list(range(before + 1, version + 1))
         report = {"store": shown, "applied": applied, "schema_version": version}
         text = (f"{shown}: applied migration{'s' if len(applied) > 1 else ''} "

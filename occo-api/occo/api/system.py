@@ -95,19 +95,25 @@ class System:
             if isinstance(self.transport, InProcessTransport) else None
         if endpoint == "cloudhandler":
             self.cloud_service = CloudHandlerService(self.config.clouds, self.credentials)
-            self.transport.serve("cloudhandler", self.cloud_service, concurrency=parallel)
+            self._offer("cloudhandler", self.cloud_service, parallel)
         elif endpoint == "servicecomposer":
             composer = ServiceComposer(StoreLookup(self.store))
-            self.transport.serve("servicecomposer", ComposerEndpoint(composer),
-                                 concurrency=parallel)
+            self._offer("servicecomposer", ComposerEndpoint(composer), parallel)
         elif endpoint == "infraprocessor":
             self.processor = Processor(self.store, cloud=self.transport.client("cloudhandler"),
                                        composer=self.transport.client("servicecomposer"),
                                        config=self.processing)
-            self.transport.serve("infraprocessor", self.processor,
-                                 concurrency=16 if parallel else None)
+            self._offer("infraprocessor", self.processor, 16 if parallel else None)
         else:
             raise ConfigError(f"no endpoint {endpoint!r}; endpoints: {', '.join(ALL)}")
+
+    def _offer(self, endpoint: str, handler: object, concurrency: int | None) -> None:
+        """Serve ``endpoint`` with ``concurrency`` handler threads; None: as many as the
+        transport takes by default (over amqp, its prefetch)."""
+        if concurrency is None:
+            self.transport.serve(endpoint, handler)
+        else:
+            self.transport.serve(endpoint, handler, concurrency=concurrency)
 
     def close(self) -> None:
         self.transport.close()

@@ -191,6 +191,8 @@ class _ReportHandler(JsonHandler):
 
 
 class _UdpEcho(socketserver.BaseRequestHandler):
+    server: _ThreadingUDP
+
     def handle(self) -> None:
         data, sock = self.request
         if data.startswith(b"ping"):
@@ -198,6 +200,8 @@ class _UdpEcho(socketserver.BaseRequestHandler):
 
 
 class _TcpHello(socketserver.BaseRequestHandler):
+    server: _ThreadingTCP
+
     def handle(self) -> None:
         self.request.sendall(self.server.message.encode() + b"\n")
 
@@ -205,11 +209,13 @@ class _TcpHello(socketserver.BaseRequestHandler):
 class _ThreadingUDP(socketserver.ThreadingUDPServer):
     daemon_threads = True
     allow_reuse_address = True
+    message: str  # what the receiver answers (set before serving)
 
 
 class _ThreadingTCP(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    message: str  # what the receiver answers (set before serving)
 
 
 def receiver(host: str, port: int, message: str) -> int:
@@ -220,7 +226,7 @@ def receiver(host: str, port: int, message: str) -> int:
     except OSError as exc:
         log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)
         return 1
-    udp.message = tcp.message = message  # type: ignore[attr-defined]
+    udp.message = tcp.message = message
     threading.Thread(target=udp.serve_forever, kwargs={"poll_interval": 0.2},
                      daemon=True).start()
     log.info("ping receiver answering on %s:%s (udp and tcp)", host, port)

@@ -102,12 +102,19 @@ class Demo:
             raise StepFailed(step, f"`occo {args[0]}` exited with status {code}")
         return code
 
+    @property
+    def built_id(self) -> str:
+        """The built infrastructure's id: the steps after :meth:`build` use it (build
+        fails when it finds none)."""
+        assert self.infra_id is not None, "build() sets the infrastructure's id first"
+        return self.infra_id
+
     def api(self) -> Occo:
         return Occo(load_config(self.workspace.config_path))
 
     def status(self) -> dict[str, Any]:
         with self.api() as occo:
-            return occo.status(self.infra_id)
+            return occo.status(self.built_id)
 
     def ready_instances(self, node: str) -> list[dict[str, Any]]:
         for entry in self.status()["nodes"]:
@@ -265,7 +272,7 @@ class Demo:
         victim = self.ready_instances("web")[0]
         pid = self.node_pid(victim["instance_id"])
         with self.api() as occo:
-            events = occo.events(self.infra_id)
+            events = occo.events(self.built_id)
         after = events[-1]["position"] if events else 0
         self.console.note(f"web node {victim['instance_id'][:8]} at "
                           f"{victim['addresses'][0]} runs as process {pid}; killing it as a "
@@ -277,7 +284,7 @@ class Demo:
                           "of `occo serve` does at its interval) until it is replaced:")
 
         def replaced() -> bool:
-            self.occo(step, "maintain", "-i", self.infra_id, check=False)
+            self.occo(step, "maintain", "-i", self.built_id, check=False)
             ready = self.ready_instances("web")
             ids = {i["instance_id"] for i in ready}
             return victim["instance_id"] not in ids and len(ready) >= 2
@@ -291,7 +298,7 @@ class Demo:
         """The events since position ``after``, one short line each (``occo events``
         shows them in full, with the failed node's log tail)."""
         with self.api() as occo:
-            events = occo.events(self.infra_id, after=after)
+            events = occo.events(self.built_id, after=after)
         self.console.note("what happened, from the infrastructure's event log (in full: "
                           f"{self.occo_program} --config "
                           f"{shown_path(self.workspace.config_path)} events -i "
@@ -305,7 +312,7 @@ class Demo:
         with self.api() as occo:
             record = occo.store.get_instance(instance_id)
         workdir = Path((record.resource or {}).get("workdir")
-                       or self.workspace.local_root / self.infra_id / instance_id)
+                       or self.workspace.local_root / self.built_id / instance_id)
         try:
             child = json.loads((workdir / "child.json").read_text())
         except (OSError, ValueError) as exc:
@@ -320,9 +327,9 @@ class Demo:
         target = self.options.scale_to
         self.console.step(f"Scale web to {target}")
         started = time.monotonic()
-        self.occo(step, "scale", "-i", self.infra_id, "-n", "web", "-s", str(target))
+        self.occo(step, "scale", "-i", self.built_id, "-n", "web", "-s", str(target))
         self.console.timing(f"scale web to {target}", time.monotonic() - started)
-        self.occo(step, "status", "-i", self.infra_id)
+        self.occo(step, "status", "-i", self.built_id)
         ready = self.ready_instances("web")
         if len(ready) != target:
             raise StepFailed(step, f"{len(ready)} web nodes ready, wanted {target}")

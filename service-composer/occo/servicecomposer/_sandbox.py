@@ -410,6 +410,7 @@ class GuardedEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with StrictUndefined, no loader, and the budget checks above."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+", "//"})
+    filters: dict[str, Callable[..., Any]]
 
     def __init__(self) -> None:
         super().__init__(undefined=StrictestUndefined, autoescape=False, loader=None,

@@ -44,8 +44,9 @@ class CloudLimits:
 
     def over(self, changes: Mapping[str, Any]) -> CloudLimits:
         """These limits with ``changes`` (checked keys, see :func:`check_limits`) applied."""
-        return replace(self, **{k: int(v) if k in _WHOLE else float(v)
-                                for k, v in changes.items()})
+        values: dict[str, Any] = {k: int(v) if k in _WHOLE else float(v)
+                                  for k, v in changes.items()}
+        return replace(self, **values)
 
     def __post_init__(self) -> None:
         for key in LIMIT_KEYS:   # a declaration's 0 for a rate is still a float

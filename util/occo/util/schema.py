@@ -213,7 +213,7 @@ class Schema:
     doc: str = ""
     null: str = "reject"
     one_of: tuple[tuple[str, ...], ...] = ()
-    _by_name: dict = _field(init=False, repr=False, compare=False, hash=False)
+    _by_name: dict[str, Field] = _field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
@@ -247,14 +247,15 @@ class Schema:
                 location=where()))
             return out
         skip = set(ignore) if ignore else ()
-        for f in self.fields:
-            if f.required and f.name not in value:
+        for need in self.fields:
+            if need.required and need.name not in value:
                 deprecated = {d.replacement: d.name for d in self.fields
                               if d.replacement and d.name in value}
-                hint = f"; {deprecated[f.name]!r} is deprecated: write {f.name!r} instead" \
-                    if f.name in deprecated else ""
-                out.errors.append(InputError(f"missing required key {f.name!r} ({self.name}: "
-                                             f"{f.expected()}){hint}", location=where()))
+                hint = f"; {deprecated[need.name]!r} is deprecated: write {need.name!r} " \
+                    "instead" if need.name in deprecated else ""
+                out.errors.append(InputError(f"missing required key {need.name!r} "
+                                             f"({self.name}: {need.expected()}){hint}",
+                                             location=where()))
         for group in self.one_of:
             if not any(value.get(k) is not None for k in group):
                 out.errors.append(InputError(
@@ -272,8 +273,8 @@ class Schema:
                 kept[k] = v
                 if self.extra_keys:
                     continue
-                hint = difflib.get_close_matches(str(k), self.names, n=1, cutoff=0.6)
-                did_you_mean = f"; did you mean {hint[0]!r}?" if hint else \
+                close = difflib.get_close_matches(str(k), self.names, n=1, cutoff=0.6)
+                did_you_mean = f"; did you mean {close[0]!r}?" if close else \
                     f"; valid keys: {', '.join(self.names)}"
                 out.errors.append(InputError(
                     f"unknown key {k!r} in {self.name}{did_you_mean}",
@@ -297,7 +298,8 @@ class Schema:
                 out.warnings.append(f"{location_of(value, k, path=sub or join_path(path, k))}:"
                                     f" {note}")
             if f.schema is not None and isinstance(converted, dict):
-                inner = f.schema.validate(converted, sub, parent=value, key=k)
+                inner = f.schema.validate(converted, sub or join_path(path, k), parent=value,
+                                          key=k)
                 out.errors.extend(inner.errors)
                 out.warnings.extend(inner.warnings)
                 converted = inner.value

@@ -91,7 +91,10 @@ def _loc(mark: Any) -> Location:
 
 # libyaml's C parser when PyYAML has it (several times faster), else the pure-Python one;
 # the constructors (and so the located containers and the tags allowed) are the same.
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:
+    from yaml import SafeLoader as _BaseLoader
 
 
 class _NamedText(io.StringIO):
@@ -210,7 +213,7 @@ class _Builder:
                                 "but found another document", event.start_mark)
         return value, extent
 
-    def _document(self) -> tuple[Any, _Extent]:
+    def _document(self) -> tuple[Any, _Extent, Any]:
         loader, stack = self.loader, self.stack
         while True:
             event = loader.get_event()

@@ -35,6 +35,7 @@ import time
 import uuid
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
+from functools import partial
 from typing import Any
 
 import pika
@@ -58,7 +59,7 @@ class _Call:
 
     def __init__(self, endpoint: str, method: str, body: bytes, deadline: float) -> None:
         self.cid = uuid.uuid4().hex
-        self.future: Future = Future()
+        self.future: Future[Any] = Future()
         self.endpoint = endpoint
         self.method = method
         self.body = body
@@ -70,7 +71,7 @@ class _Call:
         return f"{self.endpoint}.{self.method}"
 
 
-def _settle(future: Future, *, result: Any = None, error: BaseException | None = None) -> None:
+def _settle(future: Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:
     try:
         if error is not None:
             future.set_exception(error)
@@ -112,7 +113,7 @@ class RpcClient:
 
     # ------------------------------------------------------------------ any thread
 
-    def submit(self, endpoint: str, method: str, params: dict) -> Future:
+    def submit(self, endpoint: str, method: str, params: dict[str, Any]) -> Future[Any]:
         try:
             body = json.dumps(request_message(method, params), separators=(",", ":"),
                               allow_nan=False).encode()
@@ -164,7 +165,7 @@ class RpcClient:
                 continue
             self._pending[call.cid] = call
             call.timer = self.link.later(call.deadline - now,
-                                         lambda cid=call.cid: self._expire(cid))
+                                         partial(self._expire, call.cid))
             self._to_send.append(call)
         self._send()
 
@@ -356,7 +357,7 @@ class AmqpClient(Client):
         self._rpc = rpc
         self.endpoint = endpoint
 
-    def submit(self, method: str, **params: Any) -> Future:
+    def submit(self, method: str, **params: Any) -> Future[Any]:
         return self._rpc.submit(self.endpoint, method, params)
 
     def call(self, method: str, *, timeout: float | None = None, **params: Any) -> Any:

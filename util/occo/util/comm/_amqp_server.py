@@ -69,12 +69,20 @@ class _Served:
     idle: threading.Condition = field(default_factory=threading.Condition)
     stopping: bool = False
 
+    def current(self, channel: Channel) -> bool:
+        """Whether ``channel`` is this queue's channel now (not one closed since)."""
+        return channel is self.channel
+
+
+def _idle(served: _Served) -> bool:
+    return served.running == 0
+
 
 class _Crash(Exception):
     """Internal marker: the handler raised a BaseException that is not an Exception."""
 
 
-def _reply_body(payload: dict) -> bytes:
+def _reply_body(payload: dict[str, Any]) -> bytes:
     return json.dumps({"schema": MESSAGE_SCHEMA, **payload}, separators=(",", ":"),
                       default=str).encode()
 
@@ -134,8 +142,7 @@ class RpcServer:
         deadline = time.monotonic() + self.settings.close_grace
         for item in served:
             with item.idle:
-                item.idle.wait_for(lambda i=item: i.running == 0,
-                                   max(0.0, deadline - time.monotonic()))
+                item.idle.wait_for(partial(_idle, item), max(0.0, deadline - time.monotonic()))
             if item.running:
                 log.warning("closing while %d %s call(s) still run; RabbitMQ will redeliver "
                             "them", item.running, item.endpoint)
@@ -170,7 +177,7 @@ class RpcServer:
             on_open_callback=guarded(partial(self._channel_open, served)))
 
     def _channel_open(self, served: _Served, channel: Channel) -> None:
-        if served.stopping or channel is not served.channel:
+        if served.stopping or not served.current(channel):
             channel.close()
             return
         channel.add_on_close_callback(guarded(partial(self._channel_closed, served)))
@@ -198,7 +205,7 @@ class RpcServer:
         served.ready.set()
 
     def _channel_closed(self, served: _Served, channel: Channel, reason: BaseException) -> None:
-        if channel is not served.channel:
+        if not served.current(channel):
             return
         served.channel = None
         served.consumer_tag = None
@@ -299,11 +306,11 @@ class RpcServer:
     def _finish(self, served: _Served, channel: Channel, tag: int,
                 props: pika.BasicProperties, count: int, outcome: bytes | _Crash) -> None:
         if isinstance(outcome, _Crash):
-            if channel is served.channel and channel.is_open:
+            if served.current(channel) and channel.is_open:
                 self._unusable(served, channel, _Tag(tag), props, count, str(outcome))
             return
         sent = self._publish_reply(served, props, outcome)
-        if channel is served.channel and channel.is_open:
+        if served.current(channel) and channel.is_open:
             channel.basic_ack(tag)
         elif not sent:
             log.debug("%s: the channel of a finished request is gone; RabbitMQ redelivers "
@@ -312,7 +319,7 @@ class RpcServer:
     # ------------------------------------------------------------------ pool threads
 
     def _work(self, served: _Served, channel: Channel, tag: int, props: pika.BasicProperties,
-              count: int, method: str, params: dict) -> None:
+              count: int, method: str, params: dict[str, Any]) -> None:
         outcome: bytes | _Crash
         try:
             try:

@@ -41,7 +41,7 @@ ENDPOINTS = ("infraprocessor", "cloudhandler", "servicecomposer")
 class RemoteError(OccoError):
     """An error raised by the endpoint's handler, carried back to the caller."""
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict[str, Any]) -> None:
         details = dict(data.get("details") or {})
         super().__init__(str(data.get("text") or data.get("message", "remote error")),
                          node=details.get("node"), infra_id=details.get("infra_id"))
@@ -50,11 +50,11 @@ class RemoteError(OccoError):
         self.exit_code = int(data.get("exit_code", 1))
         self.details = details
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**self.details, "error": self.kind, "message": self.message}
 
 
-def encode_error(exc: BaseException) -> dict:
+def encode_error(exc: BaseException) -> dict[str, Any]:
     """The JSON form of an exception raised by a handler; secrets are scrubbed."""
     text = scrub(str(exc))
     if isinstance(exc, RemoteError):
@@ -79,11 +79,11 @@ def rpc_methods(handler: object, methods: Iterable[str] | None) -> frozenset[str
     return names
 
 
-def request_message(method: str, params: dict) -> dict:
+def request_message(method: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"schema": MESSAGE_SCHEMA, "method": method, "params": params}
 
 
-def check_schema(message: dict) -> None:
+def check_schema(message: dict[str, Any]) -> None:
     version = message.get("schema") if isinstance(message, dict) else None
     if version != MESSAGE_SCHEMA:
         raise TransportError(f"message schema {version!r} is not supported "
@@ -96,7 +96,7 @@ class Client(ABC):
     endpoint: str
 
     @abstractmethod
-    def submit(self, method: str, **params: Any) -> Future:
+    def submit(self, method: str, **params: Any) -> Future[Any]:
         """Start a call; the future's result is the reply, or it raises RemoteError."""
 
     def call(self, method: str, *, timeout: float | None = None, **params: Any) -> Any:

@@ -34,7 +34,7 @@ class _InProcessClient(Client):
         self.transport = transport
         self.endpoint = endpoint
 
-    def submit(self, method: str, **params: Any) -> Future:
+    def submit(self, method: str, **params: Any) -> Future[Any]:
         served = self.transport._lookup(self.endpoint)
         if method not in served.methods:
             raise TransportError(f"endpoint {self.endpoint!r} has no method {method!r}; "
@@ -49,7 +49,7 @@ class _InProcessClient(Client):
         return served.pool.submit(self._dispatch, served, method, params, check)
 
     @staticmethod
-    def _dispatch(served: _Served, method: str, params: dict, check: bool) -> Any:
+    def _dispatch(served: _Served, method: str, params: dict[str, Any], check: bool) -> Any:
         try:
             result = getattr(served.handler, method)(**params)
             return json.loads(json.dumps(result)) if check else result

@@ -1,5 +1,12 @@
 """Helpers for OCCO's own tests and for anyone testing against OCCO (no pytest at import).
 
+The helpers every package's tests share, each defined once:
+
+- :func:`wait_until`: poll a condition with a deadline (or a simulated clock);
+- :func:`free_port`, :func:`wait_for_port`: loopback ports for test servers;
+- :class:`FaultProxy`: a TCP proxy in front of a real server that a test breaks on purpose;
+- :func:`start_moto`: moto's EC2 API server on a loopback port.
+
 Two corpora of Occopus-format files:
 
 - :data:`CORPUS`: the project's own descriptions, node definitions, templates and Occopus
@@ -16,7 +23,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CORPUS", "TUTORIALS_SETTING", "corpus", "tutorials", "tutorials_missing"]
+from .faultproxy import FaultProxy
+from .moto import MotoServer, start_moto
+from .net import free_port, wait_for_port
+from .waiting import wait_until
+
+__all__ = ["CORPUS", "TUTORIALS_SETTING", "FaultProxy", "MotoServer", "corpus", "free_port",
+           "start_moto", "tutorials", "tutorials_missing", "wait_for_port", "wait_until"]
 
 #: The project's own Occopus-format corpus (see corpus/README.rst).
 CORPUS = Path(__file__).resolve().parent / "corpus"
