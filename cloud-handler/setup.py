@@ -31,7 +31,6 @@ setup(
     include_package_data=True,
     install_requires=[
         "occo-util",
-        "occo-infobroker",
         "boto3",
         "botocore",
         "docker",

@@ -32,7 +32,6 @@ setup(
     include_package_data=True,
     install_requires=[
         "occo-util",
-        "PyYAML",
         "Jinja2",
     ],
     extras_require={"test": ["pytest", "pytest-timeout", "hypothesis"]},

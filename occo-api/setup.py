@@ -40,6 +40,7 @@ setup(
         "occo-cloudhandler",
         "occo-servicecomposer",
         "flask",
+        "werkzeug",
         "waitress",
         "flask-cors",
         "orjson",

@@ -262,10 +262,11 @@ class ResourceSchemasDirective(_Generated):
     def lines(self) -> list[str]:
         level = self.options.get("level", 2)
         out: list[str] = []
-        found = sorted(importlib.metadata.entry_points(group="occo.resource_schema"),
+        from occo.util import RESOURCE_SCHEMA_GROUP
+        found = sorted(importlib.metadata.entry_points(group=RESOURCE_SCHEMA_GROUP),
                        key=lambda e: e.name)
         if not found:
-            raise LookupError("no entry points in group occo.resource_schema are installed")
+            raise LookupError(f"no entry points in group {RESOURCE_SCHEMA_GROUP} are installed")
         for entry in found:
             schema = entry.load()
             out += _title(f"``{entry.name}``", level)

@@ -61,7 +61,7 @@ def run_workers(state: str, key_path: Path, jobs: list[list[str]]) -> list[dict]
 
 
 def setup_infra(store) -> str:
-    store.create_infrastructure(InfraRecord(infra_id="race", name="race", status="s"))
+    store.create_infrastructure(InfraRecord(infra_id="race", name="race"))
     store.add_instances([InstanceRecord(instance_id="hot", infra_id="race", node_name="web",
                                         implementation={"type": "web"}, attempts=0)])
     return "race"
@@ -95,7 +95,7 @@ def test_infrastructure_compare_and_set_from_several_processes(shared, key_path)
     tags = "wxyz"[:PROCESSES]
     run_workers(state, key_path, [["status", "race", str(ROUNDS), tag] for tag in tags])
     rec = store.get_infrastructure("race")
-    parts = rec.status.split("|")[1:]
+    parts = rec.name.split("|")[1:]
     assert rec.version == 1 + PROCESSES * ROUNDS
     for tag in tags:   # each process's updates are all there, in its own order
         assert [p for p in parts if p[0] == tag] == [f"{tag}{n}" for n in range(ROUNDS)]

@@ -18,7 +18,7 @@ from occo.infobroker import (
     ScalingRequest,
     VersionConflict,
 )
-from occo.util import new_id
+from occo.util import InfraStatus, new_id
 
 IMPL_WEB = {"type": "web", "resource": {"type": "dummy", "image": "web-1"},
             "contextualisation": {"type": "cloudinit", "context_template": "#cloud-config\n"}}
@@ -105,9 +105,12 @@ def test_update_infrastructure_stale_version_conflicts_and_changes_nothing(store
 
 def test_update_infrastructure_without_version_applies_to_current(store):
     make_infra(store, "n")
-    store.update_infrastructure("n", expected_version=None, status="a")
-    rec = store.update_infrastructure("n", expected_version=None, status="b", updated_at=5.0)
-    assert (rec.version, rec.status, rec.updated_at) == (3, "b", 5.0)
+    store.update_infrastructure("n", expected_version=None, status="failed")
+    rec = store.update_infrastructure("n", expected_version=None, status=InfraStatus.READY,
+                                      updated_at=5.0)
+    assert (rec.version, rec.status, rec.updated_at) == (3, InfraStatus.READY, 5.0)
+    assert type(rec.status) is InfraStatus and type(store.get_infrastructure("n").status) \
+        is InfraStatus
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -115,7 +118,10 @@ def test_update_infrastructure_without_version_applies_to_current(store):
     ({"infra_id": "other"}, "the infra_id of an infrastructure cannot be changed"),
     ({"version": 9}, "the version of an infrastructure cannot be changed"),
     ({"maintained": "yes"}, "maintained must be true or false, not 'yes'"),
-    ({"status": ""}, "status must be a non-empty string"),
+    ({"status": ""}, "status must be one of building, ready, degraded, failed, cancelling, "
+                     "cancelled, destroying, destroyed, destroy_failed, not ''"),
+    ({"status": "partial"}, "status must be one of building, .*, not 'partial'"),
+    ({"status": "damaged"}, "status must be one of .*destroy_failed, not 'damaged'"),
     ({"description": ["not", "a", "mapping"]}, "description must be a mapping"),
 ])
 def test_update_infrastructure_bad_change_is_refused(store, changes, message):
@@ -127,7 +133,7 @@ def test_update_infrastructure_bad_change_is_refused(store, changes, message):
 
 def test_update_unknown_infrastructure_is_not_found(store):
     with pytest.raises(NotFound):
-        store.update_infrastructure("ghost", expected_version=1, status="x")
+        store.update_infrastructure("ghost", expected_version=1, status="ready")
 
 
 def test_delete_infrastructure_removes_everything_of_it(store):

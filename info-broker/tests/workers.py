@@ -37,13 +37,14 @@ def blind_updates(store, instance_id: str, count: int, field: str, tag: str) -> 
 
 
 def infra_status(store, infra_id: str, count: int, tag: str) -> dict:
-    """Append ``tag`` to the infrastructure's status ``count`` times, by compare-and-set."""
+    """Append ``tag`` to the infrastructure's name ``count`` times, by compare-and-set
+    (the name is free text; the status is one of InfraStatus)."""
     for n in range(count):
         while True:
             rec = store.get_infrastructure(infra_id)
             try:
                 store.update_infrastructure(infra_id, expected_version=rec.version,
-                                            status=f"{rec.status}|{tag}{n}")
+                                            name=f"{rec.name}|{tag}{n}")
                 break
             except VersionConflict:
                 pass

@@ -1,15 +1,9 @@
-"""The installed distribution and the source agree on name and version."""
+"""The installed distribution against its code: the shared checks of
+occo.util.testing.packaging (version, namespace, __all__, declared dependencies against
+real imports, other packages used only through their public surface)."""
 
-from importlib.metadata import version
-
-import occo.api
-
-
-def test_installed_version_matches_version_py():
-    assert version("occo-api") == occo.api.__version__
+from occo.util.testing.packaging import packaging_problems
 
 
-def test_occo_is_a_namespace_package():
-    import occo
-
-    assert getattr(occo, "__file__", None) is None
+def test_the_distribution_declares_what_its_code_imports_and_exports():
+    assert packaging_problems("occo-api") == []

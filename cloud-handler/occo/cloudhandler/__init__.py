@@ -31,7 +31,7 @@ from .errors import (
                      UserDataTooLarge,
 )
 from .schemas import SCHEMAS
-from .service import HANDLER_GROUP, SCHEMA_GROUP, CloudHandlerService
+from .service import HANDLER_GROUP, SCHEMA_GROUP, CloudHandlerService, installed_types
 from .version import __version__
 
 __all__ = [
@@ -41,4 +41,5 @@ __all__ = [
     "BadResource", "CapacityExceeded", "CloudError", "CloudUnavailable", "CredentialsRejected",
     "ImageNotFound", "NoBackend", "PermissionDenied", "ResourceConflict", "Throttled",
     "UserDataTooLarge",
+    "installed_types",
 ]

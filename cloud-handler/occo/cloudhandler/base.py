@@ -41,9 +41,9 @@ from occo.util import (
     NodeSpec,
     OccoError,
     Schema,
+    is_secret_key,
     scrub,
 )
-from occo.util.secrets import is_secret_key
 
 __all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler", "ref_resource",
            "Clock", "about_node", "MAX_WATCH"]

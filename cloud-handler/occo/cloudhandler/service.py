@@ -22,15 +22,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from occo.util import (
+    CLOUD_HANDLER_GROUP,
+    LIMIT_SETTINGS,
+    RESOURCE_SCHEMA_GROUP,
     Credentials,
     InputError,
     NodeSpec,
     OccoError,
     PluginNotFoundError,
+    configured_limits,
     load_plugin,
     plugin_names,
 )
-from occo.util.cloudlimits import LIMIT_SETTINGS, configured_limits
 from occo.util.comm import encode_error
 
 from .base import Clock, CloudHandler, ResourceState
@@ -40,8 +43,8 @@ __all__ = ["CloudHandlerService", "HANDLER_GROUP", "SCHEMA_GROUP", "installed_ty
 
 log = logging.getLogger(__name__)
 
-HANDLER_GROUP = "occo.cloudhandler"
-SCHEMA_GROUP = "occo.resource_schema"
+HANDLER_GROUP = CLOUD_HANDLER_GROUP
+SCHEMA_GROUP = RESOURCE_SCHEMA_GROUP
 
 
 def installed_types() -> list[str]:

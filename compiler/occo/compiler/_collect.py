@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from occo.util.errors import InputError
+from occo.util import InputError
 
 from .errors import CompileErrors
 

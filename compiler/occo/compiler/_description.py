@@ -11,9 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from occo.util import InputError, LimitExceededError, YamlLimits, describe_value, location_of
-from occo.util.errors import Location
-from occo.util.located import join_path
+from occo.util import (
+    InputError,
+    LimitExceededError,
+    Location,
+    YamlLimits,
+    describe_value,
+    join_path,
+    location_of,
+)
 
 from ._collect import ErrorCollector
 from ._names import check_name

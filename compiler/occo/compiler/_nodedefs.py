@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from occo.util import InputError, describe_value, location_of
-from occo.util.errors import Location
+from occo.util import InputError, Location, describe_value, location_of
 
 from ._collect import ErrorCollector
 from ._sections import (

@@ -10,9 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from occo.util import Field, InputError, Schema, describe_value, is_template, location_of
-from occo.util.located import join_path
-from occo.util.suggest import closest, suggestion
+from occo.util import (
+    Field,
+    InputError,
+    Schema,
+    closest,
+    describe_value,
+    is_template,
+    join_path,
+    location_of,
+    suggestion,
+)
 
 from ._collect import ErrorCollector
 

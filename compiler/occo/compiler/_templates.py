@@ -22,10 +22,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, meta, nodes, pass_context
 from jinja2.sandbox import SandboxedEnvironment
 
-from occo.util import InputError, location_of
-from occo.util.errors import Location
-from occo.util.located import join_path
-from occo.util.template_names import NODE_FUNCTIONS, TEMPLATE_NAMES
+from occo.util import NODE_FUNCTIONS, TEMPLATE_NAMES, InputError, Location, join_path, location_of
 
 __all__ = ["NODE_FUNCTIONS", "NAME", "VARIABLE", "TemplateRef", "TemplateScanner"]
 

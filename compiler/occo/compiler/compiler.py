@@ -18,9 +18,16 @@ from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
-from occo.util import InputError, Schema, YamlLimits, load_yaml_file
-from occo.util.errors import Location
-from occo.util.template_names import CONFIG_MANAGER_NAMES, HEALTH_CHECK_NAMES, TEMPLATE_NAMES
+from occo.util import (
+    CONFIG_MANAGER_NAMES,
+    HEALTH_CHECK_NAMES,
+    TEMPLATE_NAMES,
+    InputError,
+    Location,
+    Schema,
+    YamlLimits,
+    load_yaml_file,
+)
 
 from ._collect import DEFAULT_ERROR_LIMIT, ErrorCollector
 from ._description import RawDescription, RawNode, parse_description

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from occo.util.errors import InputError, InputErrors, Location, OccoError
+from occo.util import InputError, InputErrors, Location, OccoError
 
 __all__ = [
     "CompileError",

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from occo.util import InputError, location_of
-from occo.util.errors import Location
+from occo.util import InputError, Location, location_of
 
 from .errors import InstanceLimitError
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from occo.util import Schema
+from occo.util import CONFIG_MANAGER_GROUP, HEALTH_CHECK_GROUP, RESOURCE_SCHEMA_GROUP, Schema
 
 from .errors import PluginLoadError
 
@@ -29,9 +29,6 @@ __all__ = ["Registry", "RESOURCE_SCHEMA_GROUP", "CONFIG_MANAGER_GROUP", "HEALTH_
 
 log = logging.getLogger(__name__)
 
-RESOURCE_SCHEMA_GROUP = "occo.resource_schema"
-CONFIG_MANAGER_GROUP = "occo.configmanager"
-HEALTH_CHECK_GROUP = "occo.healthcheck"
 BUILTIN_CONFIG_MANAGERS = frozenset({"none"})
 
 

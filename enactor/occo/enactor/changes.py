@@ -25,8 +25,7 @@ from typing import Any
 
 from occo.compiler import StaticDescription
 from occo.infobroker import InstanceRecord, InstanceState, Intent
-from occo.util import redact
-from occo.util.secrets import REDACTED, is_secret_key
+from occo.util import REDACTED, is_secret_key, redact
 
 __all__ = ["Change", "diff", "flatten", "outdated", "render_change", "SECTIONS"]
 

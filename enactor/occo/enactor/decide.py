@@ -23,8 +23,7 @@ from typing import Any
 
 from occo.compiler import StaticDescription
 from occo.infobroker import InstanceRecord, InstanceState, Intent, ScalingRequest
-from occo.util import new_id
-from occo.util.instructions import CreateNode, DropNode, Instruction
+from occo.util import CreateNode, DropNode, Instruction, new_id
 
 from .changes import outdated
 from .config import MaintenanceConfig

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from occo.infobroker import Event, InstanceRecord, InstanceState, Intent, Store
-from occo.util import CallTimeoutError, OccoError
+from occo.util import CallTimeoutError, OccoError, RequestBuilder, scaling_secret
 from occo.util.comm import Client
-from occo.util.instance_request import RequestBuilder, scaling_secret
 
 __all__ = ["Probe", "Observation"]
 

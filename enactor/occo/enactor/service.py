@@ -16,9 +16,8 @@ from typing import Any
 
 from occo.compiler import ImplementationChooser, StaticDescription
 from occo.infobroker import Event, InstanceRecord, Intent, Store, held_lease, holder_name
-from occo.util import is_template, new_id, scrub
+from occo.util import DropNode, is_template, new_id, scrub
 from occo.util.comm import Client
-from occo.util.instructions import DropNode
 
 from .config import MaintenanceConfig
 from .decide import Decision, decide

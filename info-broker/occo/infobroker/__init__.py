@@ -33,7 +33,7 @@ from .errors import (
 )
 from .events import follow_events
 from .lease import held_lease, holder_name
-from .locate import STATE_FORMS, default_state_path, open_store
+from .locate import STATE_FORMS, default_state_path, open_store, state_backend
 from .memory_store import MemoryStore
 from .model import (
     SCALING_KINDS,
@@ -66,6 +66,7 @@ __all__ = [
     "SecretKeyError",
     "BadStateLocation",
     "InfoKeyError", "InfoArgumentError",
+    "state_backend",
 ]
 
 

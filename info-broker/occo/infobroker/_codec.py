@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from occo.util.secrets import redact
+from occo.util import InfraStatus, redact
 
 from .errors import DamagedRecord, InvalidRecord
 from .model import (
@@ -219,8 +219,22 @@ def _intent(name: str, value: Any) -> str:
         raise InvalidRecord(f"{name} must be one of {', '.join(Intent)}, not {value!r}") from None
 
 
+_STORED_STATUSES = tuple(s for s in InfraStatus if s is not InfraStatus.DAMAGED)
+
+
+def _status(name: str, value: Any) -> InfraStatus:
+    try:
+        status = InfraStatus(value)
+    except ValueError:
+        status = InfraStatus.DAMAGED
+    if status is InfraStatus.DAMAGED:
+        raise InvalidRecord(f"{name} must be one of {', '.join(_STORED_STATUSES)}, "
+                            f"not {value!r}")
+    return status
+
+
 _INFRA_CHECKS: dict[str, Callable[[str, Any], Any]] = {
-    "name": _text, "user_id": _opt_text, "status": _text, "maintained": _bool,
+    "name": _text, "user_id": _opt_text, "status": _status, "maintained": _bool,
     "created_at": _number, "updated_at": _number,
 }
 _INSTANCE_CHECKS: dict[str, Callable[[str, Any], Any]] = {

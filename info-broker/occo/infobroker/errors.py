@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from occo.util.errors import InputError, Location, OccoError
+from occo.util import InputError, Location, OccoError
 
 __all__ = [
     "StoreError", "NotFound", "AlreadyExists", "VersionConflict", "InvalidRecord",

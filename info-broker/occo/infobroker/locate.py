@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from occo.util.errors import Location
+from occo.util import Location
 
 from .errors import BadStateLocation
 from .memory_store import MemoryStore

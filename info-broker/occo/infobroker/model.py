@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from occo.util import InfraStatus
+
 __all__ = [
     "Intent", "InstanceState", "InfraRecord", "InstanceRecord", "ScalingRequest", "Event",
     "SCALING_KINDS", "INFRA_FIELDS", "INSTANCE_FIELDS",
@@ -50,19 +52,23 @@ SCALING_KINDS = ("create", "destroy", "set")
 class InfraRecord:
     """One infrastructure: its compiled description and where it stands.
 
-    ``status`` is free text chosen by the writer (``building``, ``ready``, ``failed``,
-    ``destroying``, ...); ``maintained`` says whether a maintainer is attached.
+    ``status`` is an :class:`~occo.util.InfraStatus` (the store refuses any other);
+    ``maintained`` says whether a maintainer is attached.
     """
 
     infra_id: str
     name: str
     user_id: str | None = None
     description: dict[str, Any] = field(default_factory=dict)
-    status: str = "building"
+    status: InfraStatus = InfraStatus.BUILDING
     maintained: bool = False
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     version: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, InfraStatus):   # its text, as JSON carries it
+            object.__setattr__(self, "status", InfraStatus(self.status))
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -63,6 +63,14 @@ class PostgreSQLStore(Store):
     """
 
     _lists_in_order = True
+    #: the schema version this OCCO lays out and needs
+    LATEST_SCHEMA: ClassVar[int] = LATEST
+
+    @staticmethod
+    def applied_schema_version(url: str, *, connect_timeout: float = 10.0) -> int:
+        """The schema version applied in the store at ``url`` (0: none yet), read without
+        writing anything."""
+        return schema_version(url, connect_timeout=connect_timeout)
 
     def __init__(self, url: str, *, secrets: SecretBox | None = None, reconnects: int = 3,
                  retry_delay: float = 0.05, statement_timeout: float = 30.0,

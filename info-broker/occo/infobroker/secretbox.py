@@ -31,7 +31,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from occo.util.secrets import is_secret_key, register_secret
+from occo.util import is_secret_key, register_secret
 
 from .errors import SecretKeyError
 

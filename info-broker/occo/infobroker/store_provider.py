@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from occo.util.secrets import redact
+from occo.util import redact
 
 from .model import InfraRecord, InstanceRecord
 from .router import InfoProvider, provides

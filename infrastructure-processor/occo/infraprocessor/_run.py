@@ -27,18 +27,22 @@ from functools import partial
 from typing import Any
 
 from occo.infobroker import InstanceRecord, InstanceState, Intent, Store, StoreGone
-from occo.util import CloudLimits, new_id
-from occo.util.comm import Client, encode_error
-from occo.util.instance_request import RequestBuilder, scaling_secret, waits_on_attributes
-from occo.util.instructions import (
+from occo.util import (
+    CloudLimits,
     CreateInfrastructure,
     CreateNode,
     DropInfrastructure,
     DropNode,
+    InfraStatus,
     Instruction,
+    RequestBuilder,
+    TokenBucket,
+    endpoint_key,
+    new_id,
+    scaling_secret,
+    waits_on_attributes,
 )
-from occo.util.nodespec import endpoint_key
-from occo.util.ratelimit import TokenBucket
+from occo.util.comm import Client, encode_error
 
 from ._builtfrom import with_built_from, without
 from ._ledger import Ledger
@@ -93,7 +97,7 @@ class Run:
         self.unrecorded: list[Slot] = []                     # waiting slots without a record
         self.next_cancel_check = 0.0
         self.started = time.time()
-        self.stopping: str | None = None                     # "failed" / "cancelled"
+        self.stopping: InfraStatus | None = None             # FAILED / CANCELLED
         self.failures: list[dict[str, Any]] = []
         self.drop_failures: list[dict[str, Any]] = []
         self.counts = {"created": 0, "ready": 0, "dropped": 0, "replaced": 0}
@@ -274,7 +278,7 @@ class Run:
         while True:
             self._take_reports(self._next_wake())
             if not self.stopping and (self.cancel.is_set() or self._cancel_requested()):
-                self._stop("cancelled", "cancelled by the user")
+                self._stop(InfraStatus.CANCELLED, "cancelled by the user")
             self._end_backoffs()
             if self.active == 0 and self._calls_out() == 0:
                 break
@@ -304,7 +308,8 @@ class Run:
         except Exception:  # the store is checked again next second; the run goes on
             return False
         # a cancel written before this run began (by a command that ended) is stale
-        return record.status == "cancelling" and record.updated_at >= self.started - 5.0
+        return (record.status is InfraStatus.CANCELLING
+                and record.updated_at >= self.started - 5.0)
 
     def _next_wake(self) -> float:
         if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING] or \
@@ -363,7 +368,7 @@ class Run:
             self.failures.append({"node": slot.node_name, "instance_id": None,
                                   "reason": f"waits for {', '.join(missing)}, which has no "
                                             "ready instance"})
-            self._stop("failed", f"node {slot.node_name} waits for {', '.join(missing)}, "
+            self._stop(InfraStatus.FAILED, f"node {slot.node_name} waits for {', '.join(missing)}, "
                                  "which has no ready instance")
 
     # ----------------------------------------------------------------- creating
@@ -794,14 +799,14 @@ class Run:
         self.pending[slot.node_name] -= 1
         self.failures.append({"node": slot.node_name, "instance_id": slot.instance_id,
                               "reason": reason})
-        self._stop("failed", f"node {slot.node_name}: {reason}")
+        self._stop(InfraStatus.FAILED, f"node {slot.node_name}: {reason}")
 
-    def _stop(self, why: str, reason: str) -> None:
+    def _stop(self, why: InfraStatus, reason: str) -> None:
         """Start nothing new; roll back what this run made (unless kept)."""
         if self.stopping:
             return
         self.stopping = why
-        self.ledger.event("infra.cancelling" if why == "cancelled" else "infra.failing",
+        self.ledger.event("infra.cancelling" if why is InfraStatus.CANCELLED else "infra.failing",
                           reason=reason)
         for slot in list(self.slots_in(Phase.WAITING, Phase.QUEUED)):
             self.pending[slot.node_name] -= 1
@@ -887,11 +892,11 @@ class Run:
 
     def _finish(self) -> dict[str, Any]:
         if self.drop_infra:
-            status = "destroyed" if not self.drop_failures else "destroy_failed"
+            status = InfraStatus.DESTROY_FAILED if self.drop_failures else InfraStatus.DESTROYED
         elif self.stopping:
             status = self.stopping
         else:
-            status = "degraded" if self.drop_failures else "ready"
+            status = InfraStatus.DEGRADED if self.drop_failures else InfraStatus.READY
         self.ledger.event(f"infra.{status}", failures=self.failures,
                           drop_failures=self.drop_failures, created=self.counts["created"],
                           ready=self.counts["ready"], dropped=self.counts["dropped"],

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from occo.util import LIMIT_KEYS, CloudLimits, ConfigError, Location, check_limits
-from occo.util.ratelimit import Backoff
+from occo.util import LIMIT_KEYS, Backoff, CloudLimits, ConfigError, Location, check_limits
 
 __all__ = ["ProcessingConfig"]
 

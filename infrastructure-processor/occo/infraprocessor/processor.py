@@ -16,10 +16,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from occo.infobroker import Store, held_lease, holder_name
-from occo.util import CloudLimits
+from occo.util import CloudLimits, Instruction, TokenBucket, instruction_from_dict
 from occo.util.comm import Client
-from occo.util.instructions import Instruction, instruction_from_dict
-from occo.util.ratelimit import TokenBucket
 
 from ._run import Run
 from .config import ProcessingConfig

@@ -15,8 +15,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
-from occo.util import OccoError, setup_logging
-from occo.util.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
+from occo.util import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, OccoError, setup_logging
 
 from . import commands, store_commands
 from .about import version_text

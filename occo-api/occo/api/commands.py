@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TextIO
 
-from occo.util.errors import EXIT_INTERRUPTED
+from occo.util import EXIT_INTERRUPTED
 
 from .about import version_text
 from .build_gate import BuildGate

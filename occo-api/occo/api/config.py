@@ -23,8 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from occo.compiler import InstanceLimits
-from occo.util import ConfigError, Field, InputErrors, Schema, load_yaml_file, location_of, redact
-from occo.util.cloudlimits import configured_limits
+from occo.util import (
+    ConfigError,
+    Field,
+    InputErrors,
+    Schema,
+    configured_limits,
+    load_yaml_file,
+    location_of,
+    redact,
+)
 
 __all__ = ["Config", "load_config", "data_home", "config_home", "CONFIG_SCHEMA"]
 
@@ -226,7 +234,7 @@ class Config:
         backend's defaults, then ``processing:``, then ``clouds.<type>.limits``; each
         configured endpoint under ``endpoints``. ``set_by`` names the layer of each key the
         configuration changed (the others are the backend's defaults)."""
-        from occo.cloudhandler.service import CloudHandlerService, installed_types
+        from occo.cloudhandler import CloudHandlerService, installed_types
         from occo.infraprocessor import ProcessingConfig
 
         processing = processing or ProcessingConfig.from_mapping(self.section("processing"))
@@ -334,7 +342,7 @@ def _check_cloud_limits(data: dict, errors: list) -> None:
 def _state_option(state: str) -> dict[str, Any]:
     """``--state``: what :func:`occo.infobroker.open_store` takes (checked as it checks it:
     a mistyped URL is an error, never a file name)."""
-    from occo.infobroker.locate import state_backend
+    from occo.infobroker import state_backend
     backend = state_backend(state)
     if backend in ("redis", "postgresql"):
         return {"backend": backend, "url": state}

@@ -24,7 +24,7 @@ from occo.compiler import (
     load_node_definitions,
 )
 from occo.enactor import Decision, LeaseHeld, Observation
-from occo.enactor.changes import outdated as outdated_instances
+from occo.enactor import outdated as outdated_instances
 from occo.infobroker import (
     DamagedRecord,
     Event,
@@ -36,8 +36,13 @@ from occo.infobroker import (
     ScalingRequest,
 )
 from occo.util import (
+    CreateNode,
+    DropInfrastructure,
+    DropNode,
+    InfraStatus,
     InputError,
     InputErrors,
+    Location,
     OccoError,
     collection_paused,
     is_template,
@@ -45,10 +50,8 @@ from occo.util import (
     location_of,
     new_id,
     scrub,
+    suggestion,
 )
-from occo.util.errors import Location
-from occo.util.instructions import CreateNode, DropInfrastructure, DropNode
-from occo.util.suggest import suggestion
 
 from .build_gate import BuildGate
 from .config import Config, load_config
@@ -345,7 +348,7 @@ class Occo:
             record = InfraRecord(infra_id=new_id(), name=description.infra_name,
                                  user_id=description.user_id,
                                  description=description.to_dict(),
-                                 status="building")
+                                 status=InfraStatus.BUILDING)
             self.store.create_infrastructure(record)
             self.store.scaling_secret(record.infra_id)  # makes the store's key if it has none
             self.store.append_event(Event(type="infra.created", infra_id=record.infra_id,
@@ -354,7 +357,7 @@ class Occo:
         return self.store.update_infrastructure(
             existing.infra_id, expected_version=None,
             description=with_previous(description.to_dict(), existing.description),
-            status="building")
+            status=InfraStatus.BUILDING)
 
     def plan(self, infra: str | Path | Mapping[str, Any] | None = None,
              nodes: Sequence[str | Path] | None = None, *, infra_id: str | None = None
@@ -475,7 +478,7 @@ class Occo:
         except BaseException as exc:
             self._build_broke(record, before, exc)
             raise
-        status = {"unchanged": "ready"}.get(outcome["status"], outcome["status"])
+        status = InfraStatus({"unchanged": "ready"}.get(outcome["status"], outcome["status"]))
         if outcome.get("executed") is False and before is not None:
             status = before.status   # stopped before it did anything
         self.store.update_infrastructure(record.infra_id, expected_version=None, status=status)
@@ -493,13 +496,13 @@ class Occo:
         not leave the infrastructure ``building``: a new one is ``failed``, one that
         existed gets back the status it had (the pass that broke changed nothing the
         store does not record), and the reason is an event."""
-        status = before.status if before is not None and before.status != "building" \
-            else "failed"
+        status = before.status if before is not None and before.status != InfraStatus.BUILDING \
+            else InfraStatus.FAILED
         reason = scrub(str(exc) or type(exc).__name__) if not isinstance(
             exc, KeyboardInterrupt) else "interrupted"
         try:
             current = self.store.get_infrastructure(record.infra_id)
-            if current.status in ("building", "cancelling"):
+            if current.status.build_running:
                 self.store.update_infrastructure(record.infra_id, expected_version=None,
                                                  status=status)
             self.store.append_event(Event(type="build.failed", infra_id=record.infra_id,
@@ -511,8 +514,8 @@ class Occo:
         """A build stopped (Ctrl-C) after storing its description and before creating
         anything: a new infrastructure is ``cancelled``, one that existed gets back its
         status (``before``); an event says so."""
-        status = before if before and before not in ("building", "cancelling") \
-            else "cancelled"
+        status = InfraStatus(before) if before and not InfraStatus(before).build_running \
+            else InfraStatus.CANCELLED
         self.store.update_infrastructure(infra_id, expected_version=None, status=status)
         self.store.append_event(Event(type="build.cancelled", infra_id=infra_id, details={
             "reason": "interrupted before anything was created", "status": status}))
@@ -522,8 +525,9 @@ class Occo:
         it is recorded as failed (never ``cancelling`` with nobody to finish), with an
         event saying how to clean up."""
         record = self.store.get_infrastructure(infra_id)
-        if record.status in ("building", "cancelling"):
-            self.store.update_infrastructure(infra_id, expected_version=None, status="failed")
+        if record.status.build_running:
+            self.store.update_infrastructure(infra_id, expected_version=None,
+                                             status=InfraStatus.FAILED)
         self.store.append_event(Event(type="build.abandoned", infra_id=infra_id, details={
             "reason": "interrupted twice: the build was left at once; the nodes it started "
                       "are in the store, and `occo maintain` or `occo build` adopts them "
@@ -532,7 +536,8 @@ class Occo:
     def cancel(self, infra_id: str) -> bool:
         """Ask a running build of ``infra_id`` to stop and roll back. The request is also
         written to the store, so a processor worker on another machine sees it too."""
-        self.store.update_infrastructure(infra_id, expected_version=None, status="cancelling")
+        self.store.update_infrastructure(infra_id, expected_version=None,
+                                         status=InfraStatus.CANCELLING)
         return bool(self.system.processor_client.call("cancel", infra_id=infra_id, timeout=30))
 
     def maintain_once(self, infra_id: str, *, clean_orphans: bool = False) -> dict[str, Any]:
@@ -540,7 +545,7 @@ class Occo:
         self._find_intact(infra_id)
         outcome = self.system.enactor.maintain_once(infra_id, clean_orphans=clean_orphans)
         if outcome["status"] not in ("unchanged",):
-            status = "ready" if outcome["status"] == "ready" else outcome["status"]
+            status = InfraStatus(outcome["status"])
             self.store.update_infrastructure(infra_id, expected_version=None, status=status)
         return outcome
 
@@ -692,7 +697,7 @@ class Occo:
         record = self._find_intact(infra_id)
         with self.system.enactor.lease(infra_id):
             self.store.update_infrastructure(infra_id, expected_version=None,
-                                             status="destroying")
+                                             status=InfraStatus.DESTROYING)
             outcome = self.system.processor_client.call(
                 "execute", infra_id=infra_id,
                 instructions=[DropInfrastructure(infra_id=infra_id).to_dict()],
@@ -701,7 +706,7 @@ class Occo:
             self.store.delete_infrastructure(infra_id)
         else:
             self.store.update_infrastructure(infra_id, expected_version=None,
-                                             status=outcome["status"])
+                                             status=InfraStatus(outcome["status"]))
         return {**outcome, "name": record.name}
 
     def attach(self, infra_id: str, maintained: bool = True) -> dict[str, Any]:
@@ -728,7 +733,8 @@ class Occo:
                 last = self.store.last_event(rec.infra_id)
                 wanted = sum(self.store.get_scaling_targets(rec.infra_id).values())
             except DamagedRecord as exc:
-                entry.update(status="damaged", damaged=str(exc), instances=None, ready=None,
+                entry.update(status=InfraStatus.DAMAGED, damaged=str(exc), instances=None,
+                             ready=None,
                              wanted=None)
             except NotFound:
                 continue     # destroyed since it was listed
@@ -737,7 +743,8 @@ class Occo:
                              ready=sum(i.state == InstanceState.READY for i in instances),
                              last_event=None if last is None else last.to_dict())
             out.append(entry)
-        out += [{"infra_id": exc.key, "name": None, "status": "damaged", "maintained": None,
+        out += [{"infra_id": exc.key, "name": None, "status": InfraStatus.DAMAGED,
+                 "maintained": None,
                  "created_at": None, "instances": None, "ready": None, "wanted": None,
                  "last_event": None, "damaged": str(exc)}
                 for exc in damaged]

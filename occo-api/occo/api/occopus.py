@@ -26,8 +26,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from occo.util import OccoError, setup_logging
-from occo.util.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
+from occo.util import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, OccoError, setup_logging
 
 from .core import Occo
 from .errors import UsageError

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from occo.enactor.changes import render_change
+from occo.enactor import render_change
 from occo.infobroker import Store
 
 __all__ = ["table", "print_json", "status_table", "plan_text", "Progress"]

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from occo.enactor import Enactor, LeaseHeld, lease_name
 from occo.infobroker import NotFound
+from occo.util import InfraStatus
 
 from .core import Occo
 from .errors import Busy
@@ -46,7 +47,7 @@ class _RecordingEnactor(Enactor):
         if outcome["status"] != "unchanged":
             try:
                 self.store.update_infrastructure(infra_id, expected_version=None,
-                                                 status=outcome["status"])
+                                                 status=InfraStatus(outcome["status"]))
             except NotFound:  # destroyed meanwhile
                 pass
         return outcome

@@ -23,7 +23,7 @@ from typing import Any
 from occo.compiler import Node, StaticDescription
 from occo.enactor import Decision, apply_requests
 from occo.infobroker import InstanceRecord, Intent, NotFound, ScalingRequest
-from occo.util.suggest import suggestion
+from occo.util import suggestion
 
 from .core import Occo
 from .errors import NodeNotFound, UnknownInfrastructure

@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from occo.infobroker import DamagedRecord, Store, StoreError, open_store, redact_url
-from occo.infobroker.locate import state_backend
-from occo.util import new_id
-from occo.util.errors import EXIT_FAILED
+from occo.infobroker import DamagedRecord, Store, StoreError, open_store, redact_url, state_backend
+from occo.util import EXIT_FAILED, new_id
 
 from .errors import UsageError
 from .render import print_json
@@ -79,8 +77,8 @@ def _is_postgresql(location: str) -> bool:
 
 def _pg_version(location: str) -> int:
     """The applied schema version of a PostgreSQL store, read only (0: none yet)."""
-    from occo.infobroker.postgresql_store import schema_version
-    return schema_version(location)
+    from occo.infobroker import PostgreSQLStore
+    return PostgreSQLStore.applied_schema_version(location)
 
 
 def _migrate(location: str, args: argparse.Namespace, out: TextIO) -> int:
@@ -109,7 +107,8 @@ def _migrate(location: str, args: argparse.Namespace, out: TextIO) -> int:
 
 def _check(location: str, args: argparse.Namespace, out: TextIO) -> int:
     if _is_postgresql(location):
-        from occo.infobroker.postgresql_store import LATEST
+        from occo.infobroker import PostgreSQLStore
+        LATEST = PostgreSQLStore.LATEST_SCHEMA
         version = _pg_version(location)
         if version < LATEST:
             message = (f"schema version {version}, this OCCO needs {LATEST}: run "

@@ -16,9 +16,7 @@ from occo.cloudhandler import CloudHandlerService
 from occo.enactor import Enactor, MaintenanceConfig
 from occo.infobroker import Store, open_store
 from occo.infraprocessor import ProcessingConfig, Processor
-from occo.servicecomposer import ServiceComposer
-from occo.servicecomposer.endpoint import ComposerEndpoint
-from occo.servicecomposer.storelookup import StoreLookup
+from occo.servicecomposer import ComposerEndpoint, ServiceComposer, StoreLookup
 from occo.util import ConfigError, Credentials, load_credentials
 from occo.util.comm import ENDPOINTS, InProcessTransport, Transport, open_transport
 

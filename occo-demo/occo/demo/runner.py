@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from occo.api import Occo, load_config
-from occo.api.cli import main as occo_main
-from occo.util import OccoError
-from occo.util.errors import EXIT_INTERRUPTED
+from occo.api import main as occo_main
+from occo.util import EXIT_INTERRUPTED, OccoError
 
 from ._node import HttpAnswer, http_request
 from .console import Console, shown_path

@@ -17,6 +17,7 @@ from .configmanager import (
                             PuppetSoloConfigManager,
 )
 from .contextualisation import CONTEXT_TYPES
+from .endpoint import ComposerEndpoint
 from .errors import (
                             ConfigManagementError,
                             ContextError,
@@ -44,6 +45,7 @@ from .health import (
 )
 from .lookup import MemoryLookup, NodeLookup, instance_record
 from .request import InstanceRequest
+from .storelookup import StoreLookup
 from .templates import TemplateRenderer, Where
 from .version import __version__
 
@@ -59,4 +61,5 @@ __all__ = [
     "ServiceComposerError", "RequestError", "TemplateError", "TemplateSecurityError",
     "TemplateLimitError", "ContextError", "ConfigManagementError", "NotSupportedError",
     "HealthCheckError", "DependencyNotReadyError", "HealthCheckUnavailableError",
+    "ComposerEndpoint", "StoreLookup",
 ]

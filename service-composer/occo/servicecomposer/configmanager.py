@@ -24,7 +24,13 @@ from typing import Any, ClassVar
 
 import yaml
 
-from occo.util import PluginNotFoundError, describe_value, load_plugin, plugin_names
+from occo.util import (
+    CONFIG_MANAGER_GROUP,
+    PluginNotFoundError,
+    describe_value,
+    load_plugin,
+    plugin_names,
+)
 
 from .errors import ConfigManagementError, NotSupportedError
 from .templates import Where
@@ -32,7 +38,6 @@ from .templates import Where
 __all__ = ["CONFIG_MANAGER_GROUP", "ConfigManager", "NoConfigManager",
            "PuppetSoloConfigManager", "ChefConfigManager", "ConfigManagers"]
 
-CONFIG_MANAGER_GROUP = "occo.configmanager"
 
 
 class ConfigManager(ABC):

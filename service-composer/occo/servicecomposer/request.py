@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from occo.util import describe_value
-from occo.util.secrets import is_secret_key, register_secret
+from occo.util import describe_value, is_secret_key, register_secret
 
 from .errors import RequestError
 

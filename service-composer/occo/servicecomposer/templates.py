@@ -26,8 +26,7 @@ from jinja2 import TemplateSyntaxError, Undefined, UndefinedError, nodes
 from jinja2.environment import Template, TemplateExpression
 from jinja2.sandbox import SecurityError
 
-from occo.util import Location, location_of
-from occo.util.located import join_path
+from occo.util import Location, join_path, location_of
 
 from ._sandbox import (
     ForbiddenTemplate,

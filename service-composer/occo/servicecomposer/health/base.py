@@ -25,10 +25,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from occo.util import HEALTH_CHECK_GROUP
+
 __all__ = ["CheckStatus", "CheckResult", "HealthReport", "PlannedCheck", "HealthPlan",
            "HealthCheck", "ProbeFailed", "HealthConfig", "HEALTH_CHECK_GROUP", "RESERVED_KEYS"]
 
-HEALTH_CHECK_GROUP = "occo.healthcheck"
 #: keys of a health_check section that are settings for the caller, not checks
 RESERVED_KEYS = frozenset({"timeout", "type"})
 

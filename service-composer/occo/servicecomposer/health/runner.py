@@ -17,8 +17,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from occo.util import describe_value, load_plugin, plugin_names, scrub
-from occo.util.errors import PluginNotFoundError
+from occo.util import PluginNotFoundError, describe_value, load_plugin, plugin_names, scrub
 
 from ..errors import HealthCheckError, HealthCheckUnavailableError
 from ..templates import Where

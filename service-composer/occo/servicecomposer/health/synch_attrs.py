@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from occo.util.instance_request import synch_attribute_names
+from occo.util import synch_attribute_names
 
 from .base import HealthCheck, ProbeFailed
 
