@@ -141,3 +141,10 @@ def test_preflight_checks_backend_and_credentials_before_anything_is_created():
                                   "{accesskey: AKIAX, secretkey: very-secret-key}\n")
     assert CloudHandlerService(credentials=creds).preflight(ec2, node="master") \
         .startswith("ec2")
+
+
+def test_the_service_is_the_cloudhandler_endpoint_of_the_contract():
+    from occo.util.comm import CloudHandlerEndpoint, methods_of
+    service = CloudHandlerService()
+    assert isinstance(service, CloudHandlerEndpoint)
+    assert service.RPC_METHODS == methods_of(CloudHandlerEndpoint)

@@ -34,7 +34,7 @@ from occo.util import (
     load_plugin,
     plugin_names,
 )
-from occo.util.comm import encode_error
+from occo.util.comm import CloudHandlerEndpoint, encode_error, methods_of
 
 from .base import Clock, CloudHandler, ResourceState
 from .errors import NoBackend
@@ -62,9 +62,7 @@ class CloudHandlerService:
     without credentials (dummy, local) are used.
     """
 
-    RPC_METHODS = ("create_node", "create_nodes", "drop_node", "drop_nodes", "get_states",
-                   "get_addresses", "list_nodes", "endpoint_key", "backends", "preflight",
-                   "limits", "watch_states")
+    RPC_METHODS = methods_of(CloudHandlerEndpoint)
 
     def __init__(self, config: Mapping[str, Any] | None = None,
                  credentials: Credentials | None = None, *, clock: Clock | None = None) -> None:

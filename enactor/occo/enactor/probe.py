@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from occo.infobroker import Event, InstanceRecord, InstanceState, Intent, Store
 from occo.util import CallTimeoutError, OccoError, RequestBuilder, scaling_secret
-from occo.util.comm import Client
+from occo.util.comm import Client, CloudHandlerEndpoint, ServiceComposerEndpoint, method_name
 
 __all__ = ["Probe", "Observation"]
 
@@ -81,7 +81,7 @@ class Probe:
         if not created:
             return seen
         limit = None if budget is None else (budget, time.monotonic() + budget)
-        states, why = self._ask(self.cloud, "get_states", limit, tolerant,
+        states, why = self._ask(self.cloud, CloudHandlerEndpoint.get_states, limit, tolerant,
                                 refs=[r.resource for r in created])
         if states is None:
             seen.unknown.update({r.instance_id: why for r in created})
@@ -92,7 +92,8 @@ class Probe:
         if checkable:
             targets = self._targets(infra_id, description,
                                     [r for r in running if r.instance_id in checkable])
-            results, why = self._ask(self.composer, "check_health", limit, tolerant,
+            results, why = self._ask(self.composer, ServiceComposerEndpoint.check_health, limit,
+                                     tolerant,
                                      targets=targets)
             if results is None:  # those whose health is unknown are not judged
                 seen.unknown.update(dict.fromkeys(checkable, why))
@@ -101,19 +102,20 @@ class Probe:
         self._judge_health(seen, infra_id, running, checkable, results)
         return seen
 
-    def _ask(self, client: Client, method: str, budget: tuple[float, float] | None,
+    def _ask(self, client: Client, method: Callable[..., Any], budget: tuple[float, float] | None,
              tolerant: bool, **params: Any) -> tuple[Any, str]:
         """``(reply, "")``, or with ``tolerant`` ``(None, why)`` for a failed call.
         ``budget`` is ``(seconds, deadline)`` of the whole observation, if it has one."""
         timeout = self.timeout if budget is None else max(0.0, budget[1] - time.monotonic())
+        name = method_name(method)
         try:
-            return client.call(method, timeout=timeout, **params), ""
+            return client.call(name, timeout=timeout, **params), ""
         except OccoError as exc:
             if not tolerant:
                 raise
-            log.warning("%s.%s for a status refresh: %s", client.endpoint, method, exc)
+            log.warning("%s.%s for a status refresh: %s", client.endpoint, name, exc)
             if isinstance(exc, CallTimeoutError) and budget is not None:
-                return None, (f"not observed: {client.endpoint}.{method} did not answer "
+                return None, (f"not observed: {client.endpoint}.{name} did not answer "
                               f"within the {budget[0]:g} s of the refresh")
             return None, f"not observed: {exc}"
 

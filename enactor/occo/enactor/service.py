@@ -17,7 +17,7 @@ from typing import Any
 from occo.compiler import ImplementationChooser, StaticDescription
 from occo.infobroker import Event, InstanceRecord, Intent, Store, held_lease, holder_name
 from occo.util import DropNode, is_template, new_id, scrub
-from occo.util.comm import Client
+from occo.util.comm import Client, cloud_client, processor_client
 
 from .config import MaintenanceConfig
 from .decide import Decision, decide
@@ -91,8 +91,8 @@ class Enactor:
             if key not in seen and not any(is_template(v) for v in resource.values()):
                 seen.add(key)
                 resources.append(resource)
-        refs = self.probe.cloud.call("list_nodes", infra_id=infra_id, resources=resources,
-                               timeout=self.probe.timeout)
+        cloud = cloud_client(self.probe.cloud, timeout=self.probe.timeout)
+        refs = cloud.list_nodes(infra_id=infra_id, resources=resources)
         known = {r.instance_id for r in records}
         return [ref for ref in refs if ref.get("instance_id") not in known]
 
@@ -155,11 +155,10 @@ class Enactor:
                         "ready": 0, "dropped": 0, "replaced": 0, "healed": 0, "failures": [],
                         "drop_failures": [], "outdated": outdated,
                         "settling": decision.settling}
-            outcome = self.processor.call(
-                "execute", infra_id=infra_id,
-                instructions=[i.to_dict() for i in decision.instructions],
-                keep_on_failure=keep_on_failure, request_id=new_id(),
-                timeout=self.call_timeout)
+            processor = processor_client(self.processor, timeout=self.call_timeout)
+            outcome = processor.execute(
+                infra_id=infra_id, instructions=[i.to_dict() for i in decision.instructions],
+                keep_on_failure=keep_on_failure, request_id=new_id())
             # replaced: failed attempts the processor replaced while building; healed:
             # failed or vanished nodes this pass decided to replace
             return {**outcome, "healed": healed, "outdated": outdated,

@@ -42,7 +42,18 @@ from occo.util import (
     scaling_secret,
     waits_on_attributes,
 )
-from occo.util.comm import Client, encode_error
+from occo.util.comm import (
+    Client,
+    cloud_client,
+    encode_error,
+    submit,
+)
+from occo.util.comm import (
+    CloudHandlerEndpoint as Cloud,
+)
+from occo.util.comm import (
+    ServiceComposerEndpoint as Composer,
+)
 
 from ._builtfrom import with_built_from, without
 from ._ledger import Ledger
@@ -260,8 +271,8 @@ class Run:
         if not made:
             return "This run had created nothing at the clouds"
         try:
-            results = list(self.cloud.call("drop_nodes", refs=[self._drop_ref(s) for s in made],
-                                           timeout=ABANDON_WAIT))
+            endpoint = cloud_client(self.cloud, timeout=ABANDON_WAIT)
+            results = list(endpoint.drop_nodes(refs=[self._drop_ref(s) for s in made]))
         except Exception as exc:  # noqa: BLE001 - said in the message
             results = [{"error": encode_error(exc)}] * len(made)
         kept = [s.instance_id for s, r in zip(made, results) if "error" in r]
@@ -336,11 +347,13 @@ class Run:
             except queue.Empty:
                 return
 
-    def _submit(self, client: Client, method: str, handler: Callable[[Future[Any]], None],
-                **params: Any) -> None:
+    def _submit(self, client: Client, method: Callable[..., Any],
+                handler: Callable[[Future[Any]], None], **params: Any) -> None:
+        """Start a call of ``method`` (an endpoint protocol's) on ``client``; ``handler``
+        gets its future on the scheduler thread."""
         self.outstanding += 1
         try:
-            future = client.submit(method, **params)
+            future = submit(client, method, **params)
         except Exception as exc:  # the endpoint refused before running anything
             future = Future()
             future.set_exception(exc)
@@ -382,8 +395,8 @@ class Run:
         limits = self.limits.get(endpoint)
         if limits is None:
             try:
-                answer = self.cloud.call("limits", resource=self.endpoint_resources.get(
-                    endpoint, {}), timeout=30)
+                handler = cloud_client(self.cloud, timeout=30)
+                answer = handler.limits(resource=self.endpoint_resources.get(endpoint, {}))
                 cloud = CloudLimits().over(answer.get("cloud") or {})
                 configured = answer.get("configured") or {}
                 self.watches[endpoint] = bool(answer.get("watches"))
@@ -473,14 +486,14 @@ class Run:
         for slot in creating:
             self._move(slot, Phase.CREATING)
         for chunk in self._chunks(creating):
-            self._submit(self.composer, "resolve_many",
+            self._submit(self.composer, Composer.resolve_many,
                          partial(self._resolved, chunk),
                          requests=[self._request(s) for s in chunk])
         dropping = list(self.phases[Phase.DROP_RECORDING].values())
         for slot in dropping:
             self._move(slot, Phase.DROPPING)
         for chunk in self._chunks(dropping):
-            self._submit(self.cloud, "drop_nodes", partial(self._dropped, chunk),
+            self._submit(self.cloud, Cloud.drop_nodes, partial(self._dropped, chunk),
                          refs=[self._drop_ref(s) for s in chunk])
 
     @staticmethod
@@ -506,7 +519,7 @@ class Run:
                 to_create.append((slot, result["spec"]))
         if to_create:
             slots = [s for s, _ in to_create]
-            self._submit(self.cloud, "create_nodes", partial(self._created, slots),
+            self._submit(self.cloud, Cloud.create_nodes, partial(self._created, slots),
                          specs=[spec for _, spec in to_create])
 
     def _created(self, chunk: list[Slot], future: Future[Any]) -> None:
@@ -579,11 +592,11 @@ class Run:
                 self.parked[endpoint] += slots  # go out as soon as it returns
                 continue
             self.polling.add(endpoint)
-            self._submit(self.cloud, "get_states",
+            self._submit(self.cloud, Cloud.get_states,
                          partial(self._states, endpoint, slots),
                          refs=[s.ref for s in slots])
         for chunk in self._chunks(checks, factor=4):
-            self._submit(self.composer, "check_health", partial(self._checked, chunk),
+            self._submit(self.composer, Composer.check_health, partial(self._checked, chunk),
                          targets=[{"instance_id": s.instance_id, "request": self._request(s),
                                    "addresses": (s.ref or {}).get("addresses", []),
                                    "private_addresses":
@@ -652,7 +665,7 @@ class Run:
 
     def _read_addresses(self, running: list[Slot]) -> None:
         if running:
-            self._submit(self.cloud, "get_addresses", partial(self._addressed, running),
+            self._submit(self.cloud, Cloud.get_addresses, partial(self._addressed, running),
                          refs=[s.ref for s in running])
 
     # ----------------------------------------------------------------- watching
@@ -677,7 +690,7 @@ class Run:
                     chunks[slot.endpoint].append(slot)
         for endpoint, slots in chunks.items():
             self.watching.add(endpoint)
-            self._submit(self.cloud, "watch_states",
+            self._submit(self.cloud, Cloud.watch_states,
                          partial(self._watched, endpoint, slots, now),
                          refs=[s.ref for s in slots], timeout=WATCH_TIMEOUT,
                          known={s.instance_id: s.cloud_state for s in slots})

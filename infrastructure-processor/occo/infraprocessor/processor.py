@@ -17,7 +17,7 @@ from typing import Any
 
 from occo.infobroker import Store, held_lease, holder_name
 from occo.util import CloudLimits, Instruction, TokenBucket, instruction_from_dict
-from occo.util.comm import Client
+from occo.util.comm import Client, ProcessorEndpoint, methods_of
 
 from ._run import Run
 from .config import ProcessingConfig
@@ -49,7 +49,7 @@ class Processor:
     across calls, so the rate limit holds for the whole process, not per build.
     """
 
-    RPC_METHODS = ("execute", "cancel")
+    RPC_METHODS = methods_of(ProcessorEndpoint)
 
     def __init__(self, store: Store, *, cloud: Client, composer: Client,
                  config: ProcessingConfig | None = None, seed: int | None = None,

@@ -20,6 +20,7 @@ from occo.util import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, OccoError, 
 from . import commands, store_commands
 from .about import version_text
 from .cli_help import COMMANDS, examples_text
+from .interrupts import LeaveAtOnce
 
 __all__ = ["main", "build_parser", "run"]
 
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"occo: error: {message}", file=sys.stderr)
         return exc.exit_code if exc.exit_code in (EXIT_FAILED, EXIT_BAD_INPUT) else EXIT_FAILED
-    except commands.LeaveAtOnce:
+    except LeaveAtOnce:
         # the work in flight (a cloud call, a drop waiting out a grace period) is left:
         # the process ends now instead of waiting for its threads
         print("occo: interrupted twice: left at once", file=sys.stderr)

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, TextIO
 
 from occo.util import EXIT_INTERRUPTED
 
@@ -18,6 +14,7 @@ from .build_gate import BuildGate
 from .config import load_config
 from .core import Occo
 from .errors import UsageError
+from .interrupts import run_interruptible
 from .notices import notice
 from .render import Progress, plan_text, print_json, status_table, table
 
@@ -54,72 +51,6 @@ def _the_only_infra(occo: Occo, args: argparse.Namespace) -> str:
                         "no infrastructure")
                      + (f", and {len(damaged)} that cannot be read (damaged: "
                         f"{', '.join(d.key for d in damaged)})" if damaged else ""))
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a long command the way Ctrl-C does (start nothing new, roll back)."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (tests calling run() from a thread)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class LeaveAtOnce(KeyboardInterrupt):
-    """The second Ctrl-C: the command leaves without waiting for the work in flight (the
-    Occo it used is not closed: closing waits for the calls under way)."""
-
-    abandons_work = True
-
-
-def _in_background(work: Callable[[], Any], on_interrupt: Callable[[], bool | None],
-                   err: TextIO) -> tuple[Any, bool]:
-    """Run ``work`` in a thread; Ctrl-C / SIGTERM calls ``on_interrupt`` and waits for the
-    work to wind down. Returns (result, interrupted); re-raises the work's exception.
-
-    ``on_interrupt()`` returning True (the work has created nothing: it is still reading
-    or deciding) lets the command leave at once, the work left behind: the result is
-    then None."""
-    box: dict[str, Any] = {}
-    done = threading.Event()  # not Thread.join: an interrupted join can mark a live thread
-                              # as stopped (CPython gh-90882)
-
-    def target() -> None:
-        try:
-            box["result"] = work()
-        except BaseException as exc:  # handed to the main thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=target, name="occo-command", daemon=True)
-    interrupted = False
-    with _sigterm_as_interrupt():
-        thread.start()
-        while not done.is_set():
-            try:
-                done.wait(0.2)
-            except KeyboardInterrupt:
-                if not interrupted:
-                    interrupted = True
-                    if on_interrupt() is True:
-                        err.write("\ninterrupted\n")
-                        return None, True
-                    err.write("\ninterrupted: starting nothing new, rolling back what is in "
-                              "flight (interrupt again to leave at once)\n")
-                    err.flush()
-                else:
-                    raise LeaveAtOnce() from None
-    if "error" in box:
-        raise box["error"]
-    return box.get("result"), interrupted
 
 
 def cmd_version(args, out, err) -> int:
@@ -211,7 +142,7 @@ def cmd_build(args, out, err) -> int:
                                       keep_on_failure=args.keep_on_failure,
                                       on_registered=registered, gate=gate,
                                       auto_rollback=args.auto_rollback)
-            result, interrupted = _in_background(run, cancel, err)
+            result, interrupted = run_interruptible(run, cancel, err)
         except KeyboardInterrupt:   # the second Ctrl-C: leave now, but say so in the store
             if "infra_id" in started:
                 occo.left_at_once(started["infra_id"])
@@ -263,7 +194,7 @@ def cmd_maintain(args, out, err) -> int:
         out.write(f"maintaining {args.infra_id or 'attached infrastructures'} every "
                   f"{args.interval:g} s; Ctrl-C to stop\n")
         out.flush()
-        _, interrupted = _in_background(lambda: occo.maintain(args.infra_id, once=False,
+        _, interrupted = run_interruptible(lambda: occo.maintain(args.infra_id, once=False,
                                                               stop=stop), stop.set, err)
     return EXIT_INTERRUPTED if interrupted else 0
 
@@ -292,7 +223,7 @@ def cmd_scale(args, out, err) -> int:
 
 def cmd_destroy(args, out, err) -> int:
     with _open(args) as occo:
-        result, interrupted = _in_background(lambda: occo.destroy(args.infra_id),
+        result, interrupted = run_interruptible(lambda: occo.destroy(args.infra_id),
                                              lambda: None, err)
     if args.json:
         print_json(result, out)

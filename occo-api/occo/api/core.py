@@ -52,6 +52,7 @@ from occo.util import (
     scrub,
     suggestion,
 )
+from occo.util.comm import cloud_client, composer_client, processor_client
 
 from .build_gate import BuildGate
 from .config import Config, load_config
@@ -203,7 +204,7 @@ class Occo:
     def installed_types(self) -> list[str]:
         """The resource types the cloud handler has a backend for: its own entry point
         scan (``occo.cloudhandler`` group), asked over the endpoint it is served on."""
-        backends = self.system.cloud.call("backends", timeout=60)
+        backends = cloud_client(self.system.cloud, timeout=60).backends()
         return sorted(backends.get("handlers", [])) if isinstance(backends, Mapping) else []
 
     def backend_problems(self, uses: Iterable[tuple[str | None, str, Any]], *,
@@ -242,7 +243,7 @@ class Occo:
                   if isinstance(ctype, str) and not is_template(ctype)}
         if not wanted:
             return []
-        found = self.system.composer.call("config_managers", timeout=60)
+        found = composer_client(self.system.composer, timeout=60).config_managers()
         refused = found.get("unsupported", {}) if isinstance(found, Mapping) else {}
         bad = sorted(u for u in wanted if u[2] in refused)
         if not bad:
@@ -312,12 +313,12 @@ class Occo:
                     continue
                 seen.add(key)
                 try:
-                    self.system.cloud.call("preflight", resource=resource, node=node.name,
-                                           timeout=60)
+                    cloud_client(self.system.cloud, timeout=60).preflight(resource=resource,
+                                                                          node=node.name)
                 except OccoError as exc:
                     problems.append(exc)
         if problems:  # the installed backends (an entry point scan) only for the message
-            backends = self.system.cloud.call("backends", timeout=60)
+            backends = cloud_client(self.system.cloud, timeout=60).backends()
             names = ", ".join(backends.get("handlers", [])) \
                 if isinstance(backends, Mapping) else ""
             raise BuildFailed("cannot build: " + "; ".join(p.message for p in problems)
@@ -538,7 +539,8 @@ class Occo:
         written to the store, so a processor worker on another machine sees it too."""
         self.store.update_infrastructure(infra_id, expected_version=None,
                                          status=InfraStatus.CANCELLING)
-        return bool(self.system.processor_client.call("cancel", infra_id=infra_id, timeout=30))
+        processor = processor_client(self.system.processor_client, timeout=30)
+        return bool(processor.cancel(infra_id=infra_id))
 
     def maintain_once(self, infra_id: str, *, clean_orphans: bool = False) -> dict[str, Any]:
         """One maintenance pass: heal, apply scaling requests, report (or clean) drift."""
@@ -698,10 +700,11 @@ class Occo:
         with self.system.enactor.lease(infra_id):
             self.store.update_infrastructure(infra_id, expected_version=None,
                                              status=InfraStatus.DESTROYING)
-            outcome = self.system.processor_client.call(
-                "execute", infra_id=infra_id,
-                instructions=[DropInfrastructure(infra_id=infra_id).to_dict()],
-                request_id=new_id(), timeout=self.system.enactor.call_timeout)
+            processor = processor_client(self.system.processor_client,
+                                         timeout=self.system.enactor.call_timeout)
+            outcome = processor.execute(
+                infra_id=infra_id, instructions=[DropInfrastructure(infra_id=infra_id).to_dict()],
+                request_id=new_id())
         if outcome["status"] == "destroyed":
             self.store.delete_infrastructure(infra_id)
         else:

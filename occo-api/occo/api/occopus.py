@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from occo.util import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, OccoError, 
 
 from .core import Occo
 from .errors import UsageError
+from .interrupts import run_interruptible
 from .occopus_config import load_cfg
 from .render import Progress
 from .rest_state import (
@@ -72,46 +72,6 @@ def _open(args: argparse.Namespace, err: TextIO) -> Occo:
     return Occo(config, auth_data=getattr(args, "auth_data_path", None))
 
 
-def _interruptible(work: Callable[[], Any], on_interrupt: Callable[[], None],
-                   err: TextIO) -> tuple[Any, bool]:
-    """Run ``work`` in a thread; Ctrl-C or SIGTERM calls ``on_interrupt`` and lets the work
-    wind down (a second one leaves at once). Returns (result, interrupted)."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = work()
-        except BaseException as exc:  # handed to the main thread
-            box["error"] = exc
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, on_term) if main else None
-    thread = threading.Thread(target=target, name="occopus-command", daemon=True)
-    interrupted = False
-    try:
-        thread.start()
-        while thread.is_alive():
-            try:
-                thread.join(0.2)
-            except KeyboardInterrupt:
-                if interrupted:
-                    raise
-                interrupted = True
-                err.write("\ninterrupted: starting nothing new, rolling back what is in "
-                          "flight (interrupt again to leave at once)\n")
-                err.flush()
-                on_interrupt()
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, previous)
-    if "error" in box:
-        raise box["error"]
-    return box.get("result"), interrupted
-
-
 def _node_lines(status: dict[str, Any], only: str | None = None) -> list[str]:
     """Occopus's report: each node, then ``  address (instance id)`` per instance."""
     lines = []
@@ -142,7 +102,7 @@ def _build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 occo.cancel(started["infra_id"])
 
         try:
-            result, interrupted = _interruptible(
+            result, interrupted = run_interruptible(
                 lambda: occo.build(args.infra_def, infra_id=args.infra_id,
                                    on_registered=registered), cancel, err)
         finally:
@@ -162,7 +122,7 @@ def _build(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _destroy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with _open(args, err) as occo:
-        result, interrupted = _interruptible(lambda: occo.destroy(args.infra_id),
+        result, interrupted = run_interruptible(lambda: occo.destroy(args.infra_id),
                                              lambda: None, err)
     for failure in result.get("drop_failures", []):
         err.write(f"drop failed: {failure['node']} {failure['instance_id']}: "
@@ -225,7 +185,7 @@ def _maintain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         stop = threading.Event()
         err.write(f"maintaining {args.infra_id} every {interval:g} s; Ctrl-C to stop\n")
         err.flush()
-        _, interrupted = _interruptible(lambda: occo.maintain(args.infra_id, once=False,
+        _, interrupted = run_interruptible(lambda: occo.maintain(args.infra_id, once=False,
                                                               stop=stop), stop.set, err)
     return EXIT_INTERRUPTED if interrupted else 0
 

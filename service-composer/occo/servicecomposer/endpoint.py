@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
-from occo.util.comm import encode_error
+from occo.util.comm import ServiceComposerEndpoint, encode_error, methods_of
 
 from .composer import ServiceComposer
 
@@ -25,8 +25,7 @@ OFFLINE_CHECKS = frozenset({"synch_attrs"})
 class ComposerEndpoint:
     """Serves a :class:`ServiceComposer` (and its lookup's per-batch cache)."""
 
-    RPC_METHODS = ("resolve", "resolve_many", "check_health", "config_ready",
-                   "config_managers")
+    RPC_METHODS = methods_of(ServiceComposerEndpoint)
 
     def __init__(self, composer: ServiceComposer) -> None:
         self.composer = composer

@@ -20,13 +20,28 @@ from .base import (
     encode_error,
     rpc_methods,
 )
+from .contracts import (
+    PROTOCOLS,
+    CloudHandlerEndpoint,
+    ProcessorEndpoint,
+    ServiceComposerEndpoint,
+    cloud_client,
+    composer_client,
+    method_name,
+    methods_of,
+    processor_client,
+    submit,
+)
 from .inprocess import InProcessTransport
 
 if TYPE_CHECKING:
     from .amqp import AmqpTransport
 
 __all__ = ["ENDPOINTS", "MESSAGE_SCHEMA", "Client", "RemoteError", "Transport", "encode_error",
-           "rpc_methods", "InProcessTransport", "AmqpTransport", "open_transport"]
+           "rpc_methods", "InProcessTransport", "AmqpTransport", "open_transport",
+           "PROTOCOLS", "CloudHandlerEndpoint", "ProcessorEndpoint", "ServiceComposerEndpoint",
+           "cloud_client", "composer_client", "method_name", "methods_of", "processor_client",
+           "submit"]
 
 BACKENDS = ("inprocess", "amqp")
 
