@@ -22,10 +22,6 @@ class Ledger:
         self._deleted: list[str] = []
         self._events: list[Event] = []
 
-    @property
-    def dirty(self) -> bool:
-        return bool(self._new or self._changes or self._deleted or self._events)
-
     def record(self, *, instance_id: str, node_name: str, implementation: Mapping[str, Any],
                attempt: int) -> None:
         now = time.time()

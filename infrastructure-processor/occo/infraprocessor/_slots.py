@@ -17,7 +17,6 @@ class Phase(StrEnum):
     ADDRESSING = "addressing"  # the cloud says running; its addresses are being read
     CHECKING = "checking"    # running; its health check is polled
     READY = "ready"
-    FAILED = "failed"        # given up on (its resource is being dropped)
     DROP_QUEUED = "drop_queued"
     DROP_RECORDING = "drop_recording"  # its dropping intent is written before the call
     DROPPING = "dropping"
@@ -27,7 +26,6 @@ class Phase(StrEnum):
 
 ACTIVE_CREATE = {Phase.WAITING, Phase.QUEUED, Phase.RECORDING, Phase.CREATING, Phase.STARTING,
                  Phase.ADDRESSING, Phase.CHECKING}
-IN_CLOUD = {Phase.STARTING, Phase.ADDRESSING, Phase.CHECKING, Phase.READY}
 FINAL = {Phase.READY, Phase.DROPPED, Phase.DROP_FAILED}
 
 
