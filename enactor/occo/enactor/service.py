@@ -16,7 +16,7 @@ from typing import Any
 
 from occo.compiler import ImplementationChooser, StaticDescription
 from occo.infobroker import Event, InstanceRecord, Intent, Store, held_lease, holder_name
-from occo.util import DropNode, is_template, new_id, scrub
+from occo.util import DropInfrastructure, DropNode, InfraStatus, is_template, new_id, scrub
 from occo.util.comm import Client, cloud_client, processor_client
 
 from .config import MaintenanceConfig
@@ -79,6 +79,31 @@ class Enactor:
         """Hold the infrastructure's maintenance lease for the block, or LeaseHeld."""
         return held_lease(self.store, lease_name(infra_id), self.holder, self.config.lease_ttl,
                           what=f"infrastructure {infra_id}'s maintenance", infra_id=infra_id)
+
+    def destroy(self, infra_id: str) -> dict[str, Any]:
+        """Drop every instance of the infrastructure under its lease, then forget it (it
+        is kept, ``destroy_failed``, when a drop failed). The processor's outcome."""
+        with self.lease(infra_id):
+            self.store.update_infrastructure(infra_id, expected_version=None,
+                                             status=InfraStatus.DESTROYING)
+            processor = processor_client(self.processor, timeout=self.call_timeout)
+            outcome = processor.execute(
+                infra_id=infra_id, instructions=[DropInfrastructure(infra_id=infra_id).to_dict()],
+                request_id=new_id())
+        if outcome["status"] == InfraStatus.DESTROYED:
+            self.store.delete_infrastructure(infra_id)
+        else:
+            self.store.update_infrastructure(infra_id, expected_version=None,
+                                             status=InfraStatus(outcome["status"]))
+        return outcome
+
+    def cancel(self, infra_id: str, *, timeout: float = 30.0) -> bool:
+        """Ask a running build of ``infra_id`` to stop and roll back: the processor serving
+        it is told, and the status (``cancelling``) is written so that a processor worker
+        on another machine sees it too. Whether a build was running here."""
+        self.store.update_infrastructure(infra_id, expected_version=None,
+                                         status=InfraStatus.CANCELLING)
+        return bool(processor_client(self.processor, timeout=timeout).cancel(infra_id=infra_id))
 
     def drift(self, infra_id: str, description: dict, records: list[InstanceRecord]
               ) -> list[dict]:

@@ -37,7 +37,6 @@ from occo.infobroker import (
 )
 from occo.util import (
     CreateNode,
-    DropInfrastructure,
     DropNode,
     InfraStatus,
     InputError,
@@ -52,7 +51,7 @@ from occo.util import (
     scrub,
     suggestion,
 )
-from occo.util.comm import cloud_client, composer_client, processor_client
+from occo.util.comm import cloud_client, composer_client
 
 from .build_gate import BuildGate
 from .config import Config, load_config
@@ -537,10 +536,7 @@ class Occo:
     def cancel(self, infra_id: str) -> bool:
         """Ask a running build of ``infra_id`` to stop and roll back. The request is also
         written to the store, so a processor worker on another machine sees it too."""
-        self.store.update_infrastructure(infra_id, expected_version=None,
-                                         status=InfraStatus.CANCELLING)
-        processor = processor_client(self.system.processor_client, timeout=30)
-        return bool(processor.cancel(infra_id=infra_id))
+        return self.system.enactor.cancel(infra_id)
 
     def maintain_once(self, infra_id: str, *, clean_orphans: bool = False) -> dict[str, Any]:
         """One maintenance pass: heal, apply scaling requests, report (or clean) drift."""
@@ -697,20 +693,7 @@ class Occo:
     def destroy(self, infra_id: str) -> dict[str, Any]:
         """Drop every node of the infrastructure, then forget it (kept if a drop failed)."""
         record = self._find_intact(infra_id)
-        with self.system.enactor.lease(infra_id):
-            self.store.update_infrastructure(infra_id, expected_version=None,
-                                             status=InfraStatus.DESTROYING)
-            processor = processor_client(self.system.processor_client,
-                                         timeout=self.system.enactor.call_timeout)
-            outcome = processor.execute(
-                infra_id=infra_id, instructions=[DropInfrastructure(infra_id=infra_id).to_dict()],
-                request_id=new_id())
-        if outcome["status"] == "destroyed":
-            self.store.delete_infrastructure(infra_id)
-        else:
-            self.store.update_infrastructure(infra_id, expected_version=None,
-                                             status=InfraStatus(outcome["status"]))
-        return {**outcome, "name": record.name}
+        return {**self.system.enactor.destroy(infra_id), "name": record.name}
 
     def attach(self, infra_id: str, maintained: bool = True) -> dict[str, Any]:
         """Mark the infrastructure as maintained by ``occo serve`` / ``occo maintain``."""
