@@ -13,8 +13,6 @@ not the size of the infrastructure.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import queue
 import random
@@ -56,8 +54,10 @@ from occo.util.comm import (
 )
 
 from ._builtfrom import with_built_from, without
+from ._cancel import CancelWatch
 from ._ledger import Ledger
 from ._slots import FINAL, Phase, Slot
+from ._timing import DueQueue, StartLatency, poll_gap
 from .config import ProcessingConfig
 
 log = logging.getLogger(__name__)
@@ -97,17 +97,17 @@ class Run:
         self.inflight: dict[str, int] = defaultdict(int)     # cloud calls per endpoint
         self.polling: set[str] = set()                       # endpoints with a state call out
         self.parked: dict[str, list[Slot]] = defaultdict(list)  # due while that call is out
-        self.start_latency: dict[str, float] = {}            # learned per endpoint (EWMA)
-        self.polls: list[tuple[float, int, Slot]] = []        # when to look at a slot again
-        self.backoffs: list[tuple[float, int, Slot]] = []     # slots waiting out a backoff
-        self.seq = itertools.count()
+        self.start_latency = StartLatency()                  # learned per endpoint
+        self.polls: DueQueue[Slot] = DueQueue()              # when to look at a slot again
+        self.backoffs: DueQueue[Slot] = DueQueue()           # slots waiting out a backoff
         self.pending: dict[str, int] = defaultdict(int)      # creates of this run per node
         self.ready: dict[str, int] = defaultdict(int)        # ready instances per node
         self.recheck_waiting = True
         self.more_to_admit = False
         self.unrecorded: list[Slot] = []                     # waiting slots without a record
-        self.next_cancel_check = 0.0
         self.started = time.time()
+        self.cancel_watch = CancelWatch(store, infra_id, started_at=self.started,
+                                        clock=self._now)
         self.stopping: InfraStatus | None = None             # FAILED / CANCELLED
         self.failures: list[dict[str, Any]] = []
         self.drop_failures: list[dict[str, Any]] = []
@@ -116,9 +116,8 @@ class Run:
         self.description: Mapping[str, Any] = {}
         self.requests = RequestBuilder({}, infra_id)
 
-    @staticmethod
-    def _now() -> float:
-        return time.monotonic()
+    #: the scheduler's clock (monotonic seconds); only the run's loop and its parts read it
+    _now = staticmethod(time.monotonic)
 
     # ----------------------------------------------------------------- phases
 
@@ -288,7 +287,7 @@ class Run:
         self.start(instructions)
         while True:
             self._take_reports(self._next_wake())
-            if not self.stopping and (self.cancel.is_set() or self._cancel_requested()):
+            if not self.stopping and (self.cancel.is_set() or self.cancel_watch.requested()):
                 self._stop(InfraStatus.CANCELLED, "cancelled by the user")
             self._end_backoffs()
             if self.active == 0 and self._calls_out() == 0:
@@ -307,20 +306,6 @@ class Run:
         """Calls not reported back, but watches: one still waiting does not hold the run."""
         return self.outstanding - len(self.watching)
 
-    def _cancel_requested(self) -> bool:
-        """A cancel written to the store (by a process that reached another processor
-        worker), looked at once a second."""
-        now = self._now()
-        if now < self.next_cancel_check:
-            return False
-        self.next_cancel_check = now + 1.0
-        try:
-            record = self.store.get_infrastructure(self.infra_id)
-        except Exception:  # the store is checked again next second; the run goes on
-            return False
-        # a cancel written before this run began (by a command that ended) is stale
-        return (record.status is InfraStatus.CANCELLING
-                and record.updated_at >= self.started - 5.0)
 
     def _next_wake(self) -> float:
         if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING] or \
@@ -328,9 +313,10 @@ class Run:
                                                                or self.unrecorded)):
             return 0.0  # creates to admit now (the first round, or dependencies became ready)
         wake = 1.0  # the cancel check's cadence
-        for heap in (self.polls, self.backoffs):
-            if heap:
-                wake = min(wake, heap[0][0] - self._now())
+        for queue_ in (self.polls, self.backoffs):
+            due = queue_.next_at()
+            if due is not None:
+                wake = min(wake, due - self._now())
         return max(0.0, wake)
 
     def _take_reports(self, wait: float) -> None:
@@ -362,8 +348,7 @@ class Run:
     def _end_backoffs(self) -> None:
         """Slots whose backoff has passed go back into their phase's queue."""
         now = self._now()
-        while self.backoffs and self.backoffs[0][0] <= now:
-            when, _, slot = heapq.heappop(self.backoffs)
+        for when, slot in self.backoffs.pop_due(now):
             if slot.not_before == when and slot.phase in (Phase.QUEUED, Phase.DROP_QUEUED):
                 self.phases[slot.phase][slot.instance_id] = slot
 
@@ -571,7 +556,7 @@ class Run:
         """Keep ``slot`` out of its queue until the backoff ``delay`` has passed."""
         slot.not_before = self._now() + delay
         self.phases[slot.phase].pop(slot.instance_id, None)  # _end_backoffs puts it back
-        heapq.heappush(self.backoffs, (slot.not_before, next(self.seq), slot))
+        self.backoffs.push(slot.not_before, slot)
 
     # ----------------------------------------------------------------- polling
 
@@ -579,8 +564,7 @@ class Run:
         now = self._now()
         due: dict[str, list[Slot]] = defaultdict(list)
         checks: list[Slot] = []
-        while self.polls and self.polls[0][0] <= now:
-            when, _, slot = heapq.heappop(self.polls)
+        for when, slot in self.polls.pop_due(now):
             if slot.next_poll != when:
                 continue  # superseded
             if slot.phase == Phase.STARTING:
@@ -606,18 +590,14 @@ class Run:
 
     def _poll_at(self, slot: Slot, when: float) -> None:
         slot.next_poll = when
-        heapq.heappush(self.polls, (when, next(self.seq), slot))
+        self.polls.push(when, slot)
 
     def _poll_later(self, slot: Slot, now: float) -> None:
-        learned = self.start_latency.get(slot.endpoint)
-        limits = self._limits(slot.endpoint)
-        if slot.phase == Phase.STARTING and self.watches.get(slot.endpoint):
-            slot.poll_gap = limits.poll_interval   # its start is pushed; the poll is a backstop
-        elif slot.phase == Phase.STARTING and learned and now - slot.since < 1.25 * learned:
-            # around the time this endpoint's nodes usually start: look often
-            slot.poll_gap = limits.first_poll
-        else:
-            slot.poll_gap = min(limits.poll_interval, max(slot.poll_gap, 0.02) * 1.5)
+        slot.poll_gap = poll_gap(starting=slot.phase == Phase.STARTING,
+                                 watched=bool(self.watches.get(slot.endpoint)),
+                                 learned=self.start_latency.get(slot.endpoint),
+                                 age=now - slot.since, previous=slot.poll_gap,
+                                 limits=self._limits(slot.endpoint))
         self._poll_at(slot, now + slot.poll_gap)
 
     def _states(self, endpoint: str, chunk: list[Slot], future: Future[Any]) -> None:
@@ -654,7 +634,7 @@ class Run:
         if state == "running" and slot.phase == Phase.STARTING:
             self._move(slot, Phase.ADDRESSING)
             running.append(slot)
-            self._learn(slot.endpoint, now - slot.since)
+            self.start_latency.learn(slot.endpoint, now - slot.since)
             return True
         if state in BAD_STATES:
             detail = status.get("detail")
@@ -711,11 +691,6 @@ class Run:
             if status is not None and slot.phase in (Phase.STARTING, Phase.CHECKING):
                 self._cloud_says(slot, status, now, running)
         self._read_addresses(running)
-
-    def _learn(self, endpoint: str, latency: float) -> None:
-        """Keep a moving average of how long this endpoint's nodes take to start."""
-        old = self.start_latency.get(endpoint)
-        self.start_latency[endpoint] = latency if old is None else 0.8 * old + 0.2 * latency
 
     def _addressed(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self._now()
