@@ -56,6 +56,7 @@ from occo.util.comm import (
 from ._builtfrom import with_built_from, without
 from ._cancel import CancelWatch
 from ._ledger import Ledger
+from ._pace import EndpointPace
 from ._slots import FINAL, Phase, Slot
 from ._timing import DueQueue, StartLatency, poll_gap
 from .config import ProcessingConfig
@@ -80,12 +81,10 @@ class Run:
         self.infra_id = infra_id
         self.keep_on_failure = keep_on_failure
         self.cancel = cancel
-        self.buckets = buckets
-        self.limits = limits if limits is not None else {}     # per endpoint (the processor's)
-        self.watches = watches if watches is not None else {}  # per endpoint: its cloud watches
+        self.pace = EndpointPace(config, self._ask_limits, limits=limits, watches=watches,
+                                 buckets=buckets)
         self.watching: set[str] = set()                      # endpoints with a watch out
         self.watch_after: dict[str, float] = {}              # a failed watch waits until then
-        self.endpoint_resources: dict[str, Mapping[str, Any]] = {}  # one resource each
         self.rng = rng
         self.ledger = Ledger(store, infra_id)
         self.slots: dict[str, Slot] = {}                     # every slot of this run
@@ -94,7 +93,6 @@ class Run:
         self.reports: queue.SimpleQueue[tuple[Callable[..., Any], Future[Any]]] = (
             queue.SimpleQueue())
         self.outstanding = 0                                 # calls not yet reported back
-        self.inflight: dict[str, int] = defaultdict(int)     # cloud calls per endpoint
         self.polling: set[str] = set()                       # endpoints with a state call out
         self.parked: dict[str, list[Slot]] = defaultdict(list)  # due while that call is out
         self.start_latency = StartLatency()                  # learned per endpoint
@@ -138,9 +136,9 @@ class Run:
         self.slots[slot.instance_id] = slot
         self.phases[slot.phase][slot.instance_id] = slot
         self.active += slot.phase not in FINAL
-        if slot.endpoint not in self.endpoint_resources:
-            self.endpoint_resources[slot.endpoint] = (
-                slot.implementation.get("resource") or (slot.ref or {}).get("resource") or {})
+        if slot.endpoint not in self.pace.resources:
+            self.pace.note(slot.endpoint, slot.implementation.get("resource")
+                           or (slot.ref or {}).get("resource") or {})
 
     def _known(self, instance_id: str) -> Slot | None:
         return self.slots.get(instance_id)
@@ -374,31 +372,9 @@ class Run:
     def _eligible(self, slot: Slot) -> bool:
         return all(self.pending[d] == 0 and self.ready[d] > 0 for d in slot.waits_for)
 
-    def _limits(self, endpoint: str) -> CloudLimits:
-        """The pace for ``endpoint``: its cloud handler's defaults and the configuration's
-        (asked once per processor; if the cloud handler cannot say, the cautious ones)."""
-        limits = self.limits.get(endpoint)
-        if limits is None:
-            try:
-                handler = cloud_client(self.cloud, timeout=30)
-                answer = handler.limits(resource=self.endpoint_resources.get(endpoint, {}))
-                cloud = CloudLimits().over(answer.get("cloud") or {})
-                configured = answer.get("configured") or {}
-                self.watches[endpoint] = bool(answer.get("watches"))
-            except Exception as exc:  # an older cloud handler, or one that cannot tell
-                log.warning("the cloud handler gave no limits for %s (%s); using the "
-                            "cautious defaults", endpoint, exc)
-                cloud, configured = CloudLimits(), {}
-                self.watches[endpoint] = False
-            limits = self.limits[endpoint] = self.config.limits_for(cloud, configured)
-            log.debug("limits for %s: %s", endpoint, limits)
-        return limits
-
-    def _bucket(self, endpoint: str) -> TokenBucket:
-        if endpoint not in self.buckets:
-            limits = self._limits(endpoint)
-            self.buckets[endpoint] = TokenBucket(limits.rate, limits.burst)
-        return self.buckets[endpoint]
+    def _ask_limits(self, resource: Mapping[str, Any]) -> Any:
+        """The cloud handler's limits for an endpoint (for EndpointPace)."""
+        return cloud_client(self.cloud, timeout=30).limits(resource=resource)
 
     def _admit_creates(self) -> None:
         if self.stopping:
@@ -414,15 +390,10 @@ class Run:
                 by_endpoint[slot.endpoint].append(slot)
         self.more_to_admit = False
         for endpoint, waiting in by_endpoint.items():
-            limits = self._limits(endpoint)
-            wave = limits.batch_size * 4  # per round, so calls start while later intents
-            room = limits.max_parallel - self.inflight[endpoint]  # are still written
-            if room > wave and len(waiting) > wave:
-                room = wave
-                self.more_to_admit = True
-            granted = self._bucket(endpoint).take(min(room, len(waiting))) if room > 0 else 0
+            granted, more = self.pace.grant(endpoint, len(waiting))
+            self.more_to_admit = self.more_to_admit or more
             for slot in waiting[:granted]:
-                self.inflight[endpoint] += 1
+                self.pace.inflight[endpoint] += 1
                 self._move(slot, Phase.RECORDING)
                 slot.since = now
                 if not slot.recorded:
@@ -446,7 +417,7 @@ class Run:
         if self.stopping or not self.unrecorded or self.phases[Phase.RECORDING] or \
                 self.phases[Phase.DROP_RECORDING]:
             return  # (not in a round whose calls wait for this flush)
-        size = min((self._limits(e).batch_size for e in self.endpoint_resources), default=64)
+        size = min((self.pace.limits(e).batch_size for e in self.pace.resources), default=64)
         batch = self.unrecorded[:size]
         del self.unrecorded[:size]
         for slot in batch:
@@ -462,7 +433,7 @@ class Run:
         for slot in slots:
             by_endpoint[slot.endpoint].append(slot)
         for endpoint, group in by_endpoint.items():
-            size = self._limits(endpoint).batch_size * factor
+            size = self.pace.limits(endpoint).batch_size * factor
             for i in range(0, len(group), size):
                 yield group[i:i + size]
 
@@ -493,10 +464,10 @@ class Run:
         to_create: list[tuple[Slot, dict[str, Any]]] = []
         for slot, result in zip(chunk, self._results(future, len(chunk))):
             if "error" in result:
-                self.inflight[slot.endpoint] -= 1
+                self.pace.inflight[slot.endpoint] -= 1
                 self._call_failed(slot, result["error"], "preparing the node")
             elif self.stopping:
-                self.inflight[slot.endpoint] -= 1
+                self.pace.inflight[slot.endpoint] -= 1
                 self._queue_drop(slot, f"rolled back ({self.stopping})")
             else:
                 slot.touched = True
@@ -510,7 +481,7 @@ class Run:
     def _created(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self._now()
         for slot, result in zip(chunk, self._results(future, len(chunk))):
-            self.inflight[slot.endpoint] -= 1
+            self.pace.inflight[slot.endpoint] -= 1
             if "error" in result:
                 self._call_failed(slot, result["error"], "creating the node")
                 continue
@@ -527,7 +498,7 @@ class Run:
                 self._queue_drop(slot, f"rolled back ({self.stopping})")
                 continue
             self._move(slot, Phase.STARTING)
-            first_poll = self._limits(slot.endpoint).first_poll
+            first_poll = self.pace.limits(slot.endpoint).first_poll
             slot.since, slot.poll_gap = now, first_poll
             expected = slot.ref.get("ready_at")
             if isinstance(expected, (int, float)) and not isinstance(expected, bool):
@@ -594,10 +565,10 @@ class Run:
 
     def _poll_later(self, slot: Slot, now: float) -> None:
         slot.poll_gap = poll_gap(starting=slot.phase == Phase.STARTING,
-                                 watched=bool(self.watches.get(slot.endpoint)),
+                                 watched=bool(self.pace.watches.get(slot.endpoint)),
                                  learned=self.start_latency.get(slot.endpoint),
                                  age=now - slot.since, previous=slot.poll_gap,
-                                 limits=self._limits(slot.endpoint))
+                                 limits=self.pace.limits(slot.endpoint))
         self._poll_at(slot, now + slot.poll_gap)
 
     def _states(self, endpoint: str, chunk: list[Slot], future: Future[Any]) -> None:
@@ -656,10 +627,10 @@ class Run:
         instances that are starting or being health-checked: a start is acted on when it
         happens, and a node that dies while its health check runs fails then, not at the
         health timeout. Polls go on as well, at the poll interval."""
-        if self.stopping or not self.watches:
+        if self.stopping or not self.pace.watches:
             return
         now = self._now()
-        wanted = {e for e, w in self.watches.items()
+        wanted = {e for e, w in self.pace.watches.items()
                   if w and e not in self.watching and self.watch_after.get(e, 0.0) <= now}
         if not wanted:
             return
@@ -831,10 +802,10 @@ class Run:
         for slot in list(self.phases[Phase.DROP_QUEUED].values()):
             if slot.not_before > now:
                 continue
-            if self.inflight[slot.endpoint] >= self._limits(slot.endpoint).max_parallel or \
-                    not self._bucket(slot.endpoint).take(1):
+            if not self.pace.has_room(slot.endpoint) or \
+                    not self.pace.bucket(slot.endpoint).take(1):
                 continue
-            self.inflight[slot.endpoint] += 1
+            self.pace.inflight[slot.endpoint] += 1
             self._move(slot, Phase.DROP_RECORDING)
             if slot.recorded:
                 self.ledger.change(slot.instance_id, intent=Intent.DROPPING)
@@ -850,7 +821,7 @@ class Run:
 
     def _dropped(self, chunk: list[Slot], future: Future[Any]) -> None:
         for slot, result in zip(chunk, self._results(future, len(chunk))):
-            self.inflight[slot.endpoint] -= 1
+            self.pace.inflight[slot.endpoint] -= 1
             if "error" not in result:
                 self._move(slot, Phase.DROPPED)
                 self.counts["dropped"] += 1
