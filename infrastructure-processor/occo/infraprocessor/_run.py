@@ -14,7 +14,6 @@ not the size of the infrastructure.
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
 import time
@@ -44,7 +43,6 @@ from occo.util.comm import (
     Client,
     cloud_client,
     encode_error,
-    submit,
 )
 from occo.util.comm import (
     CloudHandlerEndpoint as Cloud,
@@ -54,6 +52,7 @@ from occo.util.comm import (
 )
 
 from ._builtfrom import with_built_from, without
+from ._calls import CallPipeline, results_of
 from ._cancel import CancelWatch
 from ._ledger import Ledger
 from ._pace import EndpointPace
@@ -90,9 +89,7 @@ class Run:
         self.slots: dict[str, Slot] = {}                     # every slot of this run
         self.phases: dict[Phase, dict[str, Slot]] = defaultdict(dict)  # index by phase
         self.active = 0                                      # slots not in a final phase
-        self.reports: queue.SimpleQueue[tuple[Callable[..., Any], Future[Any]]] = (
-            queue.SimpleQueue())
-        self.outstanding = 0                                 # calls not yet reported back
+        self.calls = CallPipeline()                          # calls out, and their reports
         self.polling: set[str] = set()                       # endpoints with a state call out
         self.parked: dict[str, list[Slot]] = defaultdict(list)  # due while that call is out
         self.start_latency = StartLatency()                  # learned per endpoint
@@ -252,17 +249,7 @@ class Run:
         """The state file is gone, so nothing can be recorded any more: what this run
         created is dropped at its clouds from what the run holds in memory (it would run
         untracked otherwise). Says what was dropped, and what could not be."""
-        deadline = time.monotonic() + ABANDON_WAIT
-        while self.outstanding > 0 and time.monotonic() < deadline:   # creates in flight
-            try:
-                handler, future = self.reports.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            self.outstanding -= 1
-            try:
-                handler(future)     # it learns a reference before its write fails
-            except Exception:  # noqa: BLE001 - the store is gone; only the reference counts
-                pass
+        self.calls.drain(ABANDON_WAIT)   # a create in flight learns its reference first
         made = [s for s in self.slots.values()
                 if s.new and (s.touched or s.ref) and s.phase != Phase.DROPPED]
         if not made:
@@ -284,7 +271,7 @@ class Run:
     def _run(self, instructions: Iterable[Instruction]) -> dict[str, Any]:
         self.start(instructions)
         while True:
-            self._take_reports(self._next_wake())
+            self.calls.take(self._next_wake())
             if not self.stopping and (self.cancel.is_set() or self.cancel_watch.requested()):
                 self._stop(InfraStatus.CANCELLED, "cancelled by the user")
             self._end_backoffs()
@@ -302,7 +289,7 @@ class Run:
 
     def _calls_out(self) -> int:
         """Calls not reported back, but watches: one still waiting does not hold the run."""
-        return self.outstanding - len(self.watching)
+        return self.calls.outstanding - len(self.watching)
 
 
     def _next_wake(self) -> float:
@@ -317,31 +304,9 @@ class Run:
                 wake = min(wake, due - self._now())
         return max(0.0, wake)
 
-    def _take_reports(self, wait: float) -> None:
-        try:
-            handler, future = self.reports.get(timeout=wait) if wait > 0 \
-                else self.reports.get_nowait()
-        except queue.Empty:
-            return
-        while True:
-            self.outstanding -= 1
-            handler(future)
-            try:
-                handler, future = self.reports.get_nowait()
-            except queue.Empty:
-                return
-
     def _submit(self, client: Client, method: Callable[..., Any],
                 handler: Callable[[Future[Any]], None], **params: Any) -> None:
-        """Start a call of ``method`` (an endpoint protocol's) on ``client``; ``handler``
-        gets its future on the scheduler thread."""
-        self.outstanding += 1
-        try:
-            future = submit(client, method, **params)
-        except Exception as exc:  # the endpoint refused before running anything
-            future = Future()
-            future.set_exception(exc)
-        future.add_done_callback(lambda f: self.reports.put((handler, f)))
+        self.calls.submit(client, method, handler, **params)
 
     def _end_backoffs(self) -> None:
         """Slots whose backoff has passed go back into their phase's queue."""
@@ -452,17 +417,9 @@ class Run:
             self._submit(self.cloud, Cloud.drop_nodes, partial(self._dropped, chunk),
                          refs=[self._drop_ref(s) for s in chunk])
 
-    @staticmethod
-    def _results(future: Future[Any], count: int) -> list[dict[str, Any]]:
-        """Per-item results of a batch call; a failed call fails every item alike."""
-        try:
-            return list(future.result())
-        except Exception as exc:
-            return [{"error": encode_error(exc)}] * count
-
     def _resolved(self, chunk: list[Slot], future: Future[Any]) -> None:
         to_create: list[tuple[Slot, dict[str, Any]]] = []
-        for slot, result in zip(chunk, self._results(future, len(chunk))):
+        for slot, result in zip(chunk, results_of(future, len(chunk))):
             if "error" in result:
                 self.pace.inflight[slot.endpoint] -= 1
                 self._call_failed(slot, result["error"], "preparing the node")
@@ -480,7 +437,7 @@ class Run:
 
     def _created(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self._now()
-        for slot, result in zip(chunk, self._results(future, len(chunk))):
+        for slot, result in zip(chunk, results_of(future, len(chunk))):
             self.pace.inflight[slot.endpoint] -= 1
             if "error" in result:
                 self._call_failed(slot, result["error"], "creating the node")
@@ -820,7 +777,7 @@ class Run:
                             "lookup": True}
 
     def _dropped(self, chunk: list[Slot], future: Future[Any]) -> None:
-        for slot, result in zip(chunk, self._results(future, len(chunk))):
+        for slot, result in zip(chunk, results_of(future, len(chunk))):
             self.pace.inflight[slot.endpoint] -= 1
             if "error" not in result:
                 self._move(slot, Phase.DROPPED)
