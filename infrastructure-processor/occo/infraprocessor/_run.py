@@ -56,7 +56,7 @@ from ._calls import CallPipeline, results_of
 from ._cancel import CancelWatch
 from ._ledger import Ledger
 from ._pace import EndpointPace
-from ._slots import FINAL, Phase, Slot
+from ._slots import Phase, Slot, SlotTable
 from ._timing import DueQueue, StartLatency, poll_gap
 from .config import ProcessingConfig
 
@@ -86,9 +86,7 @@ class Run:
         self.watch_after: dict[str, float] = {}              # a failed watch waits until then
         self.rng = rng
         self.ledger = Ledger(store, infra_id)
-        self.slots: dict[str, Slot] = {}                     # every slot of this run
-        self.phases: dict[Phase, dict[str, Slot]] = defaultdict(dict)  # index by phase
-        self.active = 0                                      # slots not in a final phase
+        self.table = SlotTable()                             # every slot of this run
         self.calls = CallPipeline()                          # calls out, and their reports
         self.polling: set[str] = set()                       # endpoints with a state call out
         self.parked: dict[str, list[Slot]] = defaultdict(list)  # due while that call is out
@@ -117,28 +115,16 @@ class Run:
     # ----------------------------------------------------------------- phases
 
     def _move(self, slot: Slot, phase: Phase) -> None:
-        old = slot.phase
-        if old == phase:
-            return
-        self.phases[old].pop(slot.instance_id, None)
-        self.phases[phase][slot.instance_id] = slot
-        self.active += (old in FINAL) - (phase in FINAL)
-        slot.phase = phase
+        self.table.move(slot, phase)
 
     def _add(self, slot: Slot) -> None:
-        old = self.slots.get(slot.instance_id)
-        if old is not None:  # replaced (a drop instruction for a slot we track)
-            self.phases[old.phase].pop(old.instance_id, None)
-            self.active -= old.phase not in FINAL
-        self.slots[slot.instance_id] = slot
-        self.phases[slot.phase][slot.instance_id] = slot
-        self.active += slot.phase not in FINAL
+        self.table.add(slot)   # replacing one tracked (a drop instruction for it)
         if slot.endpoint not in self.pace.resources:
             self.pace.note(slot.endpoint, slot.implementation.get("resource")
                            or (slot.ref or {}).get("resource") or {})
 
     def _known(self, instance_id: str) -> Slot | None:
-        return self.slots.get(instance_id)
+        return self.table.get(instance_id)
 
     # ----------------------------------------------------------------- setting up
 
@@ -226,7 +212,7 @@ class Run:
                        endpoint=endpoint_key(resource), phase=Phase.WAITING, node=ins.node,
                        implementation=ins.implementation, waits_for=tuple(ins.waits_for),
                        reason=ins.reason))
-        self.unrecorded.append(self.slots[ins.instance_id])
+        self.unrecorded.append(self.table.by_id[ins.instance_id])
         self.pending[ins.node_name] += 1
 
     def _add_drop(self, rec: InstanceRecord, reason: str) -> None:
@@ -250,7 +236,7 @@ class Run:
         created is dropped at its clouds from what the run holds in memory (it would run
         untracked otherwise). Says what was dropped, and what could not be."""
         self.calls.drain(ABANDON_WAIT)   # a create in flight learns its reference first
-        made = [s for s in self.slots.values()
+        made = [s for s in self.table.by_id.values()
                 if s.new and (s.touched or s.ref) and s.phase != Phase.DROPPED]
         if not made:
             return "This run had created nothing at the clouds"
@@ -275,7 +261,7 @@ class Run:
             if not self.stopping and (self.cancel.is_set() or self.cancel_watch.requested()):
                 self._stop(InfraStatus.CANCELLED, "cancelled by the user")
             self._end_backoffs()
-            if self.active == 0 and self._calls_out() == 0:
+            if self.table.active == 0 and self._calls_out() == 0:
                 break
             self._admit_creates()
             self._admit_drops()
@@ -293,7 +279,7 @@ class Run:
 
 
     def _next_wake(self) -> float:
-        if self.phases[Phase.RECORDING] or self.phases[Phase.DROP_RECORDING] or \
+        if self.table.in_phase(Phase.RECORDING) or self.table.in_phase(Phase.DROP_RECORDING) or \
                 self.more_to_admit or (not self.stopping and (self.recheck_waiting
                                                                or self.unrecorded)):
             return 0.0  # creates to admit now (the first round, or dependencies became ready)
@@ -313,14 +299,14 @@ class Run:
         now = self._now()
         for when, slot in self.backoffs.pop_due(now):
             if slot.not_before == when and slot.phase in (Phase.QUEUED, Phase.DROP_QUEUED):
-                self.phases[slot.phase][slot.instance_id] = slot
+                self.table.show(slot)
 
     def _check_stall(self) -> None:
         """Waiting slots whose dependencies can never become ready fail the run."""
-        waiting = self.phases[Phase.WAITING]
+        waiting = self.table.in_phase(Phase.WAITING)
         if not waiting or self._calls_out() or self.stopping or self.backoffs:
             return
-        busy = sum(len(self.phases[p]) for p in (Phase.QUEUED, Phase.RECORDING,
+        busy = sum(len(self.table.in_phase(p)) for p in (Phase.QUEUED, Phase.RECORDING,
                                                  Phase.CREATING, Phase.STARTING,
                                                  Phase.ADDRESSING, Phase.CHECKING))
         if busy == 0:
@@ -347,10 +333,11 @@ class Run:
         now = self._now()
         if self.recheck_waiting:
             self.recheck_waiting = False
-            for slot in [s for s in self.phases[Phase.WAITING].values() if self._eligible(s)]:
+            held = self.table.in_phase(Phase.WAITING).values()
+            for slot in [s for s in held if self._eligible(s)]:
                 self._move(slot, Phase.QUEUED)
         by_endpoint: dict[str, list[Slot]] = defaultdict(list)
-        for slot in self.phases[Phase.QUEUED].values():
+        for slot in self.table.in_phase(Phase.QUEUED).values():
             if slot.not_before <= now:
                 by_endpoint[slot.endpoint].append(slot)
         self.more_to_admit = False
@@ -379,8 +366,8 @@ class Run:
         per round, while those are being created: admitting them once the dependencies
         are ready then costs no store insert. A record without a create call behind it is
         deleted if the run stops, and resumed as waiting after a crash."""
-        if self.stopping or not self.unrecorded or self.phases[Phase.RECORDING] or \
-                self.phases[Phase.DROP_RECORDING]:
+        if self.stopping or not self.unrecorded or self.table.in_phase(Phase.RECORDING) or \
+                self.table.in_phase(Phase.DROP_RECORDING):
             return  # (not in a round whose calls wait for this flush)
         size = min((self.pace.limits(e).batch_size for e in self.pace.resources), default=64)
         batch = self.unrecorded[:size]
@@ -403,14 +390,14 @@ class Run:
                 yield group[i:i + size]
 
     def _dispatch(self) -> None:
-        creating = list(self.phases[Phase.RECORDING].values())
+        creating = list(self.table.in_phase(Phase.RECORDING).values())
         for slot in creating:
             self._move(slot, Phase.CREATING)
         for chunk in self._chunks(creating):
             self._submit(self.composer, Composer.resolve_many,
                          partial(self._resolved, chunk),
                          requests=[self._request(s) for s in chunk])
-        dropping = list(self.phases[Phase.DROP_RECORDING].values())
+        dropping = list(self.table.in_phase(Phase.DROP_RECORDING).values())
         for slot in dropping:
             self._move(slot, Phase.DROPPING)
         for chunk in self._chunks(dropping):
@@ -483,7 +470,7 @@ class Run:
     def _defer(self, slot: Slot, delay: float) -> None:
         """Keep ``slot`` out of its queue until the backoff ``delay`` has passed."""
         slot.not_before = self._now() + delay
-        self.phases[slot.phase].pop(slot.instance_id, None)  # _end_backoffs puts it back
+        self.table.hide(slot)  # _end_backoffs shows it again
         self.backoffs.push(slot.not_before, slot)
 
     # ----------------------------------------------------------------- polling
@@ -593,7 +580,7 @@ class Run:
             return
         chunks: dict[str, list[Slot]] = defaultdict(list)
         for phase in (Phase.STARTING, Phase.CHECKING):
-            for slot in self.phases[phase].values():
+            for slot in self.table.in_phase(phase).values():
                 if slot.endpoint in wanted and slot.ref and not slot.ref.get("lookup"):
                     chunks[slot.endpoint].append(slot)
         for endpoint, slots in chunks.items():
@@ -724,19 +711,15 @@ class Run:
         self.stopping = why
         self.ledger.event("infra.cancelling" if why is InfraStatus.CANCELLED else "infra.failing",
                           reason=reason)
-        for slot in list(self.slots_in(Phase.WAITING, Phase.QUEUED)):
+        for slot in list(self.table.in_phases(Phase.WAITING, Phase.QUEUED)):
             self.pending[slot.node_name] -= 1
             self._queue_drop(slot, f"not started ({why})")
-        for slot in list(self.slots_in(Phase.STARTING, Phase.ADDRESSING, Phase.CHECKING)):
+        for slot in list(self.table.in_phases(Phase.STARTING, Phase.ADDRESSING, Phase.CHECKING)):
             self._queue_drop(slot, f"rolled back ({why})")
         if not self.keep_on_failure:
-            for slot in list(self.slots_in(Phase.READY)):
+            for slot in list(self.table.in_phases(Phase.READY)):
                 if slot.new:
                     self._queue_drop(slot, f"rolled back ({why})")
-
-    def slots_in(self, *phases: Phase) -> list[Slot]:
-        """Slots in these phases, including those waiting out a backoff."""
-        return [s for s in self.slots.values() if s.phase in phases]
 
     # ----------------------------------------------------------------- dropping
 
@@ -756,7 +739,7 @@ class Run:
 
     def _admit_drops(self) -> None:
         now = self._now()
-        for slot in list(self.phases[Phase.DROP_QUEUED].values()):
+        for slot in list(self.table.in_phase(Phase.DROP_QUEUED).values()):
             if slot.not_before > now:
                 continue
             if not self.pace.has_room(slot.endpoint) or \

@@ -60,3 +60,54 @@ class Slot:
     @property
     def creating(self) -> bool:
         return self.phase in ACTIVE_CREATE
+
+
+class SlotTable:
+    """Every slot of one run, indexed by phase, with the count of those not final.
+
+    A slot waiting out a backoff is :meth:`hide`-den from its phase's index (the rounds
+    do not see it) and :meth:`show`-n again when the backoff ends; it keeps its phase.
+    """
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, Slot] = {}
+        self._index: dict[Phase, dict[str, Slot]] = {phase: {} for phase in Phase}
+        #: slots not in a final phase
+        self.active = 0
+
+    def get(self, instance_id: str) -> Slot | None:
+        return self.by_id.get(instance_id)
+
+    def add(self, slot: Slot) -> None:
+        """Track ``slot``; one already tracked under its instance id is replaced."""
+        old = self.by_id.get(slot.instance_id)
+        if old is not None:
+            self._index[old.phase].pop(old.instance_id, None)
+            self.active -= old.phase not in FINAL
+        self.by_id[slot.instance_id] = slot
+        self._index[slot.phase][slot.instance_id] = slot
+        self.active += slot.phase not in FINAL
+
+    def move(self, slot: Slot, phase: Phase) -> None:
+        old = slot.phase
+        if old == phase:
+            return
+        self._index[old].pop(slot.instance_id, None)
+        self._index[phase][slot.instance_id] = slot
+        self.active += (old in FINAL) - (phase in FINAL)
+        slot.phase = phase
+
+    def in_phase(self, phase: Phase) -> dict[str, Slot]:
+        """The visible slots of ``phase`` by instance id (the live index: copy it to
+        change phases while going through it)."""
+        return self._index[phase]
+
+    def in_phases(self, *phases: Phase) -> list[Slot]:
+        """Slots in these phases, hidden ones (backing off) included."""
+        return [s for s in self.by_id.values() if s.phase in phases]
+
+    def hide(self, slot: Slot) -> None:
+        self._index[slot.phase].pop(slot.instance_id, None)
+
+    def show(self, slot: Slot) -> None:
+        self._index[slot.phase][slot.instance_id] = slot
