@@ -56,6 +56,7 @@ from ._calls import CallPipeline, results_of
 from ._cancel import CancelWatch
 from ._ledger import Ledger
 from ._pace import EndpointPace
+from ._progress import NodeProgress
 from ._slots import Phase, Slot, SlotTable
 from ._timing import DueQueue, StartLatency, poll_gap
 from .config import ProcessingConfig
@@ -93,9 +94,7 @@ class Run:
         self.start_latency = StartLatency()                  # learned per endpoint
         self.polls: DueQueue[Slot] = DueQueue()              # when to look at a slot again
         self.backoffs: DueQueue[Slot] = DueQueue()           # slots waiting out a backoff
-        self.pending: dict[str, int] = defaultdict(int)      # creates of this run per node
-        self.ready: dict[str, int] = defaultdict(int)        # ready instances per node
-        self.recheck_waiting = True
+        self.progress = NodeProgress()                       # pending and ready per node
         self.more_to_admit = False
         self.unrecorded: list[Slot] = []                     # waiting slots without a record
         self.started = time.time()
@@ -136,7 +135,7 @@ class Run:
         records = {r.instance_id: r for r in self.store.list_instances(self.infra_id)}
         for rec in records.values():
             if rec.state == InstanceState.READY and rec.intent == Intent.CREATED:
-                self.ready[rec.node_name] += 1
+                self.progress.ready_before(rec.node_name)
         self._resume(records.values())
         for ins in instructions:
             if isinstance(ins, CreateInfrastructure):
@@ -193,7 +192,7 @@ class Run:
                 slot = self._slot_for(rec, Phase.DROP_QUEUED, "interrupted drop")
                 slot.new = False
             elif rec.intent == Intent.CREATING:
-                self.pending[rec.node_name] += 1
+                self.progress.planned(rec.node_name)
                 slot = self._slot_for(rec, Phase.STARTING if rec.resource else Phase.WAITING,
                                       "resumed")
                 if rec.resource:
@@ -213,12 +212,12 @@ class Run:
                        implementation=ins.implementation, waits_for=tuple(ins.waits_for),
                        reason=ins.reason))
         self.unrecorded.append(self.table.by_id[ins.instance_id])
-        self.pending[ins.node_name] += 1
+        self.progress.planned(ins.node_name)
 
     def _add_drop(self, rec: InstanceRecord, reason: str) -> None:
         known = self._known(rec.instance_id)
         if known is not None and known.phase in (Phase.WAITING, Phase.STARTING):
-            self.pending[known.node_name] -= 1
+            self.progress.withdrawn(known.node_name)
         slot = self._slot_for(rec, Phase.DROP_QUEUED, reason)
         slot.new = False
         self._add(slot)
@@ -280,7 +279,7 @@ class Run:
 
     def _next_wake(self) -> float:
         if self.table.in_phase(Phase.RECORDING) or self.table.in_phase(Phase.DROP_RECORDING) or \
-                self.more_to_admit or (not self.stopping and (self.recheck_waiting
+                self.more_to_admit or (not self.stopping and (self.progress.changed
                                                                or self.unrecorded)):
             return 0.0  # creates to admit now (the first round, or dependencies became ready)
         wake = 1.0  # the cancel check's cadence
@@ -311,7 +310,7 @@ class Run:
                                                  Phase.ADDRESSING, Phase.CHECKING))
         if busy == 0:
             slot = next(iter(waiting.values()))
-            missing = [d for d in slot.waits_for if self.ready[d] == 0]
+            missing = self.progress.without_ready(slot.waits_for)
             self.failures.append({"node": slot.node_name, "instance_id": None,
                                   "reason": f"waits for {', '.join(missing)}, which has no "
                                             "ready instance"})
@@ -319,9 +318,6 @@ class Run:
                                  "which has no ready instance")
 
     # ----------------------------------------------------------------- creating
-
-    def _eligible(self, slot: Slot) -> bool:
-        return all(self.pending[d] == 0 and self.ready[d] > 0 for d in slot.waits_for)
 
     def _ask_limits(self, resource: Mapping[str, Any]) -> Any:
         """The cloud handler's limits for an endpoint (for EndpointPace)."""
@@ -331,10 +327,9 @@ class Run:
         if self.stopping:
             return
         now = self._now()
-        if self.recheck_waiting:
-            self.recheck_waiting = False
+        if self.progress.take_changed():
             held = self.table.in_phase(Phase.WAITING).values()
-            for slot in [s for s in held if self._eligible(s)]:
+            for slot in [s for s in held if self.progress.may_start(s.waits_for)]:
                 self._move(slot, Phase.QUEUED)
         by_endpoint: dict[str, list[Slot]] = defaultdict(list)
         for slot in self.table.in_phase(Phase.QUEUED).values():
@@ -670,9 +665,7 @@ class Run:
             self._queue_drop(slot, f"rolled back ({self.stopping})")
             return
         self._move(slot, Phase.READY)
-        self.pending[slot.node_name] -= 1
-        self.ready[slot.node_name] += 1
-        self.recheck_waiting = True
+        self.progress.became_ready(slot.node_name)
         self.counts["ready"] += 1
         self.ledger.change(slot.instance_id, state=InstanceState.READY, intent=Intent.CREATED,
                            ready_at=time.time(), failure=None)
@@ -699,7 +692,7 @@ class Run:
             self._defer(fresh, self.config.backoff.delay(slot.attempt, self.rng))
             self.counts["replaced"] += 1
             return
-        self.pending[slot.node_name] -= 1
+        self.progress.withdrawn(slot.node_name)
         self.failures.append({"node": slot.node_name, "instance_id": slot.instance_id,
                               "reason": reason})
         self._stop(InfraStatus.FAILED, f"node {slot.node_name}: {reason}")
@@ -712,7 +705,7 @@ class Run:
         self.ledger.event("infra.cancelling" if why is InfraStatus.CANCELLED else "infra.failing",
                           reason=reason)
         for slot in list(self.table.in_phases(Phase.WAITING, Phase.QUEUED)):
-            self.pending[slot.node_name] -= 1
+            self.progress.withdrawn(slot.node_name)
             self._queue_drop(slot, f"not started ({why})")
         for slot in list(self.table.in_phases(Phase.STARTING, Phase.ADDRESSING, Phase.CHECKING)):
             self._queue_drop(slot, f"rolled back ({why})")
