@@ -85,6 +85,6 @@ def test_the_steps_work_for_util(tmp_path, make):
     proc = subprocess.run(["bash", "-c", script], cwd=work, env=env, text=True,
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "2 passed" in proc.stdout
+    assert "1 passed" in proc.stdout   # util's packaging test (the shared check)
     assert (work / "env" / "util-dev" / "bin" / "pytest").is_file()
     assert time.monotonic() - started < 60
