@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import subprocess
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,9 +27,9 @@ IMAGE = "ami-04681a1dbd79675a5"   # one of the images moto lists
 
 
 @dataclass
-class Moto:
-    url: str
-    process: subprocess.Popen
+class Moto(testing.MotoServer):
+    """moto's server (occo.util.testing) with the admin user these tests act as."""
+
     access_key: str
     secret_key: str
 
@@ -44,15 +43,6 @@ class Moto:
                             aws_access_key_id=self.access_key,
                             aws_secret_access_key=self.secret_key)
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def start_moto(timeout: float = 60.0) -> Moto:
     """Start moto_server on a free loopback port and make the admin user."""
     server = testing.start_moto(timeout=timeout, env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"})
@@ -64,7 +54,7 @@ def start_moto(timeout: float = 60.0) -> Moto:
     iam.put_user_policy(UserName="occo-admin", PolicyName="all", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-    return Moto(url, proc, key["AccessKeyId"], key["SecretAccessKey"])
+    return Moto(url, server.port, proc, key["AccessKeyId"], key["SecretAccessKey"])
 
 
 THROTTLED = (503, b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
