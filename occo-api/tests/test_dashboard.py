@@ -290,6 +290,37 @@ def test_the_page_is_readable_at_a_phone_width(service, browser, shots):
     context.close()
 
 
+def test_what_a_user_is_typing_or_pressing_survives_the_live_re_renders(service, browser):
+    """The page re-renders on every event and every 5 s; an element it took out of the
+    document would lose the focus (and with it the keys typed next): the scale field and a
+    Drop button keep it across re-renders while the infrastructure changes."""
+    infra_id = service.build(THIRTY)
+    context, page = log_in(browser, service)
+    page.goto(f"{service.base}/ui/infra/{infra_id}")
+    field = 'form.scale[data-node="app"] input'
+    page.wait_for_selector(field)
+    page.focus(field)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("3")
+    renders = int(page.evaluate("document.body.dataset.renders"))
+    # the build goes on: its events re-render the page several times
+    until(page, f"Number(document.body.dataset.renders) >= {renders + 3}", timeout=60_000)
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == \
+        "instances of app"
+    page.keyboard.type("5")                       # the next key lands in the same field
+    assert page.input_value(field) == "35"
+    wait_until(lambda: built(service.client, infra_id), timeout=60, what="built")
+    button = page.locator("#instances tbody tr").filter(has_text="app").first.locator("button")
+    button.focus()
+    renders = int(page.evaluate("document.body.dataset.renders"))
+    # the page's own 5-second refresh re-renders it
+    until(page, f"Number(document.body.dataset.renders) >= {renders + 2}", timeout=30_000)
+    assert page.evaluate("document.activeElement.textContent") == "Drop"
+    page.keyboard.press("Enter")                  # the key still acts on that button
+    until(page, "document.getElementById('notice').textContent.includes('app: dropping')")
+    context.close()
+
+
 def test_the_event_stream_resumes_after_the_service_restarts(setup, browser):
     setup.write(dummy_store=None)   # the dummy cloud in a file: it outlives the restart
     service = Service(setup, free_port())

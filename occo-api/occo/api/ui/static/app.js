@@ -191,36 +191,62 @@ function lastCheck(inst, now) {
   return `${found} (${age(Math.max(0, now - inst.confirmed_at))} ago)`;
 }
 
+// the rows outlive the re-renders too (a Drop button keeps the focus): one per instance,
+// its cells rewritten in place
+const rowsById = new Map();
+function instanceRow(infra, node, inst) {
+  let row = rowsById.get(inst.instance_id);
+  if (!row) {
+    const short = inst.instance_id.slice(0, 8);
+    row = el("tr", {"data-instance": inst.instance_id},
+      el("td", {}, el("code", {}, short)), el("td", {}, node.name), el("td", {}), el("td", {}),
+      el("td", {class: "wide"}), el("td", {class: "wide health"}),
+      el("td", {}, el("button", {type: "button", class: "danger",
+        "aria-label": `drop instance ${short} of ${node.name}`,
+        onclick: () => act("POST",
+          `/infrastructures/${infra}/scaledown/${encodeURIComponent(node.name)}/${inst.instance_id}`,
+          () => `${node.name}: dropping ${short}`)}, "Drop")));
+    rowsById.set(inst.instance_id, row);
+  }
+  return row;
+}
+
+function fillRow(row, inst, now) {
+  const [, , state, address, created, health] = row.children;
+  state.replaceChildren(stateBadge(inst.state), inst.outdated ? " outdated" : "");
+  address.textContent = (inst.addresses || []).join(", ");
+  created.textContent = inst.created_at ? age(now - inst.created_at) : "";
+  health.textContent = lastCheck(inst, now);
+}
+
+let instancesView = null;
 function instancesTable(infra, status, now) {
-  const rows = [];
+  if (!instancesView) {
+    instancesView = {hidden: el("p", {class: "muted", id: "hidden-rows"}), body: el("tbody", {})};
+    instancesView.wrap = el("div", {class: "table-wrap"}, instancesView.hidden,
+      el("table", {id: "instances"},
+        el("thead", {}, el("tr", {}, el("th", {}, "Instance"), el("th", {}, "Node"),
+          el("th", {}, "State"), el("th", {}, "Address"), el("th", {class: "wide"}, "Age"),
+          el("th", {class: "wide"}, "Last health check"), el("th", {}, ""))),
+        instancesView.body));
+  }
   const all = [];
   for (const node of status.nodes) for (const inst of node.instances) all.push([node, inst]);
   all.sort((a, b) => (a[1].state === "ready") - (b[1].state === "ready"));
-  for (const [node, inst] of all.slice(0, MAX_ROWS)) {
-    {
-      const health = lastCheck(inst, now);
-      rows.push(el("tr", {"data-instance": inst.instance_id},
-        el("td", {}, el("code", {}, inst.instance_id.slice(0, 8))),
-        el("td", {}, node.name),
-        el("td", {}, stateBadge(inst.state), inst.outdated ? " outdated" : ""),
-        el("td", {}, (inst.addresses || []).join(", ")),
-        el("td", {class: "wide"}, inst.created_at ? age(now - inst.created_at) : ""),
-        el("td", {class: "wide health"}, health),
-        el("td", {}, el("button", {type: "button", class: "danger",
-          "aria-label": `drop instance ${inst.instance_id.slice(0, 8)} of ${node.name}`,
-          onclick: () => act("POST",
-            `/infrastructures/${infra}/scaledown/${encodeURIComponent(node.name)}/${inst.instance_id}`,
-            () => `${node.name}: dropping ${inst.instance_id.slice(0, 8)}`)}, "Drop"))));
-    }
-  }
+  const listed = all.slice(0, MAX_ROWS);
+  const rows = listed.map(([node, inst]) => {
+    const row = instanceRow(infra, node, inst);
+    fillRow(row, inst, now);
+    return row;
+  });
+  const present = new Set(all.map(([, inst]) => inst.instance_id));
+  for (const id of rowsById.keys()) if (!present.has(id)) rowsById.delete(id);
+  keepChildren(instancesView.body, rows);
   const hidden = all.length - rows.length;
-  return el("div", {class: "table-wrap"}, hidden > 0 ? el("p", {class: "muted", id: "hidden-rows"},
-    `${hidden} more instances are not listed (the graph counts them all)`) : null,
-    el("table", {id: "instances"},
-    el("thead", {}, el("tr", {}, el("th", {}, "Instance"), el("th", {}, "Node"),
-      el("th", {}, "State"), el("th", {}, "Address"), el("th", {class: "wide"}, "Age"),
-      el("th", {class: "wide"}, "Last health check"), el("th", {}, ""))),
-    el("tbody", {}, ...rows)));
+  instancesView.hidden.hidden = hidden <= 0;
+  instancesView.hidden.textContent = hidden > 0
+    ? `${hidden} more instances are not listed (the graph counts them all)` : "";
+  return instancesView.wrap;
 }
 
 let refreshTimer = null;
@@ -240,30 +266,58 @@ function scheduleRefresh() {
   }, Math.max(250, 4 * renderCost));
 }
 
+// The page's parts are made once and updated in place: an element that is taken out of
+// the document loses the focus, so a re-render that rebuilt them would drop what a user
+// (or a keyboard) is in the middle of typing or pressing.
+let layout = null;
+let shown = {infra: "", name: "", maintained: false};
+function pageLayout() {
+  if (layout) return layout;
+  const maintain = el("button", {type: "button", id: "maintain", onclick: () => act("POST",
+    `/infrastructures/${shown.infra}/${shown.maintained ? "detach" : "attach"}`,
+    (body) => body.maintained ? "maintained: healed and scaled by occo serve" : "no longer maintained")});
+  const destroy = el("button", {type: "button", class: "danger", id: "destroy", onclick: () => {
+    if (!window.confirm(`Destroy ${shown.name} and every instance of it?`)) return;
+    act("DELETE", `/infrastructures/${shown.infra}`, () => `destroying ${shown.name}`);
+  }}, "Destroy");
+  layout = {summary: el("p", {id: "summary"}), maintain,
+    actions: el("div", {class: "actions"}, maintain, destroy),
+    graph: el("div", {class: "graph-slot"}), nodes: el("div", {class: "nodes-actions"}),
+    instances: el("div", {class: "instances-slot"}),
+    events: el("ol", {id: "events", "aria-live": "polite"})};
+  return layout;
+}
+
+// replace a container's children only when they are not already these, in this order
+function keepChildren(container, children) {
+  const now = container.children;
+  if (now.length === children.length && children.every((child, i) => now[i] === child)) return;
+  container.replaceChildren(...children);
+}
+
 async function renderInfra() {
   const answer = await api("GET", `/ui/api/infra/${encodeURIComponent(INFRA)}`);
   if (!answer.ok) {
+    layout = null;
     main.replaceChildren(el("p", {class: "error"}, answer.body?.message || `HTTP ${answer.status}`));
     return false;
   }
   const {graph, status, now} = answer.body;
+  shown = {infra: status.infra_id, name: status.name, maintained: status.maintained};
   document.getElementById("title").textContent = `${status.name} (${status.infra_id.slice(0, 8)}): ${status.status}`;
-  const actions = el("div", {class: "actions"},
-    el("button", {type: "button", id: "maintain", onclick: () => act("POST",
-      `/infrastructures/${status.infra_id}/${status.maintained ? "detach" : "attach"}`,
-      (body) => body.maintained ? "maintained: healed and scaled by occo serve" : "no longer maintained")},
-      status.maintained ? "Stop maintaining" : "Maintain"),
-    el("button", {type: "button", class: "danger", id: "destroy", onclick: () => {
-      if (!window.confirm(`Destroy ${status.name} and every instance of it?`)) return;
-      act("DELETE", `/infrastructures/${status.infra_id}`, () => `destroying ${status.name}`);
-    }}, "Destroy"));
-  const summary = el("p", {id: "summary"}, `${status.ready} of ${status.instances} instances ready; `,
+  const parts = pageLayout();
+  if (!main.contains(parts.summary)) {
+    main.replaceChildren(parts.summary, parts.actions, el("h2", {}, "Graph"), parts.graph,
+      el("h2", {}, "Nodes"), parts.nodes, el("h2", {}, "Instances"), parts.instances,
+      el("h2", {}, "Events"), parts.events);
+  }
+  parts.summary.replaceChildren(`${status.ready} of ${status.instances} instances ready; `,
     stateBadgeOf(status.status), status.maintained ? " maintained" : " not maintained");
-  const log = document.getElementById("events") || el("ol", {id: "events", "aria-live": "polite"});
-  main.replaceChildren(summary, actions, el("h2", {}, "Graph"), drawGraph(graph),
-    el("h2", {}, "Nodes"), el("div", {class: "nodes-actions"}, ...graph.nodes.map((n) => nodeCard(status.infra_id, n))),
-    el("h2", {}, "Instances"), instancesTable(status.infra_id, status, now),
-    el("h2", {}, "Events"), log);
+  parts.maintain.textContent = status.maintained ? "Stop maintaining" : "Maintain";
+  parts.graph.replaceChildren(drawGraph(graph));
+  keepChildren(parts.nodes, graph.nodes.map((n) => nodeCard(status.infra_id, n)));
+  keepChildren(parts.instances, [instancesTable(status.infra_id, status, now)]);
+  document.body.dataset.renders = String(Number(document.body.dataset.renders || 0) + 1);
   return true;
 }
 
