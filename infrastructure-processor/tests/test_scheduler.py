@@ -10,8 +10,9 @@ import pytest
 from conftest import FAST, World, description, instructions
 from endpoints import SimCloud, SimComposer
 
-from occo.infobroker import InstanceRecord, InstanceState, Intent, NotFound
+from occo.infobroker import Event, InstanceRecord, InstanceState, Intent, NotFound
 from occo.infraprocessor import ProcessingConfig, Processor
+from occo.util import CANCEL_REQUESTED
 from occo.util.instructions import DropInfrastructure
 
 
@@ -233,6 +234,34 @@ def test_cancellation_starts_nothing_new_and_rolls_back():
         assert result["status"] == "cancelled"
         assert "web" not in {n for _, n, _ in cloud.created_order}
         assert cloud.alive() == [] and w.store.list_instances(infra_id) == []
+    finally:
+        w.close()
+
+
+def test_a_cancel_appended_to_the_log_by_another_writer_stops_the_run():
+    """The cancel of another worker (the enactor on another machine) is an event in the
+    store; the run is never told by a call. A cancel left in the log before the run began
+    is not this run's: it builds through it."""
+    started = threading.Event()
+    cloud = SimCloud(latency={"db": 2.5})   # the store is looked at once a second
+    w = World(cloud=cloud)
+    cloud.on_create = lambda spec: started.set()
+    try:
+        desc = description({"db": 1, "web": 3}, [("web", "db")])
+        infra_id = w.add_infra(desc)
+        w.store.append_event(Event(type=CANCEL_REQUESTED, infra_id=infra_id))   # stale
+        result = {}
+        runner = threading.Thread(target=lambda: result.update(w.processor.execute(
+            infra_id, [i.to_dict() for i in instructions(infra_id, desc)])))
+        runner.start()
+        assert started.wait(5)
+        w.store.append_event(Event(type=CANCEL_REQUESTED, infra_id=infra_id))
+        runner.join(10)
+        assert result["status"] == "cancelled"
+        assert "web" not in {n for _, n, _ in cloud.created_order}
+        assert cloud.alive() == [] and w.store.list_instances(infra_id) == []
+        again = w.processor.execute(infra_id, [i.to_dict() for i in instructions(infra_id, desc)])
+        assert again["status"] == "ready" and again["ready"] == 4
     finally:
         w.close()
 

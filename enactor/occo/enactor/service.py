@@ -16,7 +16,15 @@ from typing import Any
 
 from occo.compiler import ImplementationChooser, StaticDescription
 from occo.infobroker import Event, InstanceRecord, Intent, Store, held_lease, holder_name
-from occo.util import DropInfrastructure, DropNode, InfraStatus, is_template, new_id, scrub
+from occo.util import (
+    CANCEL_REQUESTED,
+    DropInfrastructure,
+    DropNode,
+    InfraStatus,
+    is_template,
+    new_id,
+    scrub,
+)
 from occo.util.comm import Client, cloud_client, processor_client
 
 from .config import MaintenanceConfig
@@ -99,10 +107,13 @@ class Enactor:
 
     def cancel(self, infra_id: str, *, timeout: float = 30.0) -> bool:
         """Ask a running build of ``infra_id`` to stop and roll back: the processor serving
-        it is told, and the status (``cancelling``) is written so that a processor worker
-        on another machine sees it too. Whether a build was running here."""
+        it is told, and a ``build.cancel_requested`` event is appended to the log so that
+        a processor worker on another machine sees it too (the ``cancelling`` status,
+        written first, is what people see). Whether a build was running here."""
         self.store.update_infrastructure(infra_id, expected_version=None,
                                          status=InfraStatus.CANCELLING)
+        self.store.append_event(Event(type=CANCEL_REQUESTED, infra_id=infra_id,
+                                      details={"by": self.holder}))
         return bool(processor_client(self.processor, timeout=timeout).cancel(infra_id=infra_id))
 
     def drift(self, infra_id: str, description: dict, records: list[InstanceRecord]

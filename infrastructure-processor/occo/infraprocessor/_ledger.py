@@ -7,16 +7,19 @@ batch holding its record (or its ``dropping`` intent) has been flushed.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from occo.infobroker import Event, InstanceRecord, InstanceState, Intent, Store
 
 
 class Ledger:
-    def __init__(self, store: Store, infra_id: str) -> None:
+    def __init__(self, store: Store, infra_id: str, *,
+                 appended: Callable[[Sequence[int]], None] | None = None) -> None:
+        """``appended``: told the positions of each batch of events the ledger wrote."""
         self.store = store
         self.infra_id = infra_id
+        self.appended = appended
         self._new: list[InstanceRecord] = []
         self._changes: dict[str, dict[str, Any]] = {}
         self._deleted: list[str] = []
@@ -58,5 +61,7 @@ class Ledger:
             self.store.delete_instances(self._deleted)
             self._deleted = []
         if self._events:
-            self.store.append_events(self._events)
+            positions = self.store.append_events(self._events)
             self._events = []
+            if self.appended is not None:
+                self.appended(positions)

@@ -97,9 +97,10 @@ class Run:
         self.progress = NodeProgress()                       # pending and ready per node
         self.more_to_admit = False
         self.unrecorded: list[Slot] = []                     # waiting slots without a record
-        self.started = time.time()
-        self.cancel_watch = CancelWatch(store, infra_id, started_at=self.started,
+        newest = store.last_event(infra_id)
+        self.cancel_watch = CancelWatch(store, infra_id, after=newest.position if newest else 0,
                                         clock=self._now)
+        self.ledger.appended = self.cancel_watch.own
         self.stopping: InfraStatus | None = None             # FAILED / CANCELLED
         self.failures: list[dict[str, Any]] = []
         self.drop_failures: list[dict[str, Any]] = []

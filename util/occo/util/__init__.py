@@ -61,7 +61,7 @@ from .plugins import (
 from .ratelimit import Backoff, TokenBucket
 from .schema import Field, Schema, describe_value, is_template
 from .secrets import REDACTED, forget_secrets, is_secret_key, redact, register_secret, scrub
-from .status import InfraStatus
+from .status import CANCEL_REQUESTED, InfraStatus
 from .suggest import closest, suggestion
 from .template_names import CONFIG_MANAGER_NAMES, HEALTH_CHECK_NAMES, NODE_FUNCTIONS, TEMPLATE_NAMES
 from .version import __version__
@@ -88,5 +88,5 @@ __all__ = [
     "CreateInfrastructure", "CreateNode", "DropInfrastructure", "DropNode", "Instruction",
     "instruction_from_dict", "endpoint_key", "Backoff", "TokenBucket", "REDACTED", "is_secret_key",
     "closest", "suggestion", "CONFIG_MANAGER_NAMES", "HEALTH_CHECK_NAMES", "NODE_FUNCTIONS",
-    "TEMPLATE_NAMES", "InfraStatus",
+    "TEMPLATE_NAMES", "CANCEL_REQUESTED", "InfraStatus",
 ]

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["InfraStatus"]
+__all__ = ["CANCEL_REQUESTED", "InfraStatus"]
+
+#: the event type of a cancel request: appended to the infrastructure's event log by the
+#: enactor; the running build, wherever it runs, reads it from there (the ``cancelling``
+#: status written beside it is for people to read, never a signal)
+CANCEL_REQUESTED = "build.cancel_requested"
 
 
 class InfraStatus(StrEnum):
