@@ -8,7 +8,7 @@ from endpoints import SimCloud, SimComposer
 from occo.infobroker import InfraRecord, MemoryStore
 from occo.infraprocessor import ProcessingConfig, Processor
 from occo.util.comm import InProcessTransport
-from occo.util.instructions import CreateInfrastructure, CreateNode
+from occo.util.instructions import CreateInfrastructure, CreateNode, RunScope
 from occo.util.ratelimit import Backoff
 
 FAST = ProcessingConfig(max_parallel=64, rate=0, batch_size=8, poll_interval=0.02,
@@ -28,7 +28,7 @@ def description(counts: dict[str, int], edges: list[tuple[str, str]]) -> dict:
 def instructions(infra_id: str, desc: dict) -> list:
     waits = {n["name"]: tuple(e["dependency"] for e in desc["edges"]
                               if e["dependent"] == n["name"]) for n in desc["nodes"]}
-    out = [CreateInfrastructure(infra_id=infra_id)]
+    out = [RunScope.of(desc, infra_id), CreateInfrastructure(infra_id=infra_id)]
     for node in desc["nodes"]:
         for i in range(node["scaling"]["min"]):
             out.append(CreateNode(infra_id=infra_id, instance_id=f"{node['name']}-{i}",

@@ -208,10 +208,10 @@ def test_keep_on_failure_keeps_what_is_ready():
 def test_a_node_waiting_for_nothing_ready_fails_clearly(world):
     desc = description({"web": 1}, [])
     infra_id = world.add_infra(desc)
-    ins = instructions(infra_id, desc)
-    bad = ins[1].__class__(infra_id=infra_id, instance_id="w", node=ins[1].node,
-                           implementation=ins[1].implementation, waits_for=("db",))
-    outcome = world.processor.execute(infra_id, [bad.to_dict()])
+    scope, _, create = instructions(infra_id, desc)
+    bad = create.__class__(infra_id=infra_id, instance_id="w", node=create.node,
+                           implementation=create.implementation, waits_for=("db",))
+    outcome = world.processor.execute(infra_id, [scope.to_dict(), bad.to_dict()])
     assert outcome["status"] == "failed"
     assert "waits for db, which has no ready instance" in outcome["failures"][0]["reason"]
 
@@ -278,7 +278,7 @@ def test_an_interrupted_run_is_resumed_without_duplicates(world):
                        state=InstanceState.STARTING),
         InstanceRecord(instance_id="old-2", infra_id=infra_id, node_name="web",
                        implementation=impl)])
-    ins = instructions(infra_id, desc)[:2]  # and one more wanted now
+    ins = instructions(infra_id, desc)[:3]  # and one more wanted now
     outcome = world.processor.execute(infra_id, [i.to_dict() for i in ins])
     assert outcome["status"] == "ready"
     ids = sorted(r.instance_id for r in world.store.list_instances(infra_id))

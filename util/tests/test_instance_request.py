@@ -1,6 +1,9 @@
 """The one builder of the service composer's request (occo.util.instance_request)."""
 
+import json
+
 from occo.util.instance_request import RequestBuilder, ancestors
+from occo.util.instructions import RunScope, instruction_from_dict
 
 DESCRIPTION = {
     "infra_name": "Shop", "user_id": "me",
@@ -53,3 +56,20 @@ def test_an_unknown_node_still_gets_a_request():
     node = RequestBuilder({}, "i").node("ghost")
     assert node == {"name": "ghost", "dependencies": [],
                     "mappings": {"inbound": {}, "outbound": {}}}
+
+
+def test_a_runs_scope_gives_the_same_requests_as_the_description_after_json():
+    """The processor builds its requests from the RunScope the enactor sent (through
+    JSON, as over amqp); they are the ones the description would give."""
+    scope = RunScope.of(DESCRIPTION, "infra-1")
+    assert scope.waits_for == {"DB": (), "cache": (), "app": ("DB", "cache"),
+                               "web": ("app",), "lonely": ()}
+    assert all("implementations" not in node for node in scope.nodes.values())
+    sent = instruction_from_dict(json.loads(json.dumps(scope.to_dict())))
+    assert sent == scope
+    from_scope = RequestBuilder.from_scope(sent, scaling_secret="s3cret-scaling-value")
+    whole = RequestBuilder(DESCRIPTION, "infra-1", scaling_secret="s3cret-scaling-value")
+    impl = {"resource": {"type": "dummy"}}
+    for name in ("DB", "cache", "app", "web", "lonely"):
+        assert from_scope.request(name, "x", impl) == whole.request(name, "x", impl), name
+    assert from_scope.request("web", "x", impl)["node"]["dependencies"] == ["app", "DB", "cache"]

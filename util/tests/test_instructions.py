@@ -11,6 +11,7 @@ from occo.util.instructions import (
     CreateNode,
     DropInfrastructure,
     DropNode,
+    RunScope,
     instruction_from_dict,
 )
 from occo.util.nodespec import endpoint_key
@@ -23,6 +24,9 @@ from occo.util.nodespec import endpoint_key
                reason="scale to min 2"),
     DropNode(infra_id="i1", instance_id="n1", node_name="web", reason="scale down"),
     DropInfrastructure(infra_id="i1"),
+    RunScope(infra_id="i1", infra_name="shop", user_id="me",
+             nodes={"web": {"name": "web", "dependencies": ["db"], "mappings": {}}},
+             waits_for={"web": ("db",), "db": ()}),
 ])
 def test_round_trip(instruction):
     data = json.loads(json.dumps(instruction.to_dict()))

@@ -21,6 +21,7 @@ from occo.util import (
     DropInfrastructure,
     DropNode,
     InfraStatus,
+    RunScope,
     is_template,
     new_id,
     scrub,
@@ -192,8 +193,12 @@ class Enactor:
                         "drop_failures": [], "outdated": outdated,
                         "settling": decision.settling}
             processor = processor_client(self.processor, timeout=self.call_timeout)
+            # the run's scope first: what the processor needs of the description, so it
+            # never reads it back from the store
+            scope = RunScope.of(infra.description or {}, infra_id)
             outcome = processor.execute(
-                infra_id=infra_id, instructions=[i.to_dict() for i in decision.instructions],
+                infra_id=infra_id,
+                instructions=[scope.to_dict()] + [i.to_dict() for i in decision.instructions],
                 keep_on_failure=keep_on_failure, request_id=new_id())
             # replaced: failed attempts the processor replaced while building; healed:
             # failed or vanished nodes this pass decided to replace

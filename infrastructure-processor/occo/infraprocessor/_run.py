@@ -33,6 +33,7 @@ from occo.util import (
     InfraStatus,
     Instruction,
     RequestBuilder,
+    RunScope,
     TokenBucket,
     endpoint_key,
     new_id,
@@ -106,7 +107,7 @@ class Run:
         self.drop_failures: list[dict[str, Any]] = []
         self.counts = {"created": 0, "ready": 0, "dropped": 0, "replaced": 0}
         self.drop_infra = False
-        self.description: Mapping[str, Any] = {}
+        self.scope = RunScope(infra_id=infra_id)              # what it needs of the description
         self.requests = RequestBuilder({}, infra_id)
 
     #: the scheduler's clock (monotonic seconds); only the run's loop and its parts read it
@@ -129,10 +130,14 @@ class Run:
     # ----------------------------------------------------------------- setting up
 
     def start(self, instructions: Iterable[Instruction]) -> None:
-        infra = self.store.get_infrastructure(self.infra_id)
-        self.description = infra.description or {}
-        self.requests = RequestBuilder(self.description, self.infra_id,
-                                       scaling_secret=scaling_secret(self.store, self.infra_id))
+        """Take the run's instructions; the description is never read from the store: a
+        ``RunScope`` among them says what the run needs of it."""
+        instructions = list(instructions)
+        for ins in instructions:
+            if isinstance(ins, RunScope):
+                self.scope = ins
+        self.requests = RequestBuilder.from_scope(
+            self.scope, scaling_secret=scaling_secret(self.store, self.infra_id))
         records = {r.instance_id: r for r in self.store.list_instances(self.infra_id)}
         for rec in records.values():
             if rec.state == InstanceState.READY and rec.intent == Intent.CREATED:
@@ -163,15 +168,10 @@ class Run:
         self.ledger.flush()
 
     def _node(self, name: str) -> Mapping[str, Any]:
-        for node in self.description.get("nodes", ()):
-            if node.get("name") == name:
-                found: Mapping[str, Any] = node
-                return found
-        return {"name": name}
+        return self.requests.node(name)
 
     def _waits_for(self, name: str) -> tuple[str, ...]:
-        return tuple(e["dependency"] for e in self.description.get("edges", ())
-                     if e.get("dependent") == name)
+        return tuple(self.scope.waits_for.get(name, ()))
 
     def _slot_for(self, rec: InstanceRecord, phase: Phase, reason: str) -> Slot:
         resource = (rec.implementation or {}).get("resource", {})

@@ -16,7 +16,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from occo.infobroker import Store, held_lease, holder_name
-from occo.util import CloudLimits, Instruction, TokenBucket, instruction_from_dict
+from occo.util import (
+    CloudLimits,
+    CreateNode,
+    Instruction,
+    RunScope,
+    TokenBucket,
+    instruction_from_dict,
+)
 from occo.util.comm import Client, ProcessorEndpoint, methods_of
 
 from ._run import Run
@@ -81,6 +88,7 @@ class Processor:
         """
         parsed = [i if not isinstance(i, Mapping) else instruction_from_dict(i)
                   for i in instructions]
+        _check_scope(parsed)
         with self._idle:
             # A request for an infrastructure this process is already working on (a
             # message redelivered after a lost connection) waits for that run to end and
@@ -127,3 +135,18 @@ class Processor:
         if event is not None:
             event.set()
         return running
+
+
+def _check_scope(instructions: list[Instruction]) -> None:
+    """A CreateNode needs the run's scope to name its node (its dependencies and mappings
+    are there, not in the instruction): without it the composer would get a request that
+    names no dependency, so the instructions are refused before anything is done."""
+    named: set[str] = set()
+    for ins in instructions:
+        if isinstance(ins, RunScope):
+            named.update(ins.nodes)
+    missing = sorted({ins.node_name for ins in instructions
+                      if isinstance(ins, CreateNode) and ins.node_name not in named})
+    if missing:
+        raise ValueError(f"CreateNode of {', '.join(missing)} without a RunScope naming it "
+                         "(the enactor sends RunScope.of(description, infra_id) first)")

@@ -43,6 +43,7 @@ from .instructions import (
                           DropInfrastructure,
                           DropNode,
                           Instruction,
+                          RunScope,
                           instruction_from_dict,
 )
 from .located import LocatedDict, LocatedList, join_path, location_of
@@ -86,7 +87,8 @@ __all__ = [
     "LIMIT_SETTINGS", "configured_limits", "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED",
     "RequestBuilder", "scaling_secret", "synch_attribute_names", "waits_on_attributes",
     "CreateInfrastructure", "CreateNode", "DropInfrastructure", "DropNode", "Instruction",
-    "instruction_from_dict", "endpoint_key", "Backoff", "TokenBucket", "REDACTED", "is_secret_key",
+    "instruction_from_dict", "RunScope", "endpoint_key", "Backoff", "TokenBucket", "REDACTED",
+    "is_secret_key",
     "closest", "suggestion", "CONFIG_MANAGER_NAMES", "HEALTH_CHECK_NAMES", "NODE_FUNCTIONS",
     "TEMPLATE_NAMES", "CANCEL_REQUESTED", "InfraStatus",
 ]

@@ -98,6 +98,8 @@ class RequestBuilder:
                  scaling_secret: str | None = None) -> None:
         self.description = description or {}
         self.infra_id = infra_id
+        self.infra_name = str(self.description.get("infra_name") or "")
+        self.user_id = self.description.get("user_id")
         self._nodes = {n["name"]: n for n in self.description.get("nodes", ())
                        if isinstance(n, Mapping) and "name" in n}
         self._cache: dict[str, dict[str, Any]] = {}
@@ -105,6 +107,16 @@ class RequestBuilder:
         self.scaling_secret = scaling_secret
         if scaling_secret:
             register_secret(scaling_secret)
+
+    @classmethod
+    def from_scope(cls, scope: Any, *, scaling_secret: str | None = None) -> RequestBuilder:
+        """The builder of a run: every node's part comes from the run's ``RunScope``
+        (occo.util.instructions), so no description is needed."""
+        builder = cls({}, scope.infra_id, scaling_secret=scaling_secret)
+        builder.infra_name = scope.infra_name
+        builder.user_id = scope.user_id
+        builder._cache.update({name: dict(node) for name, node in scope.nodes.items()})
+        return builder
 
     def node(self, name: str) -> dict[str, Any]:
         """The request's ``node`` part for node ``name``."""
@@ -130,7 +142,6 @@ class RequestBuilder:
                 implementation: Mapping[str, Any]) -> dict[str, Any]:
         """What the service composer needs to render (or health-check) this instance."""
         return {"instance_id": instance_id, "infra_id": self.infra_id,
-                "infra_name": self.description.get("infra_name", ""),
-                "user_id": self.description.get("user_id"),
+                "infra_name": self.infra_name, "user_id": self.user_id,
                 "node": self.node(node_name), "implementation": implementation,
                 "scaling_secret": self.scaling_secret}

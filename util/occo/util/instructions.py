@@ -3,7 +3,11 @@
 They cross the ``infraprocessor`` endpoint as JSON (``to_dict`` / ``instruction_from_dict``).
 A ``CreateNode`` carries everything the processor needs without reading the description:
 the node (its dict form from the compiled description), the implementation chosen for this
-instance, and the node types it waits for.
+instance, and the node types it waits for. A ``RunScope``, sent first, carries what the
+run needs of the description for every node type, also those of instances a previous run
+left behind: the infrastructure's name and owner, each node's part of the service
+composer's request (its dependencies, attribute mappings, variables and attributes) and
+the node types it waits for. So a run never reads the description back from the store.
 """
 
 from __future__ import annotations
@@ -12,8 +16,46 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from occo.util.instance_request import RequestBuilder
+
 __all__ = ["CreateInfrastructure", "CreateNode", "DropNode", "DropInfrastructure",
-           "Instruction", "instruction_from_dict"]
+           "Instruction", "RunScope", "instruction_from_dict"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunScope:
+    """What a run needs of the compiled description besides its CreateNodes: built once
+    by the enactor (:meth:`of`) and sent as the first instruction.
+
+    ``nodes``: per node type, its part of the service composer's request
+    (``RequestBuilder.node``: the node without its implementations, its direct and
+    indirect dependencies, its mappings). ``waits_for``: per node type, the node types it
+    waits for directly."""
+
+    infra_id: str
+    infra_name: str = ""
+    user_id: str | None = None
+    nodes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    waits_for: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kind: str = field(default="run_scope", init=False)
+
+    @classmethod
+    def of(cls, description: Mapping[str, Any], infra_id: str) -> RunScope:
+        """The scope of a run of ``description`` (the compiled description's plain form)."""
+        builder = RequestBuilder(description, infra_id)
+        names = [str(n["name"]) for n in description.get("nodes", ())
+                 if isinstance(n, Mapping) and "name" in n]
+        edges = description.get("edges") or ()
+        return cls(infra_id=infra_id, infra_name=str(description.get("infra_name") or ""),
+                   user_id=description.get("user_id"),
+                   nodes={name: builder.node(name) for name in names},
+                   waits_for={name: tuple(e["dependency"] for e in edges
+                                          if e.get("dependent") == name) for name in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "infra_id": self.infra_id, "infra_name": self.infra_name,
+                "user_id": self.user_id, "nodes": dict(self.nodes),
+                "waits_for": {k: list(v) for k, v in self.waits_for.items()}}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,10 +115,10 @@ class DropInfrastructure:
         return asdict(self)
 
 
-Instruction = CreateInfrastructure | CreateNode | DropNode | DropInfrastructure
+Instruction = RunScope | CreateInfrastructure | CreateNode | DropNode | DropInfrastructure
 
 _KINDS = {cls.__dataclass_fields__["kind"].default: cls
-          for cls in (CreateInfrastructure, CreateNode, DropNode, DropInfrastructure)}
+          for cls in (RunScope, CreateInfrastructure, CreateNode, DropNode, DropInfrastructure)}
 
 
 def instruction_from_dict(data: Mapping[str, Any]) -> Instruction:
@@ -86,4 +128,6 @@ def instruction_from_dict(data: Mapping[str, Any]) -> Instruction:
     values = {k: v for k, v in data.items() if k != "kind"}
     if cls is CreateNode:
         values["waits_for"] = tuple(values.get("waits_for", ()))
+    elif cls is RunScope:
+        values["waits_for"] = {k: tuple(v) for k, v in (values.get("waits_for") or {}).items()}
     return cls(**values)
