@@ -696,3 +696,45 @@ def test_a_resource_with_an_impl_key_does_not_confuse_reads(store):
     store.update_instance(make_instance("k", 0).instance_id, implementation=IMPL_DB)
     rec = store.get_instance(make_instance("k", 0).instance_id)
     assert rec.resource == {"impl": "0123abcd", "x": 1} and rec.implementation == IMPL_DB
+
+
+# ====================================================================== rounds
+
+def test_a_round_writes_new_changed_deleted_and_events_in_order(store):
+    make_infra(store, "r")
+    store.add_instances([make_instance("r", 0), make_instance("r", 1)])
+    store.append_event(Event(type="infra.building", infra_id="r"))
+    positions = store.write_round(
+        new=[make_instance("r", 2)],
+        changes={"r-web-0": {"state": InstanceState.READY, "intent": Intent.CREATED},
+                 "r-web-2": {"addresses": ["10.0.0.2"]}},   # added in the same round
+        deleted=["r-web-1"],
+        events=[Event(type="node.ready", infra_id="r", instance_id="r-web-0"),
+                Event(type="node.dropped", infra_id="r", instance_id="r-web-1")])
+    assert positions == [2, 3]
+    kept = {i.instance_id: i for i in store.list_instances("r")}
+    assert sorted(kept) == ["r-web-0", "r-web-2"]
+    assert kept["r-web-0"].state is InstanceState.READY
+    assert kept["r-web-2"].addresses == ["10.0.0.2"]
+    assert [e.type for e in store.read_events("r")] == ["infra.building", "node.ready",
+                                                         "node.dropped"]
+    assert store.write_round() == []
+
+
+def test_a_round_that_fails_in_its_last_part_writes_nothing_where_the_store_has_transactions(
+        store):
+    """The ready state of an instance and the node.ready event that tells it: with
+    transactions (SQLite, PostgreSQL) both or neither; the others say so."""
+    make_infra(store, "t")
+    store.add_instances([make_instance("t", 0)])
+    with pytest.raises(NotFound, match="no infrastructure 'ghost'"):
+        store.write_round(new=[make_instance("t", 1)],
+                          changes={"t-web-0": {"state": InstanceState.READY}},
+                          events=[Event(type="node.ready", infra_id="t"),
+                                  Event(type="node.ready", infra_id="ghost")])
+    if not store.atomic_rounds:
+        assert type(store).__name__ in ("MemoryStore", "RedisStore")
+        return
+    [only] = store.list_instances("t")
+    assert only.instance_id == "t-web-0" and only.state is InstanceState.PENDING
+    assert store.read_events("t") == []

@@ -24,8 +24,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -40,6 +41,8 @@ from .errors import AlreadyExists, NotFound, VersionConflict
 from .redis_url import redact_url
 from .secretbox import SecretBox
 from .store import InfraApply, InstanceApply, Store
+
+T = TypeVar("T")
 
 __all__ = ["PostgreSQLStore", "schema_version", "LATEST"]
 
@@ -88,7 +91,28 @@ class PostgreSQLStore(Store):
                              connect_timeout=connect_timeout, max_connections=max_connections)
         self.schema_version = self._db.open_schema(migrate)
         self._db.open_pool()
-        self._run = self._db.run
+        self._round = threading.local()    # the cursor of a write_round in progress
+
+    def _run(self, doing: str, body: Callable[[psycopg.Cursor], T], *,
+             write: bool = True) -> T:
+        """``body`` in a transaction of its own, or in the round's (write_round)."""
+        cursor = getattr(self._round, "cursor", None)
+        if cursor is not None:
+            return body(cursor)
+        return self._db.run(doing, body, write=write)
+
+    atomic_rounds = True
+
+    def _write_round(self, rows: list[InstanceRow], changes: dict[str, Mapping[str, Any]],
+                     ids: list[str], by_infra: dict[str, list[str]]) -> dict[str, int]:
+        def body(cur: psycopg.Cursor) -> dict[str, int]:
+            self._round.cursor = cur
+            try:
+                return Store._write_round(self, rows, changes, ids, by_infra)
+            finally:
+                self._round.cursor = None
+        # retried whole after a lost connection, exactly once (the session's operation id)
+        return self._db.run("writing a scheduler round", body)
 
     def migrate(self) -> list[int]:
         """Apply any migrations still missing; returns their versions."""

@@ -21,9 +21,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ._codec import SCHEMA_VERSION, InfraRow, InstanceRow
 from .errors import (
@@ -263,6 +264,9 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        if getattr(self._local, "in_round", False):   # a step of write_round: its transaction
+            yield self._conn()
+            return
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -552,6 +556,19 @@ class SQLiteStore(Store):
         if found is None or found[1] <= self.clock():
             return None
         return found[0], found[1]
+
+    # ---------------------------------------------------------------- rounds
+
+    atomic_rounds = True
+
+    def _write_round(self, rows: list[InstanceRow], changes: dict[str, Mapping[str, Any]],
+                     ids: list[str], by_infra: dict[str, list[str]]) -> dict[str, int]:
+        with self._write("writing a scheduler round"):
+            self._local.in_round = True
+            try:
+                return super()._write_round(rows, changes, ids, by_infra)
+            finally:
+                self._local.in_round = False
 
     # ---------------------------------------------------------------- events
 

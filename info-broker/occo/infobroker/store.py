@@ -247,6 +247,47 @@ class Store(abc.ABC):
         if ids:
             self._delete_instances(ids)
 
+    # ================================================================ rounds
+
+    #: whether :meth:`write_round` is one transaction (else its parts are atomic each)
+    atomic_rounds = False
+
+    def write_round(self, *, new: Iterable[InstanceRecord] = (),
+                    changes: Mapping[str, Mapping[str, Any]] | None = None,
+                    deleted: Iterable[str] = (), events: Iterable[Event] = ()) -> list[int]:
+        """One scheduler round's writes, in this order: new instances, changes, deletions,
+        events; returns the events' positions. Where the backend has transactions
+        (:attr:`atomic_rounds`: SQLite, PostgreSQL) the round is one transaction, so an
+        instance's new state and the event that tells it are written together or not at
+        all; elsewhere each part is atomic on its own, as the methods it stands for."""
+        rows = [self.codec.instance_row(rec) for rec in new]
+        seen: set[str] = set()
+        for row in rows:
+            if row.instance_id in seen:
+                raise AlreadyExists("instance", row.instance_id, infra_id=row.infra_id)
+            seen.add(row.instance_id)
+        changes = dict(changes or {})
+        for change in changes.values():
+            self.codec.check_instance_changes(change)
+        ids = list(dict.fromkeys(deleted))
+        by_infra, order = self._encode_events(events)
+        firsts = self._write_round(rows, changes, ids, by_infra)
+        return [firsts[infra_id] + index for infra_id, index in order]
+
+    def _write_round(self, rows: list[InstanceRow], changes: dict[str, Mapping[str, Any]],
+                     ids: list[str], by_infra: dict[str, list[str]]) -> dict[str, int]:
+        """The round's backend steps in order; a backend with transactions runs this in
+        one."""
+        if rows:
+            self._add_instances(rows)
+        if changes:
+            self._update_instances(
+                {instance_id: None for instance_id in changes},
+                lambda row: self.codec.change_instance(row, changes[row.instance_id]))
+        if ids:
+            self._delete_instances(ids)
+        return self._append_events(by_infra) if by_infra else {}
+
     # ================================================================ scaling
 
     def set_scaling_target(self, infra_id: str, node_name: str, count: int | None) -> None:
@@ -344,6 +385,15 @@ class Store(abc.ABC):
 
         Events of several infrastructures may be mixed; each log gets its own positions.
         """
+        by_infra, order = self._encode_events(events)
+        if not by_infra:
+            return []
+        firsts = self._append_events(by_infra)
+        return [firsts[infra_id] + index for infra_id, index in order]
+
+    def _encode_events(self, events: Iterable[Event]
+                       ) -> tuple[dict[str, list[str]], list[tuple[str, int]]]:
+        """The events' texts per infrastructure, and where each event went."""
         by_infra: dict[str, list[str]] = {}
         order: list[tuple[str, int]] = []
         for event in events:
@@ -351,10 +401,7 @@ class Store(abc.ABC):
             group = by_infra.setdefault(event.infra_id, [])
             order.append((event.infra_id, len(group)))
             group.append(text)
-        if not by_infra:
-            return []
-        firsts = self._append_events(by_infra)
-        return [firsts[infra_id] + index for infra_id, index in order]
+        return by_infra, order
 
     def read_events(self, infra_id: str, after: int = 0, limit: int = 1000) -> list[Event]:
         """Events with a position greater than ``after``, oldest first, at most ``limit``."""

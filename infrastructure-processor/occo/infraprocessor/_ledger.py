@@ -1,4 +1,4 @@
-"""Buffered writes to the info broker: one batch per scheduler round.
+"""Buffered writes to the info broker: one batch per scheduler round, written as one.
 
 Intent first: the scheduler never makes a cloud call for an instance before the round's
 batch holding its record (or its ``dropping`` intent) has been flushed.
@@ -47,21 +47,18 @@ class Ledger:
                                   instance_id=instance_id, time=time.time(), details=details))
 
     def flush(self) -> None:
-        """Write everything buffered: new records, changes, deletions, then events."""
-        if self._new:
-            self.store.add_instances(self._new)
-            self._new = []
+        """Write everything buffered as one round (``Store.write_round``): new records,
+        changes, deletions, then events; in one transaction where the store has them, so
+        an instance's state and the event that tells it are never written apart."""
+        if not (self._new or self._changes or self._deleted or self._events):
+            return
         if self._changes:
             stamp = time.time()
             for change in self._changes.values():
                 change.setdefault("updated_at", stamp)
-            self.store.update_instances(self._changes)
-            self._changes = {}
-        if self._deleted:
-            self.store.delete_instances(self._deleted)
-            self._deleted = []
-        if self._events:
-            positions = self.store.append_events(self._events)
-            self._events = []
-            if self.appended is not None:
-                self.appended(positions)
+        new, changes, deleted, events = self._new, self._changes, self._deleted, self._events
+        positions = self.store.write_round(new=new, changes=changes, deleted=deleted,
+                                           events=events)
+        self._new, self._changes, self._deleted, self._events = [], {}, [], []
+        if self.appended is not None and positions:
+            self.appended(positions)
