@@ -167,14 +167,19 @@ class Store(abc.ABC):
         :class:`AlreadyExists` if any id is already stored (or repeated in the batch),
         :class:`NotFound` if an infrastructure is unknown; then nothing is written.
         """
+        rows = self._new_rows(records)
+        if rows:
+            self._add_instances(rows)
+
+    def _new_rows(self, records: Iterable[InstanceRecord]) -> list[InstanceRow]:
+        """The rows of new instances; AlreadyExists for an id repeated among them."""
         rows = [self.codec.instance_row(rec) for rec in records]
         seen: set[str] = set()
         for row in rows:
             if row.instance_id in seen:
                 raise AlreadyExists("instance", row.instance_id, infra_id=row.infra_id)
             seen.add(row.instance_id)
-        if rows:
-            self._add_instances(rows)
+        return rows
 
     def get_instance(self, instance_id: str) -> InstanceRecord:
         found = self._get_instance(instance_id)
@@ -237,9 +242,13 @@ class Store(abc.ABC):
         for change in changes.values():
             self.codec.check_instance_changes(change)
         if changes:
-            self._update_instances(
-                {instance_id: None for instance_id in changes},
-                lambda row: self.codec.change_instance(row, changes[row.instance_id]))
+            self._apply_changes(changes)
+
+    def _apply_changes(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """The backend step of checked changes (no compare-and-set)."""
+        self._update_instances(
+            {instance_id: None for instance_id in changes},
+            lambda row: self.codec.change_instance(row, changes[row.instance_id]))
 
     def delete_instances(self, instance_ids: Iterable[str]) -> None:
         """Forget instances (and their failure timers); unknown ids are ignored."""
@@ -260,12 +269,7 @@ class Store(abc.ABC):
         (:attr:`atomic_rounds`: SQLite, PostgreSQL) the round is one transaction, so an
         instance's new state and the event that tells it are written together or not at
         all; elsewhere each part is atomic on its own, as the methods it stands for."""
-        rows = [self.codec.instance_row(rec) for rec in new]
-        seen: set[str] = set()
-        for row in rows:
-            if row.instance_id in seen:
-                raise AlreadyExists("instance", row.instance_id, infra_id=row.infra_id)
-            seen.add(row.instance_id)
+        rows = self._new_rows(new)
         changes = dict(changes or {})
         for change in changes.values():
             self.codec.check_instance_changes(change)
@@ -281,9 +285,7 @@ class Store(abc.ABC):
         if rows:
             self._add_instances(rows)
         if changes:
-            self._update_instances(
-                {instance_id: None for instance_id in changes},
-                lambda row: self.codec.change_instance(row, changes[row.instance_id]))
+            self._apply_changes(changes)
         if ids:
             self._delete_instances(ids)
         return self._append_events(by_infra) if by_infra else {}
