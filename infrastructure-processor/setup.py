@@ -33,6 +33,8 @@ setup(
         "occo-util",
         "occo-infobroker",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"]},
+    # the tests build their descriptions with the compiler (a test-only OCCO dependency:
+    # tools/occotool/packages.py)
+    extras_require={"test": ["pytest", "pytest-timeout", "occo-compiler"]},
     entry_points={},
 )

@@ -37,12 +37,12 @@ def test_status_and_addresses_are_json_able_and_scrubbed():
     register_secret("hunter2-db-password")
     status = NodeStatus(ResourceState.FAILED, "connect with hunter2-db-password failed",
                         raw="exited", exit_code=1)
-    assert status.to_dict() == {"state": "failed", "detail": "connect with *** failed",
+    assert status.to_json() == {"state": "failed", "detail": "connect with *** failed",
                                 "raw": "exited", "exit_code": 1}
-    assert NodeStatus(ResourceState.RUNNING).to_dict() == {"state": "running"}
-    assert NodeAddresses(("1.2.3.4",), ("10.0.0.1",)).to_dict() == {
+    assert NodeStatus(ResourceState.RUNNING).to_json() == {"state": "running"}
+    assert NodeAddresses(("1.2.3.4",), ("10.0.0.1",)).to_json() == {
         "addresses": ["1.2.3.4"], "private_addresses": ["10.0.0.1"], "checkable": True}
-    assert NodeAddresses(("10.0.0.1",)).to_dict()["private_addresses"] == ["10.0.0.1"]
+    assert NodeAddresses(("10.0.0.1",)).to_json()["private_addresses"] == ["10.0.0.1"]
 
 
 def test_refs_keep_no_secret_named_keys():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from endpoints import SimCloud, SimComposer
 
+from occo.compiler import StaticDescription, compile_infrastructure
 from occo.infobroker import InfraRecord, MemoryStore
 from occo.infraprocessor import ProcessingConfig, Processor
+from occo.util import Field, Schema
 from occo.util.comm import InProcessTransport
 from occo.util.instructions import CreateInfrastructure, CreateNode, RunScope
 from occo.util.ratelimit import Backoff
@@ -16,24 +18,37 @@ FAST = ProcessingConfig(max_parallel=64, rate=0, batch_size=8, poll_interval=0.0
                         call_retries=3, drop_retries=3, backoff=Backoff(0.001, 2, 0.01))
 
 
-def description(counts: dict[str, int], edges: list[tuple[str, str]]) -> dict:
-    return {"format": 1, "infra_name": "test", "user_id": None, "variables": {},
-            "nodes": [{"name": n, "type": f"{n}_t", "scaling": {"min": c, "max": c},
-                       "filter": {}, "variables": {},
-                       "implementations": [{"resource": {"type": "sim", "endpoint": "e1"}}]}
-                      for n, c in counts.items()],
-            "edges": [{"dependent": a, "dependency": b, "mappings": []} for a, b in edges]}
+#: the simulated cloud's resource section (what SimCloud reads); in place of the schemas
+#: the cloud handler's entry points give the compiler in a full installation
+SIM = Schema("sim resource", (Field("type", "str", required=True), Field("endpoint", "str"),
+                              Field("image", "str")))
 
 
-def instructions(infra_id: str, desc: dict) -> list:
-    waits = {n["name"]: tuple(e["dependency"] for e in desc["edges"]
-                              if e["dependent"] == n["name"]) for n in desc["nodes"]}
+def description(counts: dict[str, int], edges: list[tuple[str, str]], *,
+                name: str = "test") -> StaticDescription:
+    """A description compiled by the compiler, as a build gets it: node ``n`` of type
+    ``n_t`` with ``counts[n]`` instances (min = max), one sim implementation per type, and
+    ``(dependent, dependency)`` edges."""
+    infra = {"infra_name": name,
+             "nodes": [{"name": n, "type": f"{n}_t", "scaling": {"min": c, "max": c}}
+                       for n, c in counts.items()],
+             "dependencies": [{"connection": [a, b]} for a, b in edges]}
+    definitions = {f"node_def:{n}_t": [{"resource": {"type": "sim", "endpoint": "e1"}}]
+                   for n in counts}
+    return compile_infrastructure(infra, definitions, resource_schemas={"sim": SIM},
+                                  config_managers=(), health_checks=())
+
+
+def instructions(infra_id: str, desc: StaticDescription) -> list:
+    """What the enactor sends for a first build of ``desc``: the run's scope, then each
+    node's instances at their minimum, with its first implementation."""
     out = [RunScope.of(desc, infra_id), CreateInfrastructure(infra_id=infra_id)]
-    for node in desc["nodes"]:
-        for i in range(node["scaling"]["min"]):
-            out.append(CreateNode(infra_id=infra_id, instance_id=f"{node['name']}-{i}",
-                                  node=node, implementation=node["implementations"][0],
-                                  waits_for=waits[node["name"]], reason="test"))
+    for node in desc.nodes:
+        plain = node.to_dict()
+        for i in range(node.scaling.min):
+            out.append(CreateNode(infra_id=infra_id, instance_id=f"{node.name}-{i}",
+                                  node=plain, implementation=plain["implementations"][0],
+                                  waits_for=desc.dependencies_of(node.name), reason="test"))
     return out
 
 
@@ -52,9 +67,9 @@ class World:
                                    composer=self.transport.client("servicecomposer"),
                                    config=config, seed=1)
 
-    def add_infra(self, desc: dict, infra_id: str = "infra-1") -> str:
-        self.store.create_infrastructure(InfraRecord(infra_id=infra_id, name="test",
-                                                     description=desc))
+    def add_infra(self, desc: StaticDescription, infra_id: str = "infra-1") -> str:
+        self.store.create_infrastructure(InfraRecord(infra_id=infra_id, name=desc.infra_name,
+                                                     description=desc.to_dict()))
         return infra_id
 
     def build(self, counts, edges=(), **kwargs) -> dict:

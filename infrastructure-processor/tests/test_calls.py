@@ -7,7 +7,15 @@ from concurrent.futures import Future
 import pytest
 
 from occo.infraprocessor._calls import CallPipeline, results_of
-from occo.util.comm import Client, CloudHandlerEndpoint
+from occo.util import TransportError
+from occo.util.comm import (
+    CallError,
+    Client,
+    CloudHandlerEndpoint,
+    Created,
+    NodeStatus,
+    ResourceState,
+)
 
 
 class HeldClient(Client):
@@ -36,13 +44,31 @@ def test_handlers_run_on_the_taking_thread_in_the_order_calls_finished():
     assert pipeline.outstanding == 3
     pipeline.take(0)
     assert seen == []          # nothing finished: nothing handled, no wait
-    client.sent[2][2].set_result("c")
-    client.sent[0][2].set_result("a")
+    client.sent[2][2].set_result({"c": {"state": "running"}})
+    client.sent[0][2].set_result({"a": {"state": "failed", "detail": "no host"}})
     pipeline.take(0)
-    assert seen == [(2, "c"), (0, "a")] and pipeline.outstanding == 1
-    client.sent[1][2].set_result("b")
+    # the handlers get the result type the protocol names, decoded from the JSON reply
+    assert seen == [(2, {"c": NodeStatus(ResourceState.RUNNING)}),
+                    (0, {"a": NodeStatus(ResourceState.FAILED, detail="no host")})]
+    assert pipeline.outstanding == 1
+    client.sent[1][2].set_result({"b": {"state": "a state of a newer release"}})
     pipeline.take(5)
-    assert seen[-1] == (1, "b") and pipeline.outstanding == 0
+    assert seen[-1] == (1, {"b": NodeStatus(ResourceState.UNKNOWN)})
+    assert pipeline.outstanding == 0
+
+
+def test_a_reply_that_is_not_the_result_type_fails_its_call_naming_the_method():
+    client, pipeline, got = HeldClient(), CallPipeline(), []
+    pipeline.submit(client, CloudHandlerEndpoint.get_states, got.append, refs=[])
+    pipeline.submit(client, CloudHandlerEndpoint.create_nodes, got.append, specs=[])
+    client.sent[0][2].set_result(["not", "a", "mapping"])
+    client.sent[1][2].set_result([{"ref": "not a mapping"}])
+    pipeline.take(0)
+    errors = [f.exception() for f in got]
+    assert all(isinstance(e, TransportError) for e in errors)
+    assert str(errors[0]).startswith(
+        "the reply to get_states is not a dict[str, NodeStatus]: AttributeError")
+    assert str(errors[1]).startswith("the reply to create_nodes is not a list[Created]")
 
 
 def test_a_call_refused_at_once_reaches_its_handler_as_a_failed_future():
@@ -51,10 +77,9 @@ def test_a_call_refused_at_once_reaches_its_handler_as_a_failed_future():
                     specs=[])
     pipeline.take(0)
     assert len(got) == 1 and isinstance(got[0].exception(), ConnectionError)
-    assert results_of(got[0], 2) == [{"error": {
-        "type": "ConnectionError", "message": "the broker is away",
-        "text": "the broker is away", "retryable": False, "exit_code": 1,
-        "details": {}}}] * 2
+    assert results_of(got[0], 2, lambda e: Created(error=e)) == [Created(error=CallError(
+        type="ConnectionError", message="the broker is away", text="the broker is away",
+        retryable=False, exit_code=1, details={}))] * 2
 
 
 def test_only_protocol_methods_can_be_submitted():
@@ -71,6 +96,8 @@ def test_drain_hands_over_what_finishes_and_passes_over_a_failing_handler():
     pipeline.submit(client, CloudHandlerEndpoint.create_nodes, broken, specs=[])
     pipeline.submit(client, CloudHandlerEndpoint.create_nodes, seen.append, specs=[])
     for _, _, future in client.sent:
-        future.set_result([{"instance_id": "x"}])
+        future.set_result([{"ref": {"instance_id": "x"}}])
     pipeline.drain(5)
-    assert pipeline.outstanding == 0 and results_of(seen[0], 1) == [{"instance_id": "x"}]
+    assert pipeline.outstanding == 0
+    assert results_of(seen[0], 1, lambda e: Created(error=e)) == [
+        Created(ref={"instance_id": "x"})]

@@ -17,7 +17,7 @@ from occo.infobroker import InfraRecord, InstanceState, Intent, MemoryStore
 from occo.infraprocessor._run import Run
 from occo.infraprocessor._slots import Phase, Slot
 from occo.util import InfraStatus, RunScope
-from occo.util.comm import Client
+from occo.util.comm import CallError, Client, NodeStatus, ResourceState
 
 ENDPOINT = "sim|e1"
 
@@ -177,10 +177,10 @@ def test_a_slot_waiting_for_a_node_that_can_never_be_ready_fails_the_run(h):
 def test_a_retryable_call_failure_is_retried_after_a_backoff_and_then_fails():
     h = Harness(call_retries=1, max_attempts=1)
     slot = h.recorded(phase=Phase.CREATING)
-    h.run.creating.call_failed(slot, {"message": "throttled", "retryable": True},
+    h.run.creating.call_failed(slot, CallError(message="throttled", retryable=True),
                                "creating the node")
     assert slot.phase is Phase.QUEUED and slot.retries == 1 and slot.not_before > h.clock.at
-    h.run.creating.call_failed(slot, {"message": "throttled", "retryable": True},
+    h.run.creating.call_failed(slot, CallError(message="throttled", retryable=True),
                                "creating the node")
     assert h.run.failures[0]["reason"] == "creating the node failed: throttled"
 
@@ -208,7 +208,8 @@ def test_a_running_node_has_its_addresses_read_and_its_start_latency_learned(h):
     slot = h.recorded(phase=Phase.STARTING, since=h.clock.at)
     h.clock.at += 4.0
     running: list[Slot] = []
-    assert h.run.observing.cloud_says(slot, {"state": "running"}, h.clock.at, running)
+    assert h.run.observing.cloud_says(slot, NodeStatus(ResourceState.RUNNING), h.clock.at,
+                                      running)
     h.run.observing.read_addresses(running)
     assert slot.phase is Phase.ADDRESSING and h.cloud.names() == ["get_addresses"]
     assert h.run.observing.start_latency.get(ENDPOINT) == pytest.approx(4.0)

@@ -44,14 +44,14 @@ def test_a_run_reads_no_description_and_resumes_with_the_scopes_dependencies():
     w.store = NoDescriptionStore()
     w.processor.store = w.store
     try:
-        desc = description({"db": 1, "app": 1, "lb": 1}, [("app", "db"), ("lb", "app")])
-        desc["infra_name"] = "three"
+        desc = description({"db": 1, "app": 1, "lb": 1}, [("app", "db"), ("lb", "app")],
+                           name="three")
         infra_id = w.add_infra(desc)
         # a previous run recorded the intent of an lb instance, then died
-        lb = desc["nodes"][2]
+        lb = desc.node("lb")
         w.store.add_instances([InstanceRecord(
             instance_id="old-lb", infra_id=infra_id, node_name="lb",
-            implementation=lb["implementations"][0], intent=Intent.CREATING,
+            implementation=lb.implementations[0].to_dict(), intent=Intent.CREATING,
             state=InstanceState.PENDING)])
         ins = [i for i in instructions(infra_id, desc) if getattr(i, "node_name", "") != "lb"]
         w.store.infra_reads = 0

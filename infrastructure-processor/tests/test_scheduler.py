@@ -269,7 +269,7 @@ def test_a_cancel_appended_to_the_log_by_another_writer_stops_the_run():
 def test_an_interrupted_run_is_resumed_without_duplicates(world):
     desc = description({"web": 3}, [])
     infra_id = world.add_infra(desc)
-    impl = desc["nodes"][0]["implementations"][0]
+    impl = desc.node("web").implementations[0].to_dict()
     # a previous run recorded two intents and got a resource for one, then died
     world.cloud.create_nodes([{"instance_id": "old-1", "node_name": "web"}])
     world.store.add_instances([

@@ -17,6 +17,7 @@ from occo.api.occopus import run
 from occo.api.rest import OCCOPUS_ROUTES, SCALE_ENDPOINTS, RestService
 from occo.api.rest_auth import SCALING_SECRET_HEADER, RateLimiter, secret_matches
 from occo.api.rest_state import import_definitions
+from occo.compiler import StaticDescription
 from occo.infobroker import SecretBox, SQLiteStore
 from occo.util.instance_request import RequestBuilder, scaling_secret
 from occo.util.template_names import INSTANCE_NAMES
@@ -317,12 +318,12 @@ def test_nodes_templates_get_the_secret(rest):
     secret = rest.secret(infra_id)
     assert "scaling_secret" in INSTANCE_NAMES
     store = rest.service.occo.store
-    description = store.get_infrastructure(infra_id).description
+    description = StaticDescription.from_dict(store.get_infrastructure(infra_id).description)
     request = RequestBuilder(description, infra_id,
                              scaling_secret=scaling_secret(store, infra_id)).request(
         "app", "i-1", {"resource": {"type": "dummy"}})
     assert request["scaling_secret"] == secret
-    assert RequestBuilder({}, infra_id).request("x", "i", {})["scaling_secret"] is None
+    assert RequestBuilder(None, infra_id).request("x", "i", {})["scaling_secret"] is None
     # a process without the store's key file derives none (templates naming it then fail)
     keyless = SQLiteStore(store.path, secrets=SecretBox(store.path.parent / "absent.key"))
     assert scaling_secret(keyless, infra_id) is None

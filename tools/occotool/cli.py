@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("pythons", help="the supported Pythons and where each is found here")
     pn = sub.add_parser("pin", help="regenerate requirements.txt and requirements_test.txt")
     pn.add_argument("packages", nargs="*")
+    pn.add_argument("--upgrade", action="store_true",
+                    help="resolve afresh (by default the versions pinned now are kept)")
     sub.add_parser("check-pins", help="check every package's requirements files")
     pk = sub.add_parser("package", help="build wheelhouses (what package.sh runs)")
     pk.add_argument("packages", nargs="*")
@@ -115,7 +117,8 @@ def _run(args: argparse.Namespace) -> int:
         for version in pythons.SUPPORTED:
             print(f"{version}  {pythons.find(version) or 'not found'}")
     elif args.command == "pin":
-        pins.pin(root, packages, select(packages, args.packages) if args.packages else order)
+        pins.pin(root, packages, select(packages, args.packages) if args.packages else order,
+                 upgrade=args.upgrade)
     elif args.command == "check-pins":
         problems = [p for pkg in order for p in pins.check(packages, pkg)]
         if problems:

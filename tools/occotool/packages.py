@@ -4,6 +4,12 @@ Nothing here is a hand-kept list: a package is a directory beside ``tools/`` hol
 ``setup.py`` whose ``setup(name=..., install_requires=[...])`` is read with ``ast`` (the
 file is never executed), and the order comes from ``graphlib`` over the ``occo-*`` names
 each package declares.
+
+A package may also name OCCO packages in its ``test`` extra (``extras_require={"test":
+["occo-compiler", ...]}``): its tests use them (the processor's tests build their
+descriptions with the compiler) but its code does not. They order the build as runtime
+dependencies do (a cycle through them is refused) and their closure is in
+requirements_test.txt, never in requirements.txt or the wheel's metadata.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class Package:
     version: str
     requires: tuple[str, ...]    # abstract requirements, as declared
     occo_deps: tuple[str, ...]   # the occo-* distributions among them
+    test_occo_deps: tuple[str, ...] = ()   # the occo-* distributions of the test extra
 
     @property
     def version_file(self) -> Path:
@@ -74,9 +81,15 @@ def read_package(path: Path) -> Package:
         if version_file.is_file() else None
     if not found:
         raise ToolError(f"{version_file}: no __version__ = \"X.Y.Z\"", 2)
-    names = [_NAME.match(r).group(0) for r in requires]
-    occo = tuple(n for n in names if n.startswith("occo-"))
-    return Package(path.name, path, dist, modules[0], found.group(1), requires, occo)
+    extras = _literal(kwargs["extras_require"], "extras_require", setup_py) \
+        if "extras_require" in kwargs else {}
+    return Package(path.name, path, dist, modules[0], found.group(1), requires,
+                   _occo_names(requires), _occo_names(extras.get("test") or ()))
+
+
+def _occo_names(requirements) -> tuple[str, ...]:
+    names = [m.group(0) for r in requirements if (m := _NAME.match(r))]
+    return tuple(n for n in names if n.startswith("occo-"))
 
 
 def discover(root: Path) -> dict[str, Package]:
@@ -99,11 +112,11 @@ def build_order(packages: dict[str, Package]) -> list[Package]:
     """Packages in dependency order; ties broken by name so the order is stable."""
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for pkg in packages.values():
-        for dep in pkg.occo_deps:
+        for dep in (*pkg.occo_deps, *pkg.test_occo_deps):
             if dep not in packages:
                 raise ToolError(f"{pkg.dist} ({pkg.path / 'setup.py'}) depends on {dep}, "
                                 "which no package directory declares", 2)
-        sorter.add(pkg.dist, *pkg.occo_deps)
+        sorter.add(pkg.dist, *pkg.occo_deps, *pkg.test_occo_deps)
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
@@ -118,10 +131,12 @@ def build_order(packages: dict[str, Package]) -> list[Package]:
     return order
 
 
-def closure(packages: dict[str, Package], pkg: Package) -> list[Package]:
-    """The occo packages ``pkg`` needs, directly or not, in build order (``pkg`` last)."""
+def closure(packages: dict[str, Package], pkg: Package, *, tests: bool = False
+            ) -> list[Package]:
+    """The occo packages ``pkg`` needs, directly or not, in build order (``pkg`` last);
+    with ``tests``, also those its tests need (its test extra's, and what they need)."""
     needed: set[str] = set()
-    todo = [pkg.dist]
+    todo = [pkg.dist, *(pkg.test_occo_deps if tests else ())]
     while todo:
         dist = todo.pop()
         if dist in needed:

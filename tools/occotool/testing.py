@@ -75,9 +75,9 @@ def test_package(root: Path, packages: dict[str, Package], pkg: Package, reports
     name = f"{pkg.directory}@{label}" if label else pkg.directory
     where = env_dir(root) / (f"test-{label}" if label else "test") / pkg.directory
     try:
+        inputs = [p.path / "setup.py" for p in closure(packages, pkg, tests=True)]
         venv_dir = make_env(root, where, [pkg.path / "requirements_test.txt"], cwd=pkg.path,
-                            stamp_inputs=[p.path / "setup.py" for p in closure(packages, pkg)],
-                            python=python)
+                            stamp_inputs=inputs, python=python)
     except ToolError as exc:
         return Outcome(name, failed=1, notes=[f"environment: {exc}"])
     return run_pytest(bin_of(venv_dir, "python"), pkg.path, name, reports, args)

@@ -49,7 +49,8 @@ def occo_tool(*args: str, env: dict | None = None, cwd: Path | None = None,
     return proc
 
 
-def fake_package(base: Path, directory: str, dist: str, requires: list[str]) -> Path:
+def fake_package(base: Path, directory: str, dist: str, requires: list[str],
+                 test_requires: list[str] | None = None) -> Path:
     """A minimal package directory, as occo-tool reads it."""
     module = dist.removeprefix("occo-")
     pkg = base / directory
@@ -57,5 +58,6 @@ def fake_package(base: Path, directory: str, dist: str, requires: list[str]) -> 
     (pkg / "occo" / module / "version.py").write_text('__version__ = "1.2.3"\n')
     (pkg / "setup.py").write_text(
         "from setuptools import setup\n"
-        f"setup(name={dist!r}, version='1.2.3', install_requires={requires!r})\n")
+        f"setup(name={dist!r}, version='1.2.3', install_requires={requires!r}, "
+        f"extras_require={{'test': {test_requires or []!r}}})\n")
     return pkg

@@ -24,13 +24,12 @@ accept it: it finds the resource by OCCO's instance id (tag, directory, record).
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from occo.util import (
@@ -42,8 +41,8 @@ from occo.util import (
     OccoError,
     Schema,
     is_secret_key,
-    scrub,
 )
+from occo.util.comm import NodeAddresses, NodeStatus, ResourceState
 
 __all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler", "ref_resource",
            "Clock", "about_node", "MAX_WATCH"]
@@ -54,57 +53,6 @@ Clock = Callable[[], float]
 
 #: The longest a watch_states call waits (seconds), whatever its caller asks.
 MAX_WATCH = 5.0
-
-
-class ResourceState(enum.StrEnum):
-    """The cloud's view of one node instance, the same for every backend."""
-
-    PENDING = "pending"          # being created / booting
-    RUNNING = "running"          # the cloud says it runs (health is checked elsewhere)
-    STOPPING = "stopping"        # on its way down (stopping, shutting-down, dropping)
-    STOPPED = "stopped"          # exists but does not run
-    TERMINATED = "terminated"    # gone for good (dropped)
-    FAILED = "failed"            # died or could not start (detail says why)
-    MISSING = "missing"          # the cloud does not know it
-    UNKNOWN = "unknown"          # the cloud's answer did not tell (or it could not be asked)
-
-
-@dataclass(frozen=True, slots=True)
-class NodeStatus:
-    """What ``get_states`` reports for one instance: a state and why."""
-
-    state: ResourceState
-    detail: str | None = None      # exit code and log tail, cloud error message, ...
-    raw: str | None = None         # the backend's own name for the state
-    exit_code: int | None = None   # local processes
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"state": self.state.value}
-        if self.detail is not None:
-            out["detail"] = scrub(self.detail)
-        if self.raw is not None:
-            out["raw"] = self.raw
-        if self.exit_code is not None:
-            out["exit_code"] = self.exit_code
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class NodeAddresses:
-    """Where one running instance can be reached.
-
-    ``checkable`` is False for simulated addresses (the dummy cloud) that nothing can
-    connect to, so health checks are skipped for them.
-    """
-
-    addresses: tuple[str, ...]
-    private_addresses: tuple[str, ...] = ()
-    checkable: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"addresses": list(self.addresses),
-                "private_addresses": list(self.private_addresses or self.addresses),
-                "checkable": self.checkable}
 
 
 class AddressCache:

@@ -230,7 +230,7 @@ class CloudHandlerService:
                                                         "detail": detail}
                 continue
             for iid, status in states.items():
-                out[iid] = status.to_dict()
+                out[iid] = status.to_json()
         for ref, result in zip(refs, failed):
             if "error" in result:
                 out[str(ref.get("instance_id"))] = {"state": ResourceState.UNKNOWN.value,
@@ -252,7 +252,7 @@ class CloudHandlerService:
         except OccoError as exc:
             log.warning("watching the states of %s failed: %s", handler.endpoint, exc)
             return {}
-        return {iid: status.to_dict() for iid, status in found.items()}
+        return {iid: status.to_json() for iid, status in found.items()}
 
     def get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         """``{instance_id: {"addresses", "private_addresses", "checkable"}}`` for the refs
@@ -265,7 +265,7 @@ class CloudHandlerService:
                 log.warning("reading addresses from %s failed: %s", handler.endpoint, exc)
                 continue
             for iid, addresses in found.items():
-                out[iid] = addresses.to_dict()
+                out[iid] = addresses.to_json()
         return out
 
     def list_nodes(self, infra_id: str,

@@ -15,14 +15,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from occo.compiler import StaticDescription
 from occo.infobroker import Event, InstanceRecord, InstanceState, Intent, Store
 from occo.util import CallTimeoutError, OccoError, RequestBuilder, scaling_secret
-from occo.util.comm import Client, CloudHandlerEndpoint, ServiceComposerEndpoint, method_name
+from occo.util.comm import (
+    UNKNOWN_STATUS,
+    Client,
+    CloudHandlerEndpoint,
+    Health,
+    NodeStatus,
+    ServiceComposerEndpoint,
+    call,
+    method_name,
+)
 
 __all__ = ["Probe", "Observation"]
 
 log = logging.getLogger(__name__)
 
+NOT_CHECKED = Health(healthy=False)
 GONE = {"missing": "vanished: the cloud no longer has it", "terminated": "terminated",
         "failed": "the cloud reports it failed", "stopped": "stopped", "stopping": "stopping"}
 
@@ -61,13 +72,13 @@ class Probe:
         self.store, self.cloud, self.composer = store, cloud, composer
         self.timeout = timeout
 
-    def refresh(self, infra_id: str, description: Mapping[str, Any]) -> list[InstanceRecord]:
+    def refresh(self, infra_id: str, description: StaticDescription) -> list[InstanceRecord]:
         """Update states, failure timers and events; return the fresh records."""
         return self.record(infra_id, self.observe(infra_id, description))
 
     # ------------------------------------------------------------------ looking
 
-    def observe(self, infra_id: str, description: Mapping[str, Any], *,
+    def observe(self, infra_id: str, description: StaticDescription, *,
                 budget: float | None = None, tolerant: bool = False) -> Observation:
         """Ask the clouds and health checks; write nothing.
 
@@ -88,7 +99,7 @@ class Probe:
             return seen
         running = self._classify(seen, infra_id, created, states)
         checkable = {r.instance_id for r in running if (r.resource or {}).get("checkable", True)}
-        results: dict[str, Any] = {}
+        results: dict[str, Health] = {}
         if checkable:
             targets = self._targets(infra_id, description,
                                     [r for r in running if r.instance_id in checkable])
@@ -109,7 +120,7 @@ class Probe:
         timeout = self.timeout if budget is None else max(0.0, budget[1] - time.monotonic())
         name = method_name(method)
         try:
-            return client.call(name, timeout=timeout, **params), ""
+            return call(client, method, timeout=timeout, **params), ""
         except OccoError as exc:
             if not tolerant:
                 raise
@@ -120,12 +131,12 @@ class Probe:
             return None, f"not observed: {exc}"
 
     def _classify(self, seen: Observation, infra_id: str, created: list[InstanceRecord],
-                  states: Mapping[str, Any]) -> list[InstanceRecord]:
+                  states: Mapping[str, NodeStatus]) -> list[InstanceRecord]:
         """Record the gone and the unknown; return the running ones."""
         running = []
         for rec in created:
-            status = states.get(rec.instance_id) or {"state": "unknown"}
-            state, detail = status.get("state"), status.get("detail")
+            status = states.get(rec.instance_id) or UNKNOWN_STATUS
+            state, detail = status.state.value, status.detail
             if state in GONE:
                 reason = GONE[state] + (f" ({detail})" if detail else "")
                 seen.changes[rec.instance_id] = {"state": InstanceState.FAILED,
@@ -142,7 +153,7 @@ class Probe:
                     f" ({detail})" if detail else "")
         return running
 
-    def _targets(self, infra_id: str, description: Mapping[str, Any],
+    def _targets(self, infra_id: str, description: StaticDescription,
                  checkable: list[InstanceRecord]) -> list[dict[str, Any]]:
         requests = RequestBuilder(description, infra_id,
                                   scaling_secret=scaling_secret(self.store, infra_id))
@@ -152,13 +163,13 @@ class Probe:
                 for r in checkable]
 
     def _judge_health(self, seen: Observation, infra_id: str, running: list[InstanceRecord],
-                      checkable: set[str], results: Mapping[str, Any]) -> None:
+                      checkable: set[str], results: Mapping[str, Health]) -> None:
         timers = self.store.get_failure_timers(infra_id)
         for rec in running:
             iid = rec.instance_id
             seen.checked.append(iid)
-            result = results.get(iid) or {}
-            if iid not in checkable or result.get("healthy"):
+            result = results.get(iid) or NOT_CHECKED
+            if iid not in checkable or result.healthy:
                 if rec.state != InstanceState.READY:
                     seen.changes[iid] = {"state": InstanceState.READY, "failure": None}
                     seen.events.append(Event(type="node.recovered", infra_id=infra_id,
@@ -167,7 +178,7 @@ class Probe:
                 if iid in timers:
                     seen.recovered.append(iid)
                 continue
-            detail = result.get("detail", "")
+            detail = result.detail
             seen.unhealthy.append(iid)
             if rec.state != InstanceState.UNHEALTHY:
                 seen.changes[iid] = {"state": InstanceState.UNHEALTHY,

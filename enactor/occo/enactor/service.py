@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from occo.compiler import ImplementationChooser, StaticDescription
+from occo.compiler import ImplementationChooser, StaticDescription, thaw
 from occo.infobroker import Event, InstanceRecord, Intent, Store, held_lease, holder_name
 from occo.util import (
     CANCEL_REQUESTED,
@@ -69,7 +69,7 @@ class Enactor:
         """
         infra = self.store.get_infrastructure(infra_id)
         description = StaticDescription.from_dict(infra.description)
-        records = self.probe.refresh(infra_id, infra.description) if refresh \
+        records = self.probe.refresh(infra_id, description) if refresh \
             else self.store.list_instances(infra_id)
         requests = self.store.peek_scaling_requests(infra_id)
         decision = decide(description, records, infra_id=infra_id,
@@ -117,13 +117,13 @@ class Enactor:
                                       details={"by": self.holder}))
         return bool(processor_client(self.processor, timeout=timeout).cancel(infra_id=infra_id))
 
-    def drift(self, infra_id: str, description: dict, records: list[InstanceRecord]
-              ) -> list[dict]:
+    def drift(self, infra_id: str, description: StaticDescription,
+              records: list[InstanceRecord]) -> list[dict]:
         """Resources carrying this infrastructure's tags that the store does not know."""
         resources, seen = [], set()
-        for impl in [i for n in description.get("nodes", ()) for i in n["implementations"]] \
-                + [r.implementation for r in records if r.implementation]:
-            resource = impl.get("resource") or {}
+        for resource in [thaw(i.resource) for n in description.nodes
+                         for i in n.implementations] \
+                + [r.implementation.get("resource") or {} for r in records if r.implementation]:
             key = repr(sorted(resource.items(), key=str))
             if key not in seen and not any(is_template(v) for v in resource.values()):
                 seen.add(key)
@@ -155,7 +155,8 @@ class Enactor:
                         "ready": 0, "dropped": 0, "replaced": 0, "healed": 0,
                         "failures": [], "drop_failures": [], "executed": False}
             infra = self.store.get_infrastructure(infra_id)
-            orphans = self.drift(infra_id, infra.description, records)
+            orphans = self.drift(infra_id, StaticDescription.from_dict(infra.description),
+                                 records)
             ids = sorted(ref["instance_id"] for ref in orphans)
             if ids != self._orphans.get(infra_id, []):
                 self._orphans[infra_id] = ids
@@ -195,7 +196,7 @@ class Enactor:
             processor = processor_client(self.processor, timeout=self.call_timeout)
             # the run's scope first: what the processor needs of the description, so it
             # never reads it back from the store
-            scope = RunScope.of(infra.description or {}, infra_id)
+            scope = RunScope.of(StaticDescription.from_dict(infra.description), infra_id)
             outcome = processor.execute(
                 infra_id=infra_id,
                 instructions=[scope.to_dict()] + [i.to_dict() for i in decision.instructions],

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from occo.util.comm import Client, encode_error, method_name
+from occo.util.comm import CallError, Client, encode_error, method_name, submit
 
 __all__ = ["CallPipeline", "results_of"]
 
@@ -33,10 +33,10 @@ class CallPipeline:
         """Start a call of ``method`` (an endpoint protocol's) on ``client``; ``handler``
         gets its future from :meth:`take`, on the thread that takes. A call the transport
         refuses at once reaches its handler as a failed future, like any other."""
-        name = method_name(method)   # not a protocol's method: a TypeError, at once
+        method_name(method)   # not a protocol's method: a TypeError, at once
         self.outstanding += 1
         try:
-            future = client.submit(name, **params)
+            future = submit(client, method, **params)   # its result typed, off this thread
         except Exception as exc:  # the endpoint refused before running anything
             future = Future()
             future.set_exception(exc)
@@ -74,10 +74,11 @@ class CallPipeline:
                 pass
 
 
-def results_of(future: Future[Any], count: int) -> list[dict[str, Any]]:
+def results_of(future: Future[Any], count: int, failed: Callable[[CallError], Any]
+               ) -> list[Any]:
     """Per-item results of a batch call; a failed call fails each of its ``count`` items
-    alike, with the encoded error."""
+    alike: ``failed(error)`` is the item (``Created(error=...)``, ...)."""
     try:
         return list(future.result())
     except Exception as exc:
-        return [{"error": encode_error(exc)}] * count
+        return [failed(CallError.from_json(encode_error(exc)))] * count

@@ -13,6 +13,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from occo.infobroker import InstanceState
+from occo.util import NodeSpec
+from occo.util.comm import CallError, Created, Resolved
 from occo.util.comm import CloudHandlerEndpoint as Cloud
 from occo.util.comm import ServiceComposerEndpoint as Composer
 
@@ -27,6 +29,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("occo.infraprocessor")
 
 __all__ = ["Creating"]
+
+#: an answer without what it must hold (a composer or cloud handler not keeping the
+#: contract): failed, not retried
+NO_SPEC = CallError(type="ContractError", text="the service composer answered no spec")
+NO_REF = CallError(type="ContractError", text="the cloud handler answered no ref")
+
+
+def failed_render(error: CallError) -> Resolved:
+    return Resolved(error=error)
+
+
+def failed_create(error: CallError) -> Created:
+    return Created(error=error)
 
 
 class Creating(RunPart):
@@ -95,18 +110,18 @@ class Creating(RunPart):
                             requests=[self.run.request(s) for s in chunk])
 
     def resolved(self, chunk: list[Slot], future: Future[Any]) -> None:
-        to_create: list[tuple[Slot, dict[str, Any]]] = []
-        for slot, result in zip(chunk, results_of(future, len(chunk))):
-            if "error" in result:
+        to_create: list[tuple[Slot, NodeSpec]] = []
+        for slot, result in zip(chunk, results_of(future, len(chunk), failed_render)):
+            if result.error is not None or result.spec is None:
                 self.pace.inflight[slot.endpoint] -= 1
-                self.call_failed(slot, result["error"], "preparing the node")
+                self.call_failed(slot, result.error or NO_SPEC, "preparing the node")
             elif self.run.stopping:
                 self.pace.inflight[slot.endpoint] -= 1
                 self.run.dropping.queue_drop(slot, f"rolled back ({self.run.stopping})")
             else:
                 slot.touched = True
-                slot.used = result.get("used")
-                to_create.append((slot, result["spec"]))
+                slot.used = result.used
+                to_create.append((slot, result.spec))
         if to_create:
             slots = [s for s, _ in to_create]
             self.run.submit(self.run.cloud, Cloud.create_nodes, partial(self.created, slots),
@@ -114,12 +129,12 @@ class Creating(RunPart):
 
     def created(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self.now()
-        for slot, result in zip(chunk, results_of(future, len(chunk))):
+        for slot, result in zip(chunk, results_of(future, len(chunk), failed_create)):
             self.pace.inflight[slot.endpoint] -= 1
-            if "error" in result:
-                self.call_failed(slot, result["error"], "creating the node")
+            if result.error is not None or result.ref is None:
+                self.call_failed(slot, result.error or NO_REF, "creating the node")
                 continue
-            slot.ref = result["ref"]
+            slot.ref = result.ref
             slot.retries = 0
             self.counts["created"] += 1
             # created_at: when the cloud took it (a waiting instance's intent is older)
@@ -144,10 +159,10 @@ class Creating(RunPart):
                 first = max(first_poll, 0.8 * learned) if learned else first_poll
             self.run.observing.poll_at(slot, now + min(first, self.config.create_timeout))
 
-    def call_failed(self, slot: Slot, error: dict[str, Any], doing: str) -> None:
+    def call_failed(self, slot: Slot, error: CallError, doing: str) -> None:
         """A create-side call failed: retry it, or give up on this instance."""
-        message = f"{doing} failed: {error.get('text') or error.get('message')}"
-        if error.get("retryable") and slot.retries < self.config.call_retries \
+        message = f"{doing} failed: {error.said}"
+        if error.retryable and slot.retries < self.config.call_retries \
                 and not self.run.stopping:
             delay = self.config.backoff.delay(slot.retries, self.run.rng)
             slot.retries += 1

@@ -12,8 +12,8 @@ from functools import partial
 from typing import Any
 
 from occo.infobroker import Intent
+from occo.util.comm import CallError, Dropped, cloud_client, encode_error
 from occo.util.comm import CloudHandlerEndpoint as Cloud
-from occo.util.comm import cloud_client, encode_error
 
 from ._calls import results_of
 from ._part import RunPart
@@ -22,6 +22,10 @@ from ._slots import Phase, Slot
 log = logging.getLogger("occo.infraprocessor")
 
 __all__ = ["Dropping"]
+
+
+def failed_drop(error: CallError) -> Dropped:
+    return Dropped(error=error)
 
 ABANDON_WAIT = 30.0   # seconds to wait for creates in flight, then for their drops
 
@@ -73,9 +77,9 @@ class Dropping(RunPart):
                             "lookup": True}
 
     def dropped(self, chunk: list[Slot], future: Future[Any]) -> None:
-        for slot, result in zip(chunk, results_of(future, len(chunk))):
+        for slot, result in zip(chunk, results_of(future, len(chunk), failed_drop)):
             self.pace.inflight[slot.endpoint] -= 1
-            if "error" not in result:
+            if result.error is None:
                 self.table.move(slot, Phase.DROPPED)
                 self.counts["dropped"] += 1
                 if slot.recorded:
@@ -83,8 +87,7 @@ class Dropping(RunPart):
                 self.ledger.event("node.dropped", node_name=slot.node_name,
                                   instance_id=slot.instance_id, reason=slot.reason)
                 continue
-            error = result["error"]
-            text = error.get("text") or error.get("message")
+            text = result.error.said
             if slot.retries < self.config.drop_retries:
                 self.table.move(slot, Phase.DROP_QUEUED)
                 delay = self.config.backoff.delay(slot.retries, self.run.rng)
@@ -113,8 +116,8 @@ class Dropping(RunPart):
             endpoint = cloud_client(self.run.cloud, timeout=ABANDON_WAIT)
             results = list(endpoint.drop_nodes(refs=[self.drop_ref(s) for s in made]))
         except Exception as exc:  # noqa: BLE001 - said in the message
-            results = [{"error": encode_error(exc)}] * len(made)
-        kept = [s.instance_id for s, r in zip(made, results) if "error" in r]
+            results = [failed_drop(CallError.from_json(encode_error(exc)))] * len(made)
+        kept = [s.instance_id for s, r in zip(made, results) if r.error is not None]
         log.warning("the state of %s is gone: dropped %d node(s) this run created, %d left",
                     self.run.infra_id, len(made) - len(kept), len(kept))
         said = f"The {len(made) - len(kept)} node(s) this run had created were dropped"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping
 from concurrent.futures import Future
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from occo.infobroker import InstanceState, Intent
 from occo.util import (
     waits_on_attributes,
 )
+from occo.util.comm import UNKNOWN_STATUS, Health, NodeAddresses, NodeStatus, ResourceState
 from occo.util.comm import CloudHandlerEndpoint as Cloud
 from occo.util.comm import ServiceComposerEndpoint as Composer
 
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("occo.infraprocessor")
 
 __all__ = ["Observing"]
-BAD_STATES = {"failed", "terminated", "stopped", "stopping", "missing"}
+BAD_STATES = {ResourceState.FAILED, ResourceState.TERMINATED, ResourceState.STOPPED,
+              ResourceState.STOPPING, ResourceState.MISSING}
+NOT_CHECKED = Health(healthy=False)
 WATCH_TIMEOUT = 1.0   # seconds one watch_states call waits for a change
 
 
@@ -89,6 +91,7 @@ class Observing(RunPart):
         for slot in self.parked.pop(endpoint, ()):
             if slot.phase == Phase.STARTING:
                 self.poll_at(slot, now)
+        states: dict[str, NodeStatus]
         try:
             states = future.result()
         except Exception as exc:
@@ -98,8 +101,8 @@ class Observing(RunPart):
         for slot in chunk:
             if slot.phase != Phase.STARTING:
                 continue
-            if self.cloud_says(slot, states.get(slot.instance_id) or {"state": "unknown"},
-                                now, running):
+            if self.cloud_says(slot, states.get(slot.instance_id) or UNKNOWN_STATUS,
+                               now, running):
                 continue
             if now - slot.since > self.config.create_timeout:
                 self.run.failing.fail(slot, f"not running after {self.config.create_timeout:g} s "
@@ -108,21 +111,21 @@ class Observing(RunPart):
                 self.poll_later(slot, now)
         self.read_addresses(running)
 
-    def cloud_says(self, slot: Slot, status: Mapping[str, Any], now: float,
-                    running: list[Slot]) -> bool:
+    def cloud_says(self, slot: Slot, status: NodeStatus, now: float,
+                   running: list[Slot]) -> bool:
         """Act on the state the cloud gave for ``slot`` (starting or being checked): a
         start moves it on (into ``running``), a bad state fails it. Whether it acted."""
-        state = status.get("state", "unknown")
-        slot.cloud_state = state
-        if state == "running" and slot.phase == Phase.STARTING:
+        state = status.state
+        slot.cloud_state = state.value
+        if state == ResourceState.RUNNING and slot.phase == Phase.STARTING:
             self.table.move(slot, Phase.ADDRESSING)
             running.append(slot)
             self.start_latency.learn(slot.endpoint, now - slot.since)
             return True
         if state in BAD_STATES:
-            detail = status.get("detail")
-            self.run.failing.fail(slot, f"the cloud reports the node {state}"
-                       + (f": {detail}" if detail else ""), replaceable=True)
+            detail = status.detail
+            self.run.failing.fail(slot, f"the cloud reports the node {state.value}"
+                                  + (f": {detail}" if detail else ""), replaceable=True)
             return True
         return False
 
@@ -159,6 +162,7 @@ class Observing(RunPart):
     def watched(self, endpoint: str, chunk: list[Slot], began: float, future: Future[Any]) -> None:
         self.watching.discard(endpoint)
         now = self.now()
+        changed: dict[str, NodeStatus]
         try:
             changed = future.result()
         except Exception as exc:
@@ -175,6 +179,7 @@ class Observing(RunPart):
 
     def addressed(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self.now()
+        found: dict[str, NodeAddresses]
         try:
             found = future.result()
         except Exception as exc:
@@ -188,9 +193,9 @@ class Observing(RunPart):
                 self.table.move(slot, Phase.STARTING)
                 self.poll_later(slot, now)
                 continue
-            addresses = list(info.get("addresses") or [])
-            private = list(info.get("private_addresses") or [])
-            slot.checkable = bool(info.get("checkable", True))
+            addresses = list(info.addresses)
+            private = list(info.private_addresses)
+            slot.checkable = info.checkable
             slot.ref = {**(slot.ref or {}), "addresses": addresses, "private_addresses": private,
                         "checkable": slot.checkable}
             self.ledger.change(slot.instance_id, resource=slot.ref, addresses=addresses,
@@ -206,6 +211,7 @@ class Observing(RunPart):
 
     def checked(self, chunk: list[Slot], future: Future[Any]) -> None:
         now = self.now()
+        results: dict[str, Health]
         try:
             results = future.result()
         except Exception as exc:
@@ -219,15 +225,15 @@ class Observing(RunPart):
         for slot in chunk:
             if slot.phase != Phase.CHECKING:
                 continue
-            result = results.get(slot.instance_id) or {"healthy": False}
-            if (result.get("error") or {}).get("exit_code") == 2:  # the check is wrong
-                self.run.failing.fail(slot, f"health check: {result.get('detail')}",
+            result = results.get(slot.instance_id) or NOT_CHECKED
+            if result.error is not None and result.error.exit_code == 2:  # the check is wrong
+                self.run.failing.fail(slot, f"health check: {result.detail}",
                                       replaceable=False)
-            elif result.get("healthy"):
+            elif result.healthy:
                 self.ready(slot)
             elif now - slot.since > self.config.health_timeout:
                 self.run.failing.fail(slot, f"health check did not pass within "
-                           f"{self.config.health_timeout:g} s: {result.get('detail', '')}",
+                           f"{self.config.health_timeout:g} s: {result.detail}",
                            replaceable=True)
             else:
                 self.poll_later(slot, now)

@@ -79,7 +79,7 @@ class Run:
         self.counts = {"created": 0, "ready": 0, "dropped": 0, "replaced": 0}
         self.drop_infra = False
         self.scope = RunScope(infra_id=infra_id)             # what it needs of the description
-        self.requests = RequestBuilder({}, infra_id)
+        self.requests = RequestBuilder(None, infra_id)
         # the parts, each doing one kind of work on the state above
         self.intake = Intake(self)
         self.creating = Creating(self)

@@ -753,7 +753,7 @@ class Occo:
         record = self._find(infra_id)
         description = StaticDescription.from_dict(record.description)
         targets = self.store.get_scaling_targets(infra_id)
-        seen = self.system.enactor.probe.observe(infra_id, record.description, budget=timeout,
+        seen = self.system.enactor.probe.observe(infra_id, description, budget=timeout,
                                                  tolerant=True) if refresh else None
         instances = seen.records if seen else self.store.list_instances(infra_id)
         with collection_paused():   # a view per instance: 10,000 dicts for a large one

@@ -5,6 +5,7 @@ secret redaction. Packages import the names below from ``occo.util`` directly.
 """
 
 from .cloudlimits import LIMIT_KEYS, LIMIT_SETTINGS, CloudLimits, check_limits, configured_limits
+from .compiled import CompiledDescription, CompiledEdge, CompiledMapping, CompiledNode
 from .credentials import (
                           CredentialEntry,
                           Credentials,
@@ -91,4 +92,5 @@ __all__ = [
     "is_secret_key",
     "closest", "suggestion", "CONFIG_MANAGER_NAMES", "HEALTH_CHECK_NAMES", "NODE_FUNCTIONS",
     "TEMPLATE_NAMES", "CANCEL_REQUESTED", "InfraStatus",
+    "CompiledDescription", "CompiledEdge", "CompiledMapping", "CompiledNode",
 ]

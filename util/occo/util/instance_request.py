@@ -2,7 +2,7 @@
 
 The processor (to create an instance) and the enactor (to check its health) both ask the
 service composer about an instance; both build the request here, from the compiled
-description's plain form (docs/compiler.rst), so they cannot drift apart. The request's
+description (read through occo.util.compiled's view), so they cannot drift apart. The request's
 shape is documented in ``occo.servicecomposer.request``.
 
 ``node.dependencies`` lists the nodes the instance's templates may name: the node's
@@ -19,6 +19,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from occo.util.compiled import CompiledDescription
 from occo.util.errors import OccoError
 from occo.util.secrets import register_secret
 
@@ -28,20 +29,17 @@ __all__ = ["RequestBuilder", "ancestors", "scaling_secret", "synch_attribute_nam
 log = logging.getLogger(__name__)
 
 
-def ancestors(edges: Any, name: str) -> list[str]:
+def ancestors(description: CompiledDescription, name: str) -> list[str]:
     """Every node ``name`` waits for, directly or indirectly, nearest first (breadth
-    first, each edge in the order written)."""
-    deps: dict[str, list[str]] = {}
-    for edge in edges or ():
-        deps.setdefault(edge["dependent"], []).append(edge["dependency"])
+    first, each node's dependencies in the order written)."""
     seen: dict[str, None] = {}
-    queue = list(deps.get(name, ()))
+    queue = list(description.dependencies_of(name))
     while queue:
         nxt = queue.pop(0)
         if nxt in seen or nxt == name:
             continue
         seen[nxt] = None
-        queue.extend(deps.get(nxt, ()))
+        queue.extend(description.dependencies_of(nxt))
     return list(seen)
 
 
@@ -85,23 +83,18 @@ def scaling_secret(store: Any, infra_id: str) -> str | None:
         return None
 
 
-def _mapping(m: Mapping[str, Any]) -> dict[str, Any]:
-    return {**dict(m.get("extra") or {}), "attributes": list(m.get("attributes") or ()),
-            "synch": bool(m.get("synch"))}
-
-
 class RequestBuilder:
     """Requests for the instances of one infrastructure; the per-node part (dependencies
-    and mappings, which cost a graph walk) is computed once per node."""
+    and mappings, which cost a graph walk) is computed once per node. ``description`` is
+    the compiled description (:class:`~occo.util.compiled.CompiledDescription`), or
+    ``None`` where every node's part comes from a run's scope (:meth:`from_scope`)."""
 
-    def __init__(self, description: Mapping[str, Any], infra_id: str, *,
+    def __init__(self, description: CompiledDescription | None, infra_id: str, *,
                  scaling_secret: str | None = None) -> None:
-        self.description = description or {}
+        self.description = description
         self.infra_id = infra_id
-        self.infra_name = str(self.description.get("infra_name") or "")
-        self.user_id = self.description.get("user_id")
-        self._nodes = {n["name"]: n for n in self.description.get("nodes", ())
-                       if isinstance(n, Mapping) and "name" in n}
+        self.infra_name = description.infra_name if description is not None else ""
+        self.user_id = description.user_id if description is not None else None
         self._cache: dict[str, dict[str, Any]] = {}
         #: the infrastructure's REST scaling secret (``Store.scaling_secret``), if known
         self.scaling_secret = scaling_secret
@@ -112,7 +105,7 @@ class RequestBuilder:
     def from_scope(cls, scope: Any, *, scaling_secret: str | None = None) -> RequestBuilder:
         """The builder of a run: every node's part comes from the run's ``RunScope``
         (occo.util.instructions), so no description is needed."""
-        builder = cls({}, scope.infra_id, scaling_secret=scaling_secret)
+        builder = cls(None, scope.infra_id, scaling_secret=scaling_secret)
         builder.infra_name = scope.infra_name
         builder.user_id = scope.user_id
         builder._cache.update({name: dict(node) for name, node in scope.nodes.items()})
@@ -123,18 +116,22 @@ class RequestBuilder:
         cached = self._cache.get(name)
         if cached is not None:
             return cached
-        edges = self.description.get("edges") or ()
-        inbound: dict[str, list] = {}
-        outbound: dict[str, list] = {}
-        for edge in edges:
-            if edge.get("dependent") == name:
-                inbound[edge["dependency"]] = [_mapping(m) for m in edge.get("mappings") or ()]
-            elif edge.get("dependency") == name:
-                outbound[edge["dependent"]] = [_mapping(m) for m in edge.get("mappings") or ()]
-        base = self._nodes.get(name, {"name": name})
-        node = {k: v for k, v in base.items() if k != "implementations"}
-        node["dependencies"] = ancestors(edges, name)
-        node["mappings"] = {"inbound": inbound, "outbound": outbound}
+        described = self.description
+        if described is None or name not in described.node_names:
+            node: dict[str, Any] = {"name": name, "dependencies": [],
+                                    "mappings": {"inbound": {}, "outbound": {}}}
+        else:
+            inbound: dict[str, list] = {}
+            outbound: dict[str, list] = {}
+            for edge in described.edges:
+                if edge.dependent == name:
+                    inbound[edge.dependency] = [m.occopus_form() for m in edge.mappings]
+                elif edge.dependency == name:
+                    outbound[edge.dependent] = [m.occopus_form() for m in edge.mappings]
+            node = described.node(name).to_dict()
+            node.pop("implementations", None)
+            node["dependencies"] = ancestors(described, name)
+            node["mappings"] = {"inbound": inbound, "outbound": outbound}
         self._cache[name] = node
         return node
 

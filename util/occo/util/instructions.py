@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from occo.util.compiled import CompiledDescription
 from occo.util.instance_request import RequestBuilder
 
 __all__ = ["CreateInfrastructure", "CreateNode", "DropNode", "DropInfrastructure",
@@ -40,17 +41,14 @@ class RunScope:
     kind: str = field(default="run_scope", init=False)
 
     @classmethod
-    def of(cls, description: Mapping[str, Any], infra_id: str) -> RunScope:
-        """The scope of a run of ``description`` (the compiled description's plain form)."""
+    def of(cls, description: CompiledDescription, infra_id: str) -> RunScope:
+        """The scope of a run of ``description`` (the compiled description)."""
         builder = RequestBuilder(description, infra_id)
-        names = [str(n["name"]) for n in description.get("nodes", ())
-                 if isinstance(n, Mapping) and "name" in n]
-        edges = description.get("edges") or ()
-        return cls(infra_id=infra_id, infra_name=str(description.get("infra_name") or ""),
-                   user_id=description.get("user_id"),
+        names = description.node_names
+        return cls(infra_id=infra_id, infra_name=description.infra_name,
+                   user_id=description.user_id,
                    nodes={name: builder.node(name) for name in names},
-                   waits_for={name: tuple(e["dependency"] for e in edges
-                                          if e.get("dependent") == name) for name in names})
+                   waits_for={name: description.dependencies_of(name) for name in names})
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "infra_id": self.infra_id, "infra_name": self.infra_name,

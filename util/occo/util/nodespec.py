@@ -57,6 +57,10 @@ class NodeSpec:
                 "node_name": self.node_name, "node_type": self.node_type,
                 "resource": self.resource, "context": self.context, "tags": self.tags}
 
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form, as the transports encode it (:meth:`to_dict`)."""
+        return self.to_dict()
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NodeSpec:
         return cls(**{k: data[k] for k in ("instance_id", "infra_id", "node_name",

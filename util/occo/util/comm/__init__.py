@@ -25,14 +25,28 @@ from .contracts import (
     CloudHandlerEndpoint,
     ProcessorEndpoint,
     ServiceComposerEndpoint,
+    call,
     cloud_client,
     composer_client,
     method_name,
     methods_of,
     processor_client,
+    result_decoder,
     submit,
 )
 from .inprocess import InProcessTransport
+from .messages import (
+    UNKNOWN_STATUS,
+    CallError,
+    Created,
+    Dropped,
+    Health,
+    NodeAddresses,
+    NodeStatus,
+    Resolved,
+    ResourceState,
+    json_default,
+)
 
 if TYPE_CHECKING:
     from .amqp import AmqpTransport
@@ -41,7 +55,9 @@ __all__ = ["ENDPOINTS", "MESSAGE_SCHEMA", "Client", "RemoteError", "Transport", 
            "rpc_methods", "InProcessTransport", "AmqpTransport", "open_transport",
            "PROTOCOLS", "CloudHandlerEndpoint", "ProcessorEndpoint", "ServiceComposerEndpoint",
            "cloud_client", "composer_client", "method_name", "methods_of", "processor_client",
-           "submit"]
+           "submit", "call", "result_decoder", "CallError", "Created", "Dropped", "Health",
+           "NodeAddresses", "NodeStatus", "Resolved", "ResourceState", "UNKNOWN_STATUS",
+           "json_default"]
 
 BACKENDS = ("inprocess", "amqp")
 

@@ -46,6 +46,7 @@ from ..errors import CallTimeoutError, TransportError
 from ._amqp_config import AmqpSettings
 from ._link import Link, describe, guarded
 from .base import Client, RemoteError, check_schema, request_message
+from .messages import json_default
 
 __all__ = ["RpcClient", "AmqpClient"]
 
@@ -116,6 +117,7 @@ class RpcClient:
     def submit(self, endpoint: str, method: str, params: dict[str, Any]) -> Future[Any]:
         try:
             body = json.dumps(request_message(method, params), separators=(",", ":"),
+                              default=json_default,
                               allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise TransportError(f"{endpoint}.{method}: parameters are not JSON: {exc}") \

@@ -41,6 +41,7 @@ from ..errors import TransportError
 from ._amqp_config import AmqpSettings
 from ._link import Link, describe, guarded
 from .base import MESSAGE_SCHEMA, check_schema, encode_error
+from .messages import json_default
 
 __all__ = ["RpcServer"]
 
@@ -325,7 +326,8 @@ class RpcServer:
             try:
                 result = getattr(served.handler, method)(**params)
                 outcome = json.dumps({"schema": MESSAGE_SCHEMA, "result": result},
-                                     separators=(",", ":"), allow_nan=False).encode()
+                                     separators=(",", ":"), allow_nan=False,
+                                     default=json_default).encode()
             except Exception as exc:  # errors are answers, carried back as data
                 outcome = _reply_body({"error": encode_error(exc)})
             except BaseException as exc:  # noqa: B036 - a crash: the request goes back

@@ -7,8 +7,14 @@ caller uses :func:`cloud_client`, :func:`composer_client` or :func:`processor_cl
 blocking call: ``cloud.create_nodes(specs=...)``) or
 passes the protocol's method itself to a scheduler that submits calls
 (``submit(client, CloudHandlerEndpoint.get_states, refs=...)``), so a misspelt method is a
-type error, not a string that fails at run time. Requests and results are JSON values
-(dicts, lists, strings, numbers): the transport encodes them with its one JSON codec.
+type error, not a string that fails at run time.
+
+Results are typed: a protocol's return annotation names the result type of
+:mod:`occo.util.comm.messages` (``dict[str, NodeStatus]``), the server answers with its
+JSON form, and the typed clients, :func:`submit` and :func:`call` give the caller the type
+(:func:`result_decoder`; a server in the same process may answer with the type itself).
+Parameters are JSON values or message types; the transports encode both with the one JSON
+codec (:func:`~occo.util.comm.messages.json_default`: a message's ``to_json``).
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from functools import cache
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, cast, get_args, get_origin, get_type_hints, runtime_checkable
 
+from ..errors import TransportError
+from ..nodespec import NodeSpec
 from .base import Client
+from .messages import Created, Dropped, Health, NodeAddresses, NodeStatus, Resolved
 
 __all__ = ["CloudHandlerEndpoint", "ProcessorEndpoint", "ServiceComposerEndpoint",
-           "PROTOCOLS", "cloud_client", "composer_client", "method_name", "methods_of",
-           "processor_client", "submit"]
+           "PROTOCOLS", "call", "cloud_client", "composer_client",
+           "method_name", "methods_of", "processor_client", "result_decoder", "submit"]
 
 JSON = dict[str, Any]
 
@@ -32,14 +41,14 @@ JSON = dict[str, Any]
 class CloudHandlerEndpoint(Protocol):
     """The ``cloudhandler`` endpoint (served by occo.cloudhandler.CloudHandlerService)."""
 
-    def create_node(self, spec: Mapping[str, Any]) -> JSON: ...
-    def create_nodes(self, specs: Sequence[Mapping[str, Any]]) -> list[JSON]: ...
+    def create_node(self, spec: NodeSpec | Mapping[str, Any]) -> JSON: ...
+    def create_nodes(self, specs: Sequence[NodeSpec | Mapping[str, Any]]) -> list[Created]: ...
     def drop_node(self, ref: Mapping[str, Any]) -> JSON: ...
-    def drop_nodes(self, refs: Sequence[Mapping[str, Any]]) -> list[JSON]: ...
-    def get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, JSON]: ...
+    def drop_nodes(self, refs: Sequence[Mapping[str, Any]]) -> list[Dropped]: ...
+    def get_states(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeStatus]: ...
     def watch_states(self, refs: Sequence[Mapping[str, Any]], known: Mapping[str, str],
-                     timeout: float) -> dict[str, JSON]: ...
-    def get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, JSON]: ...
+                     timeout: float) -> dict[str, NodeStatus]: ...
+    def get_addresses(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, NodeAddresses]: ...
     def list_nodes(self, infra_id: str,
                    resources: Iterable[Mapping[str, Any]] | None = None) -> list[JSON]: ...
     def endpoint_key(self, resource: Mapping[str, Any]) -> str: ...
@@ -53,8 +62,8 @@ class ServiceComposerEndpoint(Protocol):
     """The ``servicecomposer`` endpoint (occo.servicecomposer.ComposerEndpoint)."""
 
     def resolve(self, request: Mapping[str, Any]) -> JSON: ...
-    def resolve_many(self, requests: Sequence[Mapping[str, Any]]) -> list[JSON]: ...
-    def check_health(self, targets: Sequence[Mapping[str, Any]]) -> dict[str, JSON]: ...
+    def resolve_many(self, requests: Sequence[Mapping[str, Any]]) -> list[Resolved]: ...
+    def check_health(self, targets: Sequence[Mapping[str, Any]]) -> dict[str, Health]: ...
     def config_ready(self, request: Mapping[str, Any], address: str) -> bool: ...
     def config_managers(self) -> JSON: ...
 
@@ -92,9 +101,68 @@ def method_name(method: Callable[..., Any]) -> str:
     return name
 
 
+def _decoder(annotation: Any) -> Callable[[Any], Any] | None:
+    if isinstance(annotation, type) and hasattr(annotation, "from_json"):
+        kind: Any = annotation
+        return lambda value: value if isinstance(value, kind) else kind.from_json(value)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is list and args:
+        item = _decoder(args[0])
+        return None if item is None else (lambda value: [item(v) for v in value])
+    if origin is dict and len(args) == 2:
+        entry = _decoder(args[1])
+        return None if entry is None else (
+            lambda value: {k: entry(v) for k, v in value.items()})
+    return None
+
+
+@cache
+def result_decoder(method: Callable[..., Any]) -> Callable[[Any], Any] | None:
+    """What turns the reply of ``method`` (a protocol's method) into its result type, or
+    None where the result is plain JSON. A reply of another shape is a TransportError
+    naming the method (the endpoint does not keep the contract)."""
+    name = method_name(method)
+    decode = _decoder(get_type_hints(method).get("return"))
+    if decode is None:
+        return None
+    kind = str(get_type_hints(method).get("return")).replace("occo.util.comm.messages.", "")
+
+    def checked(value: Any) -> Any:
+        try:
+            return decode(value)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise TransportError(f"the reply to {name} is not a {kind}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+    return checked
+
+
+def _decoded(future: Future[Any], decode: Callable[[Any], Any]) -> Future[Any]:
+    out: Future[Any] = Future()
+
+    def done(finished: Future[Any]) -> None:
+        try:
+            out.set_result(decode(finished.result()))
+        except BaseException as exc:  # noqa: BLE001 - the caller's future carries it
+            out.set_exception(exc)
+    future.add_done_callback(done)
+    return out
+
+
 def submit(client: Client, method: Callable[..., Any], **params: Any) -> Future[Any]:
-    """Start a call of ``method`` (a protocol's method) on ``client``'s endpoint."""
-    return client.submit(method_name(method), **params)
+    """Start a call of ``method`` (a protocol's method) on ``client``'s endpoint; the
+    future's result is of the method's result type."""
+    future = client.submit(method_name(method), **params)
+    decode = result_decoder(method)
+    return future if decode is None else _decoded(future, decode)
+
+
+def call(client: Client, method: Callable[..., Any], *, timeout: float | None = None,
+         **params: Any) -> Any:
+    """Call ``method`` and wait (``timeout`` seconds: CallTimeoutError) for its result,
+    of the method's result type."""
+    result = client.call(method_name(method), timeout=timeout, **params)
+    decode = result_decoder(method)
+    return result if decode is None else decode(result)
 
 
 @cache
@@ -102,11 +170,14 @@ def _proxy_class(protocol: type) -> type:
     def make(name: str) -> Callable[..., Any]:
         signature = inspect.signature(getattr(protocol, name))
 
+        decode = result_decoder(getattr(protocol, name))
+
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(self, *args, **kwargs)   # a wrong argument: TypeError
             params = dict(bound.arguments)
             del params["self"]
-            return self._client.call(name, timeout=self._timeout, **params)
+            result = self._client.call(name, timeout=self._timeout, **params)
+            return result if decode is None else decode(result)
         call.__name__ = call.__qualname__ = name
         call.__doc__ = getattr(protocol, name).__doc__
         return call

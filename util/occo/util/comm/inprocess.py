@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import TransportError
 from .base import Client, RemoteError, Transport, encode_error, rpc_methods
+from .messages import json_default
 
 __all__ = ["InProcessTransport"]
 
@@ -42,7 +43,7 @@ class _InProcessClient(Client):
         check = self.transport.check_json
         if check:
             try:
-                params = json.loads(json.dumps(params))
+                params = json.loads(json.dumps(params, default=json_default))
             except (TypeError, ValueError) as exc:
                 raise TransportError(f"{self.endpoint}.{method}: parameters are not JSON: "
                                      f"{exc}") from exc
@@ -52,7 +53,7 @@ class _InProcessClient(Client):
     def _dispatch(served: _Served, method: str, params: dict[str, Any], check: bool) -> Any:
         try:
             result = getattr(served.handler, method)(**params)
-            return json.loads(json.dumps(result)) if check else result
+            return json.loads(json.dumps(result, default=json_default)) if check else result
         except Exception as exc:  # carried back as data, like any transport does
             raise RemoteError(encode_error(exc)) from exc
 
