@@ -35,6 +35,8 @@ setup(
         "botocore",
         "docker",
         "requests",
+        "openstacksdk>=4.22",
+        "keystoneauth1",
     ],
     extras_require={"test": ["pytest", "pytest-timeout", "moto[server]"]},
     entry_points={
@@ -43,6 +45,7 @@ setup(
             "local = occo.cloudhandler.local:LocalCloudHandler",
             "ec2 = occo.cloudhandler.ec2:EC2CloudHandler",
             "docker = occo.cloudhandler.dockerengine:DockerCloudHandler",
+            "nova = occo.cloudhandler.nova:NovaCloudHandler",
         ],
         "occo.resource_schema": [
             "ec2 = occo.cloudhandler.schemas:EC2",

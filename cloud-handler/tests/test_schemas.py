@@ -46,7 +46,7 @@ def test_every_schema_is_registered_for_the_compiler():
 
 def test_every_backend_is_registered_with_its_schema():
     backends = {ep.name: ep.load() for ep in entry_points(group="occo.cloudhandler")}
-    assert set(backends) == {"dummy", "local", "ec2", "docker"}
+    assert set(backends) == {"dummy", "local", "ec2", "docker", "nova"}
     for name, cls in backends.items():
         assert issubclass(cls, CloudHandler) and cls.type_name == name
         assert cls.schema is SCHEMAS[name]

@@ -1,4 +1,4 @@
-"""A resource type with a schema but no installed backend (``nova``), or no schema at all,
+"""A resource type with a schema but no installed backend (``cloudsigma``), or no schema at all,
 is refused by build, import and the REST POST before anything is stored; validate and
 plan accept it (it is valid Occopus) and plan says it cannot be built here; destroy of a
 stored infrastructure using it never ends in ``destroy_failed``."""
@@ -17,8 +17,9 @@ from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler.service import installed_types
 from occo.util import InputError, InputErrors
 
-NOVA = {"type": "nova", "endpoint": "https://nova.example.org:5000/v3", "project_id": "p",
-        "image_id": "img", "network_id": "net", "flavor_name": "m1.small"}
+SIGMA = {"type": "cloudsigma", "endpoint": "https://zrh.cloudsigma.com/api/2.0",
+         "libdrive_id": "drive-1", "description": {"cpu": 1000, "mem": 1073741824,
+                                                   "vnc_password": "vnc"}}
 DUMMY = {"type": "dummy", "create_latency": 0.01}
 
 DEFINITIONS = """\
@@ -26,14 +27,12 @@ DEFINITIONS = """\
   - resource: {type: dummy, create_latency: 0.01}
 'node_def:old_t':
   - resource:
-      type: nova
-      endpoint: https://nova.example.org:5000/v3
-      project_id: p
-      image_id: img
-      network_id: net
-      flavor_name: m1.small
+      type: cloudsigma
+      endpoint: https://zrh.cloudsigma.com/api/2.0
+      libdrive_id: drive-1
+      description: {cpu: 1000, mem: 1073741824, vnc_password: vnc}
 """
-NOVA_TYPE_LINE = 5   # the line of `type: nova` above
+TYPE_LINE = 5   # the line of `type: cloudsigma` above
 
 INFRA = """\
 infra_name: legacy
@@ -50,7 +49,7 @@ def installed() -> str:
     return ", ".join(installed_types())
 
 
-def message(node: str = "old", kind: str = "nova") -> str:
+def message(node: str = "old", kind: str = "cloudsigma") -> str:
     return (f"resource type {kind!r} of node {node!r} has no backend installed here; "
             f"installed: {installed()}")
 
@@ -79,7 +78,7 @@ def assert_store_empty(setup: Setup) -> None:
 
 
 def test_the_message_uses_the_cloud_handlers_registry():
-    assert "nova" not in installed_types() and "dummy" in installed_types()
+    assert "cloudsigma" not in installed_types() and "dummy" in installed_types()
     assert installed_types() == CloudHandlerService().backends()["handlers"]
 
 
@@ -92,8 +91,8 @@ def test_build_is_refused_before_anything_is_stored(setup, files):
     assert err.exit_code == 2 and err.node == "old"
     assert err.message == message()
     assert (err.location.file, err.location.line) == (str(definitions.resolve()),
-                                                      NOVA_TYPE_LINE)
-    assert str(err) == (f"{definitions.resolve()}:{NOVA_TYPE_LINE}:13: "
+                                                      TYPE_LINE)
+    assert str(err) == (f"{definitions.resolve()}:{TYPE_LINE}:13: "
                         f"node_def:old_t[0].resource.type: {message()}")
     assert_store_empty(setup)
 
@@ -113,7 +112,7 @@ def test_every_node_of_such_a_type_is_named(setup, files):
 def test_the_cli_build_exits_2_and_names_file_line_node_and_types(setup, files):
     proc = setup.cli("build", str(files / "infra.yaml"))
     assert proc.returncode == 2, proc.stderr
-    where = f"{(files / 'nodes' / 'node_definitions.yaml').resolve()}:{NOVA_TYPE_LINE}:13"
+    where = f"{(files / 'nodes' / 'node_definitions.yaml').resolve()}:{TYPE_LINE}:13"
     assert proc.stderr.strip() == (f"occo: error: {where}: node_def:old_t[0].resource.type: "
                                    f"{message()}")
     assert "building" not in proc.stdout
@@ -125,8 +124,8 @@ def test_occo_import_is_refused_and_stores_nothing(setup, files):
     proc = setup.cli("import", str(definitions))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == (
-        f"occo: error: {definitions.resolve()}:{NOVA_TYPE_LINE}:13: "
-        f"node_def:old_t[0].resource.type: resource type 'nova' of node type 'old_t' has no "
+        f"occo: error: {definitions.resolve()}:{TYPE_LINE}:13: "
+        f"node_def:old_t[0].resource.type: resource type 'cloudsigma' of node type 'old_t' has no "
         f"backend installed here; installed: {installed()}")
     assert_store_empty(setup)   # not even the good type web_t
 
@@ -138,7 +137,7 @@ def test_occopus_import_is_refused_and_stores_nothing(setup, files):
                                           str(files / "nodes" / "node_definitions.yaml")],
                        out=out, err=err)
     assert code == 2, err.getvalue()
-    assert "resource type 'nova' of node type 'old_t' has no backend installed here" \
+    assert "resource type 'cloudsigma' of node type 'old_t' has no backend installed here" \
         in err.getvalue()
     assert_store_empty(setup)
 
@@ -154,7 +153,7 @@ def test_rest_post_is_refused_with_400_and_stores_nothing(setup, tmp_path):
     setup.write_config(rest={"token_file": str(token), "threads": 4})
     with setup.occo() as occo:
         occo.store.put_node_definition("web_t", [{"resource": DUMMY}])
-        occo.store.put_node_definition("old_t", [{"resource": NOVA}])
+        occo.store.put_node_definition("old_t", [{"resource": SIGMA}])
     service = RestService(load_config(setup.config_file), port=0)
     service.start()
     try:
@@ -189,22 +188,22 @@ def test_validate_and_plan_accept_it_and_plan_says_it_cannot_be_built(setup, fil
 
 def test_a_type_unknown_entirely_is_refused_by_every_command(setup, files):
     definitions = files / "nodes" / "node_definitions.yaml"
-    definitions.write_text(DEFINITIONS.replace("type: nova", "type: novva"))
+    definitions.write_text(DEFINITIONS.replace("type: cloudsigma", "type: cloudsigmaa"))
     for command in (["validate", str(files / "infra.yaml")],
                     ["plan", str(files / "infra.yaml")],
                     ["build", str(files / "infra.yaml")],
                     ["import", str(definitions)]):
         proc = setup.cli(*command)
         assert proc.returncode == 2, (command, proc.stderr)
-        assert f"{definitions.resolve()}:{NOVA_TYPE_LINE}:13: " in proc.stderr
-        assert "unknown resource type 'novva'" in proc.stderr
-        assert "did you mean 'nova'?" in proc.stderr
+        assert f"{definitions.resolve()}:{TYPE_LINE}:13: " in proc.stderr
+        assert "unknown resource type 'cloudsigmaa'" in proc.stderr
+        assert "did you mean 'cloudsigma'?" in proc.stderr
     assert_store_empty(setup)
 
 
 def test_destroy_of_a_stored_infrastructure_with_such_a_type_ends_destroyed(setup, files):
     """An infrastructure stored before the check (register + a pass, bypassing build):
-    its nova instance never reached a cloud, so dropping it needs no backend."""
+    its cloudsigma instance never reached a cloud, so dropping it needs no backend."""
     with setup.occo() as occo:
         record = occo.register(occo.validate(files / "infra.yaml"))
         outcome = occo.system.enactor.maintain_once(record.infra_id, keep_on_failure=True)
@@ -219,12 +218,12 @@ def test_destroy_of_a_stored_infrastructure_with_such_a_type_ends_destroyed(setu
 def test_the_cloud_handler_drops_a_never_created_instance_without_a_backend():
     service = CloudHandlerService()
     lookup = {"instance_id": "i-1", "infra_id": "inf", "node_name": "old", "lookup": True,
-              "resource": NOVA}
+              "resource": SIGMA}
     assert service.drop_nodes([lookup]) == [{}]
     assert service.drop_node(lookup) == {}
-    assert service.list_nodes("inf", [NOVA]) == []
+    assert service.list_nodes("inf", [SIGMA]) == []
     # a reference a backend gave back is still refused: the resource may exist
-    made = {**lookup, "lookup": False, "type": "nova", "endpoint": "nova:x"}
+    made = {**lookup, "lookup": False, "type": "cloudsigma", "endpoint": "cloudsigma:x"}
     assert service.drop_nodes([made])[0]["error"]["type"] == "NoBackend"
     service.close()
 

@@ -44,7 +44,8 @@ from occo.util import (
 )
 from occo.util.comm import NodeAddresses, NodeStatus, ResourceState
 
-__all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler", "ref_resource",
+__all__ = ["ResourceState", "NodeStatus", "NodeAddresses", "CloudHandler",
+           "BatchCreatingHandler", "ref_resource",
            "Clock", "about_node", "MAX_WATCH"]
 
 log = logging.getLogger(__name__)
@@ -310,3 +311,39 @@ def about_node(exc: OccoError, node: Any, infra_id: Any, instance_id: Any) -> Oc
     if infra_id and exc.infra_id is None:
         exc.infra_id = str(infra_id)
     return exc
+
+
+class BatchCreatingHandler(CloudHandler):
+    """A backend whose creates share calls (one lookup for a whole batch):
+    ``create_nodes`` checks every spec against the template first, then hands the good
+    ones to ``_create_batch`` together; one create is a batch of one."""
+
+    @abstractmethod
+    def _create_batch(self, specs: Sequence[NodeSpec]) -> list[dict[str, Any] | OccoError]:
+        """The ref or the error of each (checked) spec, in order."""
+
+    def _create_node(self, spec: NodeSpec) -> dict[str, Any]:
+        result = self._create_batch([spec])[0]
+        if isinstance(result, OccoError):
+            raise result
+        return result
+
+    def create_nodes(self, specs: Sequence[NodeSpec]) -> list[dict[str, Any] | OccoError]:
+        """Create several with one lookup first (the template's checks per spec)."""
+        out: list[dict[str, Any] | OccoError | None] = [None] * len(specs)
+        todo: list[tuple[int, NodeSpec]] = []
+        for i, spec in enumerate(specs):
+            try:
+                todo.append((i, self.check_resource(spec)))
+            except OccoError as exc:
+                out[i] = exc
+        if todo:
+            try:
+                results = self._create_batch([spec for _, spec in todo])
+            except OccoError as exc:
+                results = [exc] * len(todo)
+            for (i, spec), result in zip(todo, results):
+                if isinstance(result, OccoError):
+                    result = about_node(result, spec.node_name, spec.infra_id, spec.instance_id)
+                out[i] = result
+        return [item for item in out if item is not None]

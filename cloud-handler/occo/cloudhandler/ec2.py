@@ -55,12 +55,11 @@ from occo.util import (
 
 from .base import (
     AddressCache,
+    BatchCreatingHandler,
     Clock,
-    CloudHandler,
     NodeAddresses,
     NodeStatus,
     ResourceState,
-    about_node,
 )
 from .errors import (
     BadResource,
@@ -99,7 +98,7 @@ _THROTTLE = {"RequestLimitExceeded", "Throttling", "ThrottlingException", "Reque
 _UNAVAILABLE = {"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"}
 
 
-class EC2CloudHandler(CloudHandler):
+class EC2CloudHandler(BatchCreatingHandler):
     """One EC2 endpoint and region, reached with one credentials entry."""
 
     type_name = "ec2"
@@ -288,32 +287,6 @@ class EC2CloudHandler(CloudHandler):
             raise ImageNotFound(f"EC2 at {self.url} ({self.region}) has no image {image_id!r}")
         with self._lock:
             self._images.add(image_id)
-
-    def _create_node(self, spec: NodeSpec) -> dict[str, Any]:
-        result = self._create_batch([spec])[0]
-        if isinstance(result, OccoError):
-            raise result
-        return result
-
-    def create_nodes(self, specs: Sequence[NodeSpec]) -> list[dict[str, Any] | OccoError]:
-        """Create several with one lookup call first (the template's checks per spec)."""
-        out: list[dict[str, Any] | OccoError] = [None] * len(specs)  # type: ignore[list-item]
-        todo: list[tuple[int, NodeSpec]] = []
-        for i, spec in enumerate(specs):
-            try:
-                todo.append((i, self.check_resource(spec)))
-            except OccoError as exc:
-                out[i] = exc
-        if todo:
-            try:
-                results = self._create_batch([spec for _, spec in todo])
-            except OccoError as exc:
-                results = [exc] * len(todo)
-            for (i, spec), result in zip(todo, results):
-                if isinstance(result, OccoError):
-                    result = about_node(result, spec.node_name, spec.infra_id, spec.instance_id)
-                out[i] = result
-        return out
 
     def _create_batch(self, specs: Sequence[NodeSpec]) -> list[dict[str, Any] | OccoError]:
         out: list[dict[str, Any] | OccoError] = []

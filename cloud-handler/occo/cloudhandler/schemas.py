@@ -73,7 +73,7 @@ NOVA = Schema("nova resource", (
     Field("volume_size", "int", minimum=0, coerce="int",
           doc="boot from a new volume of this many GB; 0: of the size the cloud decides"),
     Field("volume_persist", "bool", doc="keep the boot volume when the server goes"),
-), null="unset", doc="An OpenStack Nova server (no backend in this release).")
+), null="unset", doc="An OpenStack Nova server (docs/user/clouds.rst, OpenStack).")
 
 DOCKER = Schema("docker resource", (
     _TYPE,
