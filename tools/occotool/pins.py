@@ -106,8 +106,9 @@ def check(packages: dict[str, Package], pkg: Package) -> list[str]:
         if not path.is_file():
             problems.append(f"{path}: missing (run tools/occo-tool pin {pkg.directory})")
             continue
-        lines = [row.split("#", 1)[0].strip() for row in path.read_text().splitlines()]
-        lines = [row for row in lines if row]
+        lines = _rows(path)
+        problems += _missing_pins_of_deps(packages, pkg, path, lines,
+                                          tests=name == "requirements_test.txt")
         for line in lines:
             if _INDEX_OPTION.match(line):
                 problems.append(f"{path}: {line!r}: the index comes from configuration "
@@ -134,4 +135,29 @@ def check(packages: dict[str, Package], pkg: Package) -> list[str]:
                                     "requirements_test.txt)")
             if any(row.startswith("-e ") for row in lines):
                 problems.append(f"{path}: editable lines belong in requirements_test.txt")
+    return problems
+
+
+def _rows(path: Path) -> list[str]:
+    """The lines of a requirements file without comments and blanks."""
+    rows = [row.split("#", 1)[0].strip() for row in path.read_text().splitlines()]
+    return [row for row in rows if row]
+
+
+def _missing_pins_of_deps(packages: dict[str, Package], pkg: Package, path: Path,
+                          lines: list[str], *, tests: bool) -> list[str]:
+    """Pins of ``pkg``'s OCCO dependencies (their requirements.txt) that ``path`` lacks:
+    installed with ``--no-deps``, such a file gives an environment where a dependency's
+    own imports fail."""
+    have = set(lines)
+    problems: list[str] = []
+    for dep in closure(packages, pkg, tests=tests):
+        source = dep.path / "requirements.txt"
+        if dep is pkg or not source.is_file():
+            continue
+        for row in _rows(source):
+            if not row.startswith(("occo-", "-")) and row not in have:
+                problems.append(f"{path}: missing {row!r}, a pin of {dep.dist} "
+                                f"(run tools/occo-tool pin {pkg.directory})")
+                have.add(row)
     return problems

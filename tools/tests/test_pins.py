@@ -56,3 +56,19 @@ def test_a_cycle_through_a_test_dependency_is_refused(tmp_path):
     proc = occo_tool("--root", str(tmp_path), "order")
     assert proc.returncode == 2
     assert "dependency cycle between packages:" in proc.stderr
+
+
+def test_a_pin_a_dependency_needs_is_missing_downstream(tmp_path):
+    util = fake_package(tmp_path, "util", "occo-util", ["requests"])
+    (util / "requirements.txt").write_text("requests==2.0.0\nidna==3.1 ; os_name == 'nt'\n")
+    b = fake_package(tmp_path, "b", "occo-b", ["occo-util"])
+    (b / "requirements.txt").write_text("occo-util==1.2.3\nrequests==2.0.0\n")
+    (b / "requirements_test.txt").write_text("-e ../util\n-e .\nrequests==1.9.0\n")
+    packages = discover(tmp_path)
+    assert pins.check(packages, packages["occo-b"]) == [
+        f"{b / 'requirements.txt'}: missing \"idna==3.1 ; os_name == 'nt'\", a pin of "
+        "occo-util (run tools/occo-tool pin b)",
+        f"{b / 'requirements_test.txt'}: missing 'requests==2.0.0', a pin of occo-util "
+        "(run tools/occo-tool pin b)",
+        f"{b / 'requirements_test.txt'}: missing \"idna==3.1 ; os_name == 'nt'\", a pin of "
+        "occo-util (run tools/occo-tool pin b)"]
