@@ -27,8 +27,11 @@ setup(
         "Programming Language :: Python :: 3.12",
         "Programming Language :: Python :: 3.13",
     ],
-    packages=find_namespace_packages(include=["occo.*"]),
-    include_package_data=True,
+    # the OpenStack test cloud's scripts are data of occo.cloudhandler.testing
+    packages=find_namespace_packages(include=["occo.*"],
+                                     exclude=["occo.cloudhandler.testing.openstack"]),
+    include_package_data=False,
+    package_data={"occo.cloudhandler.testing": ["openstack/*"]},
     install_requires=[
         "occo-util",
         "boto3",

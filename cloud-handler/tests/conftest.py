@@ -83,16 +83,10 @@ def local(root):
 
 @pytest.fixture(scope="session")
 def openstack_cloud(tmp_path_factory):
-    """A real OpenStack control plane on loopback (tests/openstackenv.py): started once
-    per session under CI=true or OCCO_TEST_OPENSTACK=start, its processes stopped and its
-    databases and vhost dropped at the end, whatever happened; skipped with the reason
-    otherwise."""
-    import openstackenv
+    """A real OpenStack control plane on loopback (occo.cloudhandler.testing.openstackenv):
+    started once per session under CI=true or OCCO_TEST_OPENSTACK=start, its processes
+    stopped and its databases and vhost dropped at the end, whatever happened; skipped with
+    the reason otherwise."""
+    from occo.cloudhandler.testing import openstackenv
 
-    cloud = openstackenv.provide(tmp_path_factory.mktemp("openstack") / "cloud")
-    if isinstance(cloud, str):
-        pytest.skip(cloud)
-    try:
-        yield cloud
-    finally:
-        cloud.shutdown()
+    yield from openstackenv.session_cloud(tmp_path_factory.mktemp("openstack") / "cloud")

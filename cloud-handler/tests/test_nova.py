@@ -1,6 +1,6 @@
 """The nova backend against a real OpenStack control plane on loopback
-(tests/openstackenv.py): the contract suite, adoption by tag, one list call per poll,
-fixed addresses, and faults (credentials, unknown image, flavor and network, a server
+(occo.cloudhandler.testing.openstackenv): the contract suite, adoption by tag, one list
+call per poll, fixed addresses, and faults (credentials, unknown image, flavor and network, a server
 that goes to ERROR)."""
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def test_addresses_are_fixed_ips_of_the_private_network(openstack_cloud, service
     wait_states(service, [ref], {"running"})
     found = service.get_addresses([ref])[ref["instance_id"]]
     [address] = found["addresses"]
-    assert address.startswith("10.0.0.") and found["private_addresses"] == [address]
+    assert address.startswith("127.77.0.") and found["private_addresses"] == [address]
     assert found["checkable"] is True
     admin = openstack_cloud.admin()
     ports = list(admin.network.ports(device_id=ref["resource_id"]))
@@ -262,7 +262,7 @@ def test_a_floating_ip_is_allocated_shown_first_and_released_at_drop(openstack_c
     wait_states(service, [ref], {"running"})
     found = service.get_addresses([ref])[ref["instance_id"]]
     floating, fixed = found["addresses"]
-    assert floating.startswith("203.0.113.") and fixed.startswith("10.0.0.")
+    assert floating.startswith("127.78.0.") and fixed.startswith("127.77.0.")
     assert found["private_addresses"] == [fixed]
     admin = openstack_cloud.admin()
     tagged = f"occo:instance_id={ref['instance_id']}"

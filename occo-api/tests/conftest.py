@@ -42,3 +42,13 @@ def pg_database() -> Iterator[str]:
 def pg_url(pg_database: str) -> str:
     """A store URL with a fresh schema of its own."""
     return f"{pg_database}?schema=t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def openstack_cloud(tmp_path_factory):
+    """A real OpenStack control plane on loopback (occo.cloudhandler.testing.openstackenv),
+    started once per session under CI=true or OCCO_TEST_OPENSTACK=start and torn down at
+    the end; skipped with the reason otherwise."""
+    from occo.cloudhandler.testing import openstackenv
+
+    yield from openstackenv.session_cloud(tmp_path_factory.mktemp("openstack") / "cloud")

@@ -184,3 +184,36 @@ def cloud_nodes(setup: Setup, description: dict, infra_id: str) -> list[dict]:
     resources = [impl["resource"] for node in description["nodes"]
                  for impl in node["implementations"]]
     return setup.cloud().list_nodes(infra_id, resources)
+
+
+# ------------------------------------------------------------------ nova (OpenStack)
+
+def nova_resource(cloud: Any, **extra: Any) -> dict:
+    """A nova resource section on the test cloud (occo.cloudhandler.testing.openstackenv)."""
+    return {"type": "nova", "endpoint": cloud.auth_url, "project_id": cloud.project_id,
+            "user_domain_name": "Default", "image_id": cloud.image,
+            "flavor_name": cloud.flavor, "network_id": cloud.network, **extra}
+
+
+def nova_auth_data(directory: Path, cloud: Any) -> Path:
+    """auth_data.yaml with the demo user's password for the test cloud's Keystone."""
+    path = directory / "auth_data.yaml"
+    path.write_text(yaml.safe_dump({"resource": [
+        {"type": "nova", "endpoint": cloud.auth_url,
+         "auth_data": {"username": cloud.username, "password": cloud.password}}]}))
+    return path
+
+
+def nova_servers(cloud: Any, infra_id: str) -> list[Any]:
+    """The servers nova holds for ``infra_id`` (by OCCO's tag, seen by the cloud's admin),
+    without those already DELETED (an admin's list shows them until nova has cleaned up)."""
+    from occo.cloudhandler.nova import tag
+    from occo.util import TAG_INFRA
+
+    admin = cloud.admin()
+    try:
+        return [server for server in
+                admin.compute.servers(all_projects=True, tags=tag(TAG_INFRA, infra_id))
+                if server.status not in ("DELETED", "SOFT_DELETED")]
+    finally:
+        admin.close()

@@ -6,7 +6,7 @@ env/dev::
 
     env/dev/bin/python tools/bench/bench_nova.py [--nodes 100] [--batch 40] [--json]
 
-The OpenStack is the tests' own (cloud-handler/tests/openstackenv.py): started in a
+The OpenStack is the tests' own (occo.cloudhandler.testing.openstackenv): started in a
 temporary directory and purged at the end, or, with ``OCCO_TEST_OPENSTACK_DIR=DIR``, the
 cloud ``start-openstack.sh DIR`` keeps running. The demo project's quotas are raised
 first (servers, cores, RAM and neutron ports) so that N servers fit.
@@ -35,12 +35,8 @@ from bench_cloudhandler import batches, bench_ec2, poll, spec
 
 from occo.cloudhandler import CloudHandlerService
 from occo.cloudhandler.nova import NovaCloudHandler
+from occo.cloudhandler.testing import openstackenv
 from occo.util import new_id, parse_credentials
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "cloud-handler" / "tests"))
-
-import openstackenv  # noqa: E402  (the tests' own OpenStack)
 
 POLL_PAUSE = 1.0
 CREATE_PLUS_POLL = ("POST servers", "GET servers")

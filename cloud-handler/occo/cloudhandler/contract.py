@@ -163,6 +163,22 @@ class CloudHandlerContract:
         self.wait_state(service, [ref], self.gone_states - {"stopping"})
         assert service.list_nodes(infra_id, [resource]) == []
 
+    def test_dropping_one_node_leaves_the_rest_of_its_infrastructure(self, service, resource,
+                                                                     infra_id):
+        refs = [service.create_node(make_spec(resource, infra_id=infra_id, node=node))
+                for node in ("db", "app", "app")]
+        try:
+            self.wait_state(service, refs, {"running"})
+            assert service.drop_nodes([refs[1]]) == [{}]
+            self.wait_state(service, [refs[1]], self.gone_states - {"stopping"})
+            states = service.get_states([refs[0], refs[2]])
+            assert [states[r["instance_id"]]["state"] for r in (refs[0], refs[2])] == \
+                ["running", "running"]
+            assert sorted(r["instance_id"] for r in service.list_nodes(infra_id, [resource])) \
+                == sorted([refs[0]["instance_id"], refs[2]["instance_id"]])
+        finally:
+            service.drop_nodes(refs)
+
     def test_dropping_an_unknown_id_succeeds(self, service, resource, infra_id):
         ghost = {"instance_id": new_id(), "infra_id": infra_id, "resource": dict(resource),
                  "lookup": True}

@@ -180,7 +180,11 @@ class NovaCloudHandler(BatchCreatingHandler):
         return out
 
     def by_instance(self, refs: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-        """The live servers of each ref, by OCCO instance id (in one list, normally)."""
+        """The live servers of each ref, by OCCO instance id (in one list, normally).
+
+        The list is by infrastructure tag, so it holds the infrastructure's other servers
+        too: only the refs' own instance ids are kept."""
+        asked = {str(r["instance_id"]) for r in refs}
         infras = {str(r["infra_id"]) for r in refs if r.get("infra_id")}
         loose = {str(r["instance_id"]) for r in refs if not r.get("infra_id")}
         found = self.servers(TAG_INFRA, infras) if infras else []
@@ -190,7 +194,7 @@ class NovaCloudHandler(BatchCreatingHandler):
         seen: set[str] = set()
         for server in found:
             iid = untag(server.tags).get(TAG_INSTANCE)
-            if iid and server.id not in seen and server.status not in _GONE:
+            if iid in asked and server.id not in seen and server.status not in _GONE:
                 seen.add(server.id)
                 out.setdefault(iid, []).append(server)
         for servers in out.values():

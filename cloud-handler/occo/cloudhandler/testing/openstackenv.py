@@ -1,11 +1,11 @@
 """A real OpenStack control plane on loopback for the nova tests.
 
-:func:`provide` starts one with ``tests/openstack/start-openstack.sh`` when ``CI=true`` or
-``OCCO_TEST_OPENSTACK=start``, and otherwise returns the reason it did not (the tests skip
-with it). The cloud is keystone, placement, glance, neutron (ML2 with the ``fake_agent``
-driver and ``tests/openstack/fake-neutron-agent.py``, so ports bind and get fixed IPs)
-and nova (``fake.FakeDriverWithoutFakeNodes``), every API under uWSGI on 127.0.0.1,
-installed from PyPI into one virtualenv (the pins of ``tests/openstack/constraints.txt``).
+:func:`provide` starts one with ``openstack/start-openstack.sh`` (beside this module)
+when ``CI=true`` or ``OCCO_TEST_OPENSTACK=start``, and otherwise returns the reason it did
+not (the tests skip with it). The cloud is keystone, placement, glance, neutron (ML2 with
+the ``fake_agent`` driver and ``openstack/fake-neutron-agent.py``, so ports bind and get
+fixed IPs) and nova (``fake.FakeDriverWithoutFakeNodes``), every API under uWSGI on 127.0.0.1,
+installed from PyPI into one virtualenv (the pins of ``openstack/constraints.txt``).
 
 - The virtualenv is kept between runs (``OCCO_OPENSTACK_VENV``, default
   ``$XDG_CACHE_HOME/occo-openstack/venv``, i.e. ``~/.cache/occo-openstack/venv``): a
@@ -20,7 +20,11 @@ installed from PyPI into one virtualenv (the pins of ``tests/openstack/constrain
 
 On top of what the script creates (projects ``admin`` and ``demo``, user ``demo``, the
 external network ``public`` and the demo project's ``private`` network with a router),
-this adds a public flavor, a public image and an application credential of the demo user.
+this adds a public flavor, a public image, a key pair of the demo user and an application
+credential of the demo user. Both networks' subnets are in 127.0.0.0/8 (127.77.0.0/24
+fixed, 127.78.0.0/24 floating; neutron takes a loopback subnet without DHCP): nothing
+carries packets to the servers, but every 127/8 address answers on the host's loopback,
+so a health check that pings a server's address (Occopus's default) gets a real reply.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,9 @@ DEMO_USER, DEMO_PASSWORD, DEMO_PROJECT = "demo", "demo-pw", "demo"
 FLAVOR = "occo.tiny"
 IMAGE = "occo-img"
 NETWORK = "private"
+FLOATING_POOL = "public"
+KEYPAIR = "occo-test-key"
+SECURITY_GROUP = "default"
 REGION = "RegionOne"
 
 
@@ -73,6 +81,9 @@ class OpenStack:
     flavor_id: str
     image: str
     image_id: str
+    keypair: str = KEYPAIR
+    security_group: str = SECURITY_GROUP
+    floating_pool: str = FLOATING_POOL
     region: str = REGION
     start_seconds: float = 0.0
     warm: bool = False
@@ -92,7 +103,7 @@ class OpenStack:
         (the virtualenv stays); a cloud of ``OCCO_TEST_OPENSTACK_DIR`` is left running."""
         if self.keep:
             return
-        subprocess.run([str(STOP), str(self.directory), "--purge"], env=self._env,
+        subprocess.run(["bash", str(STOP), str(self.directory), "--purge"], env=self._env,
                        check=False, timeout=120, stdout=subprocess.DEVNULL)
 
 
@@ -148,7 +159,7 @@ def provide(directory: Path) -> OpenStack | str:
     started = time.monotonic()
     log = directory.parent / f"{directory.name}-start.log"
     with log.open("w") as out:
-        proc = subprocess.run([str(START), str(directory)], env=env, stdout=out,
+        proc = subprocess.run(["bash", str(START), str(directory)], env=env, stdout=out,
                               stderr=subprocess.STDOUT, timeout=START_TIMEOUT, check=False)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
@@ -167,8 +178,18 @@ def provide(directory: Path) -> OpenStack | str:
 
 def _stop(directory: Path, env: dict[str, str]) -> None:
     if (directory / "id").exists():
-        subprocess.run([str(STOP), str(directory), "--purge"], env=env, check=False,
+        subprocess.run(["bash", str(STOP), str(directory), "--purge"], env=env, check=False,
                        timeout=120, stdout=subprocess.DEVNULL)
+
+
+def _public_key() -> str:
+    """A fresh OpenSSH public key (nova checks the format; the private half is not kept:
+    the fake driver's servers run nothing to log in to)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 
 
 def _populate(directory: Path, env: dict[str, str]) -> OpenStack:
@@ -185,6 +206,8 @@ def _populate(directory: Path, env: dict[str, str]) -> OpenStack:
                                  container_format="bare", visibility="public",
                                  allow_duplicates=True, wait=True)
     network = demo.network.find_network(NETWORK, ignore_missing=False)
+    if demo.compute.find_keypair(KEYPAIR, ignore_missing=True) is None:
+        demo.compute.create_keypair(name=KEYPAIR, public_key=_public_key())
     project_id = demo.current_project_id
     credential = demo.identity.create_application_credential(
         user=demo.current_user_id, name=f"occo-tests-{uuid.uuid4().hex[:8]}",
@@ -196,3 +219,18 @@ def _populate(directory: Path, env: dict[str, str]) -> OpenStack:
                      app_credential_id=credential.id, app_credential_secret=credential.secret,
                      network=NETWORK, network_id=network.id, flavor=FLAVOR, flavor_id=flavor.id,
                      image=IMAGE, image_id=image.id, _env=env)
+
+
+def session_cloud(directory: Path) -> Iterator[OpenStack]:
+    """The body of a session-scoped pytest fixture: the cloud started in ``directory``,
+    yielded, and shut down at the end whatever happened; a skip with the reason when the
+    tests should not start one."""
+    import pytest
+
+    cloud = provide(directory)
+    if isinstance(cloud, str):
+        pytest.skip(cloud)
+    try:
+        yield cloud
+    finally:
+        cloud.shutdown()

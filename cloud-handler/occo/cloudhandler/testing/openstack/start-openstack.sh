@@ -4,9 +4,9 @@
 # 'fake_agent' mechanism driver + a fake L2 agent that only heartbeats, L3
 # router plugin without L3 agent), nova api/conductor/scheduler/compute (fake
 # virt driver). Creates an external network 'public' (admin) and, for the demo
-# project, network 'private' + subnet + router 'router1' (gateway on public).
+# project, network 'private' + subnet 127.77.0.0/24 + router 'router1' (gateway on public, 127.78.0.0/24).
 # Needs fake-neutron-agent.py (and constraints.txt) next to this script.
-# OCCO's tests run it through tests/openstackenv.py (the ``openstack`` fixture).
+# OCCO's tests run it through occo/cloudhandler/testing/openstackenv.py (the ``openstack_cloud`` fixtures).
 #
 # Usage: start-openstack.sh [DIR]
 #   DIR          state dir (default: a new mktemp -d). Re-running on an existing
@@ -434,6 +434,7 @@ ks = [l.split('=', 1)[1].strip() for l in open(f'{d}/openrc') if l.startswith('e
 mk = lambda u, p, pr: openstack.connect(auth_url=ks, username=u, password=p, project_name=pr,
     user_domain_name='Default', project_domain_name='Default', region_name='RegionOne')
 admin = mk('admin', 'ostest-admin-pw', 'admin'); demo = mk('demo', 'demo-pw', 'demo')
+PRIVATE_CIDR, PUBLIC_CIDR = '127.77.0.0/24', '127.78.0.0/24'
 deadline = time.time() + 120
 while not [a for a in admin.network.agents(host='ostest-compute') if a.is_alive]:
     if time.time() > deadline: sys.exit(f'fake agent not alive, see {d}/log/fake-agent.log')
@@ -442,11 +443,14 @@ if os.path.exists(f'{d}/run/.net_done'):
     sys.exit(0)
 pub = admin.network.create_network(name='public', is_router_external=True, is_shared=False,
                                    provider_network_type='flat', provider_physical_network='public')
-admin.network.create_subnet(network_id=pub.id, name='public-subnet', ip_version=4, cidr='203.0.113.0/24',
-                            gateway_ip='203.0.113.1', is_dhcp_enabled=False)
+# Both subnets are in 127.0.0.0/8 (neutron takes a loopback subnet without DHCP): there is
+# no data plane, but on Linux every 127/8 address answers on the host's loopback, so a
+# health check that pings a server's fixed or floating address gets a real reply.
+admin.network.create_subnet(network_id=pub.id, name='public-subnet', ip_version=4, cidr=PUBLIC_CIDR,
+                            gateway_ip=PUBLIC_CIDR.replace('.0/24', '.1'), is_dhcp_enabled=False)
 net = demo.network.create_network(name='private')          # tenant type 'local'
 sub = demo.network.create_subnet(network_id=net.id, name='private-subnet', ip_version=4,
-                                 cidr='10.0.0.0/24', dns_nameservers=['192.0.2.53'])
+                                 cidr=PRIVATE_CIDR, is_dhcp_enabled=False)
 r = demo.network.create_router(name='router1', external_gateway_info={'network_id': pub.id})
 demo.network.add_interface_to_router(r, subnet_id=sub.id)
 open(f'{d}/run/.net_done', 'w').close()
