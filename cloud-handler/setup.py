@@ -40,6 +40,7 @@ setup(
         "requests",
         "openstacksdk>=4.22",
         "keystoneauth1",
+        "cryptography",      # the test cloud's key pair (occo.cloudhandler.testing)
     ],
     extras_require={"test": ["pytest", "pytest-timeout", "moto[server]"]},
     entry_points={

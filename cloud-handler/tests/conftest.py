@@ -89,4 +89,5 @@ def openstack_cloud(tmp_path_factory):
     the reason otherwise."""
     from occo.cloudhandler.testing import openstackenv
 
-    yield from openstackenv.session_cloud(tmp_path_factory.mktemp("openstack") / "cloud")
+    yield from openstackenv.session_cloud(tmp_path_factory.mktemp("openstack") / "cloud",
+                                          pytest.skip)

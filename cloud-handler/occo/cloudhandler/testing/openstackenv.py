@@ -35,7 +35,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,15 +221,14 @@ def _populate(directory: Path, env: dict[str, str]) -> OpenStack:
                      image=IMAGE, image_id=image.id, _env=env)
 
 
-def session_cloud(directory: Path) -> Iterator[OpenStack]:
+def session_cloud(directory: Path, skip: Callable[[str], Any]) -> Iterator[OpenStack]:
     """The body of a session-scoped pytest fixture: the cloud started in ``directory``,
-    yielded, and shut down at the end whatever happened; a skip with the reason when the
-    tests should not start one."""
-    import pytest
-
+    yielded, and shut down at the end whatever happened; ``skip(reason)`` (pytest.skip)
+    when the tests should not start one."""
     cloud = provide(directory)
     if isinstance(cloud, str):
-        pytest.skip(cloud)
+        skip(cloud)
+        return
     try:
         yield cloud
     finally:

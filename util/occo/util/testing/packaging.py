@@ -47,8 +47,15 @@ class _Import:
     where: str           # file:line
 
 
+def _is_module(path: Path, root: Path) -> bool:
+    """Whether ``path`` is importable code of the package: every part of its name an
+    identifier. A script shipped as data (``fake-neutron-agent.py``, run by another
+    interpreter with its own dependencies) is not."""
+    return all(part.isidentifier() for part in path.relative_to(root).with_suffix("").parts)
+
+
 def _imports(root: Path, package: str) -> Iterator[_Import]:
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(p for p in root.rglob("*.py") if _is_module(p, root)):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         relative = path.relative_to(root.parent.parent)
         for node in ast.walk(tree):
